@@ -1,0 +1,508 @@
+//! The `Recording` aggregate: one per room, holding just enough state to decide
+//! whether a command is allowed. `decide` is the rulebook; `apply` only folds.
+
+use std::collections::BTreeMap;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use crate::command::RecordingCommand;
+use crate::error::RecordingError;
+use crate::event::{CompletionReason, Layout, RecordingEvent, Role};
+use crate::ids::{ChunkIndex, ParticipantId};
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_NAME_CHARS: usize = 80;
+pub const MIN_CHUNK_SECONDS: u32 = 1;
+pub const MAX_CHUNK_SECONDS: u32 = 60;
+
+/// Where a recording is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Phase {
+    /// Created, people may join, nothing recorded yet.
+    #[default]
+    Open,
+    Recording,
+    /// Stopped; chunks may still arrive until every participant has finished.
+    Stopped,
+    /// `SessionCompleted`: only render events from here on.
+    Completed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub title: String,
+    pub host: ParticipantId,
+    pub layout: Layout,
+    pub chunk_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Participant {
+    pub display_name: String,
+    pub role: Role,
+    pub present: bool,
+    /// Stored chunks: index → SHA-256 (hex).
+    pub chunks: BTreeMap<ChunkIndex, String>,
+    /// The chunk count the participant declared when it finished uploading.
+    pub finished: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RenderState {
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// The attempt in progress, if any.
+    pub running: Option<u32>,
+    pub completed: bool,
+    pub failed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub room: Option<RoomInfo>,
+    pub phase: Phase,
+    pub participants: BTreeMap<ParticipantId, Participant>,
+    pub expected_chunks: BTreeMap<ParticipantId, u32>,
+    pub render: RenderState,
+}
+
+impl Aggregate for Recording {
+    const TYPE: &'static str = "Recording";
+    type Command = RecordingCommand;
+    type Event = RecordingEvent;
+    type Error = RecordingError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: RecordingCommand,
+        _services: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), RecordingError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: RecordingEvent) {
+        use RecordingEvent::*;
+        match event {
+            RoomCreated {
+                title,
+                host,
+                layout,
+                chunk_seconds,
+            } => {
+                self.room = Some(RoomInfo {
+                    title,
+                    host,
+                    layout,
+                    chunk_seconds,
+                })
+            }
+            ParticipantJoined {
+                participant,
+                display_name,
+                role,
+            } => {
+                self.participants
+                    .entry(participant)
+                    .and_modify(|p| p.present = true)
+                    .or_insert(Participant {
+                        display_name,
+                        role,
+                        present: true,
+                        chunks: BTreeMap::new(),
+                        finished: None,
+                    });
+            }
+            ParticipantLeft { participant, .. } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.present = false;
+                }
+            }
+            RecordingStarted { .. } => self.phase = Phase::Recording,
+            RecordingStopped { .. } => self.phase = Phase::Stopped,
+            ChunkUploaded {
+                participant,
+                index,
+                sha256,
+                ..
+            } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.chunks.insert(index, sha256);
+                }
+            }
+            ParticipantUploadsFinished {
+                participant,
+                chunk_count,
+            } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.finished = Some(chunk_count);
+                }
+            }
+            SessionCompleted {
+                expected_chunks, ..
+            } => {
+                self.phase = Phase::Completed;
+                self.expected_chunks = expected_chunks;
+            }
+            RenderStarted { attempt, .. } => {
+                self.render.attempts = attempt;
+                self.render.running = Some(attempt);
+                self.render.failed = false;
+            }
+            RenderCompleted { .. } => {
+                self.render.running = None;
+                self.render.completed = true;
+            }
+            RenderFailed { last, .. } => {
+                self.render.running = None;
+                self.render.failed = last;
+            }
+        }
+    }
+}
+
+impl Recording {
+    /// The rulebook: the events a command yields on this state, or why it is refused.
+    /// An empty list means "already done": retries of a command are no-ops.
+    pub fn decide(&self, command: RecordingCommand) -> Result<Vec<RecordingEvent>, RecordingError> {
+        use RecordingCommand as C;
+        use RecordingEvent as E;
+
+        let room = match (&self.room, &command) {
+            (Some(_), C::CreateRoom { .. }) => return Err(RecordingError::RoomExists),
+            (None, C::CreateRoom { .. }) => None,
+            (None, _) => return Err(RecordingError::RoomNotFound),
+            (Some(room), _) => Some(room),
+        };
+        let completed = self.phase == Phase::Completed;
+
+        match command {
+            C::CreateRoom {
+                title,
+                host,
+                host_name,
+                layout,
+                chunk_seconds,
+            } => {
+                let title = checked_text("title", &title, MAX_TITLE_CHARS)?;
+                let host_name = checked_text("display name", &host_name, MAX_NAME_CHARS)?;
+                if !(MIN_CHUNK_SECONDS..=MAX_CHUNK_SECONDS).contains(&chunk_seconds) {
+                    return Err(RecordingError::Invalid(format!(
+                        "chunk length must be {MIN_CHUNK_SECONDS} to {MAX_CHUNK_SECONDS} seconds"
+                    )));
+                }
+                Ok(vec![
+                    E::RoomCreated {
+                        title,
+                        host,
+                        layout,
+                        chunk_seconds,
+                    },
+                    E::ParticipantJoined {
+                        participant: host,
+                        display_name: host_name,
+                        role: Role::Host,
+                    },
+                ])
+            }
+
+            C::Join {
+                participant,
+                display_name,
+                role,
+            } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                let display_name = checked_text("display name", &display_name, MAX_NAME_CHARS)?;
+                let is_host = room.is_some_and(|r| r.host == participant);
+                if (role == Role::Host) != is_host {
+                    return Err(RecordingError::Invalid(
+                        "the host role belongs to the room's host alone".into(),
+                    ));
+                }
+                match self.participants.get(&participant) {
+                    // Already in the room: a duplicate join changes nothing.
+                    Some(p) if p.present => Ok(vec![]),
+                    // A re-join keeps the identity (and name) the participant had.
+                    Some(p) => Ok(vec![E::ParticipantJoined {
+                        participant,
+                        display_name: p.display_name.clone(),
+                        role: p.role,
+                    }]),
+                    None => Ok(vec![E::ParticipantJoined {
+                        participant,
+                        display_name,
+                        role,
+                    }]),
+                }
+            }
+
+            C::Leave {
+                participant,
+                reason,
+            } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                let p = self.participant(participant)?;
+                if !p.present {
+                    return Ok(vec![]);
+                }
+                Ok(vec![E::ParticipantLeft {
+                    participant,
+                    reason: checked_text("reason", &reason, MAX_TITLE_CHARS)?,
+                }])
+            }
+
+            C::StartRecording { by, at } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                self.require_host(by)?;
+                if self.phase != Phase::Open {
+                    return Err(RecordingError::AlreadyStarted);
+                }
+                Ok(vec![E::RecordingStarted { at }])
+            }
+
+            C::StopRecording { by, at } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                self.require_host(by)?;
+                if self.phase != Phase::Recording {
+                    return Err(RecordingError::NotRecording);
+                }
+                self.with_completion(vec![E::RecordingStopped { at }])
+            }
+
+            C::RecordChunk {
+                participant,
+                index,
+                size,
+                sha256,
+                key,
+            } => {
+                let p = self.participant(participant)?;
+                if !is_sha256_hex(&sha256) {
+                    return Err(RecordingError::Invalid(
+                        "sha256 must be 64 lower-case hex digits".into(),
+                    ));
+                }
+                match p.chunks.get(&index) {
+                    // The same bytes again: a retry, already recorded.
+                    Some(stored) if *stored == sha256 => return Ok(vec![]),
+                    Some(_) => {
+                        return Err(RecordingError::ChunkConflict { participant, index });
+                    }
+                    None => {}
+                }
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                if self.phase == Phase::Open {
+                    return Err(RecordingError::NotRecording);
+                }
+                if let Some(count) = p.finished {
+                    if index.get() >= count {
+                        return Err(RecordingError::UploadsFinished(participant));
+                    }
+                }
+                if size == 0 {
+                    return Err(RecordingError::Invalid("a chunk cannot be empty".into()));
+                }
+                Ok(vec![E::ChunkUploaded {
+                    participant,
+                    index,
+                    size,
+                    sha256,
+                    key,
+                }])
+            }
+
+            C::FinishUploads {
+                participant,
+                chunk_count,
+            } => {
+                let p = self.participant(participant)?;
+                match p.finished {
+                    Some(c) if c == chunk_count => return Ok(vec![]),
+                    Some(c) => {
+                        return Err(RecordingError::ChunkCount(format!(
+                            "uploads already finished with {c} chunks"
+                        )));
+                    }
+                    None => {}
+                }
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                if self.phase == Phase::Open {
+                    return Err(RecordingError::NotRecording);
+                }
+                if chunk_count > ChunkIndex::MAX + 1 {
+                    return Err(RecordingError::ChunkCount(format!(
+                        "a chunk count above {} is not possible",
+                        ChunkIndex::MAX + 1
+                    )));
+                }
+                if let Some((last, _)) = p.chunks.last_key_value() {
+                    if last.get() >= chunk_count {
+                        return Err(RecordingError::ChunkCount(format!(
+                            "chunk {last} is stored, so the count cannot be {chunk_count}"
+                        )));
+                    }
+                }
+                self.with_completion(vec![E::ParticipantUploadsFinished {
+                    participant,
+                    chunk_count,
+                }])
+            }
+
+            C::ExpireGracePeriod => match self.phase {
+                Phase::Completed => Ok(vec![]),
+                Phase::Stopped => Ok(vec![E::SessionCompleted {
+                    expected_chunks: self
+                        .participants
+                        .iter()
+                        .map(|(id, p)| (*id, p.finished.unwrap_or(p.chunks.len() as u32)))
+                        .collect(),
+                    reason: CompletionReason::GracePeriodExpired,
+                }]),
+                _ => Err(RecordingError::NotRecording),
+            },
+
+            C::StartRender {
+                worker,
+                layout,
+                attempt,
+            } => {
+                if !completed {
+                    return Err(RecordingError::Render(
+                        "the session is not completed yet".into(),
+                    ));
+                }
+                if self.render.completed {
+                    return Err(RecordingError::Render("the render is already done".into()));
+                }
+                if attempt != self.render.attempts + 1 {
+                    return Err(RecordingError::Render(format!(
+                        "render attempt {attempt} is not next (attempts so far: {})",
+                        self.render.attempts
+                    )));
+                }
+                Ok(vec![E::RenderStarted {
+                    worker,
+                    layout,
+                    attempt,
+                }])
+            }
+
+            C::CompleteRender {
+                attempt,
+                key,
+                size,
+                duration_ms,
+            } => {
+                self.require_running_render(attempt)?;
+                Ok(vec![E::RenderCompleted {
+                    attempt,
+                    key,
+                    size,
+                    duration_ms,
+                }])
+            }
+
+            C::FailRender {
+                attempt,
+                reason,
+                last,
+            } => {
+                self.require_running_render(attempt)?;
+                Ok(vec![E::RenderFailed {
+                    attempt,
+                    reason,
+                    last,
+                }])
+            }
+        }
+    }
+
+    /// Appends `SessionCompleted` when, after `events`, recording has stopped and
+    /// every participant has finished uploading.
+    fn with_completion(
+        &self,
+        mut events: Vec<RecordingEvent>,
+    ) -> Result<Vec<RecordingEvent>, RecordingError> {
+        let mut after = self.clone();
+        for e in &events {
+            after.apply(e.clone());
+        }
+        let all_finished = after.participants.values().all(|p| p.finished.is_some());
+        if after.phase == Phase::Stopped && all_finished {
+            events.push(RecordingEvent::SessionCompleted {
+                expected_chunks: after
+                    .participants
+                    .iter()
+                    .map(|(id, p)| (*id, p.finished.unwrap_or(0)))
+                    .collect(),
+                reason: CompletionReason::AllFinished,
+            });
+        }
+        Ok(events)
+    }
+
+    fn participant(&self, id: ParticipantId) -> Result<&Participant, RecordingError> {
+        self.participants
+            .get(&id)
+            .ok_or(RecordingError::NotAParticipant(id))
+    }
+
+    fn require_host(&self, by: ParticipantId) -> Result<(), RecordingError> {
+        match &self.room {
+            Some(room) if room.host == by => Ok(()),
+            _ => Err(RecordingError::NotHost),
+        }
+    }
+
+    fn require_running_render(&self, attempt: u32) -> Result<(), RecordingError> {
+        if self.render.running == Some(attempt) {
+            Ok(())
+        } else {
+            Err(RecordingError::Render(format!(
+                "render attempt {attempt} is not running"
+            )))
+        }
+    }
+}
+
+fn checked_text(what: &str, value: &str, max_chars: usize) -> Result<String, RecordingError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(RecordingError::Invalid(format!(
+            "the {what} cannot be empty"
+        )));
+    }
+    if value.chars().count() > max_chars {
+        return Err(RecordingError::Invalid(format!(
+            "the {what} is longer than {max_chars} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(RecordingError::Invalid(format!(
+            "the {what} contains control characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}

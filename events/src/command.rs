@@ -1,0 +1,67 @@
+//! What can be asked of a recording. Each command is checked against the
+//! recording's rules by `Recording::handle`; only the events it yields are stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Layout, Role};
+use crate::ids::{ChunkIndex, ParticipantId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RecordingCommand {
+    /// Opens the room; the host joins it in the same breath.
+    CreateRoom {
+        title: String,
+        host: ParticipantId,
+        host_name: String,
+        layout: Layout,
+        chunk_seconds: u32,
+    },
+    Join {
+        participant: ParticipantId,
+        display_name: String,
+        role: Role,
+    },
+    Leave {
+        participant: ParticipantId,
+        reason: String,
+    },
+    StartRecording {
+        by: ParticipantId,
+        at: DateTime<Utc>,
+    },
+    StopRecording {
+        by: ParticipantId,
+        at: DateTime<Utc>,
+    },
+    /// Records that a chunk is durably stored (sent only after the object is in S3).
+    RecordChunk {
+        participant: ParticipantId,
+        index: ChunkIndex,
+        size: u64,
+        sha256: String,
+        key: String,
+    },
+    FinishUploads {
+        participant: ParticipantId,
+        chunk_count: u32,
+    },
+    /// Sent by the system when the grace period after stop has run out.
+    ExpireGracePeriod,
+    StartRender {
+        worker: String,
+        layout: Layout,
+        attempt: u32,
+    },
+    CompleteRender {
+        attempt: u32,
+        key: String,
+        size: u64,
+        duration_ms: u64,
+    },
+    FailRender {
+        attempt: u32,
+        reason: String,
+        last: bool,
+    },
+}

@@ -1,0 +1,176 @@
+//! The events of a recording, as the rest of the system sees them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChunkIndex, ParticipantId};
+
+/// The schema version every event is written with today. A change of payload
+/// shape bumps it; readers upcast older versions (see `envelope::upcast`).
+pub const SCHEMA_VERSION: &str = "1";
+
+/// How the final video is composed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    #[default]
+    Grid,
+    SideBySide,
+    Speaker,
+    AudioOnly,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 4] = [
+        Layout::Grid,
+        Layout::SideBySide,
+        Layout::Speaker,
+        Layout::AudioOnly,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Grid => "grid",
+            Layout::SideBySide => "side-by-side",
+            Layout::Speaker => "speaker",
+            Layout::AudioOnly => "audio-only",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Host,
+    Guest,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Host => "host",
+            Role::Guest => "guest",
+        }
+    }
+}
+
+/// Why a session was declared complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompletionReason {
+    /// Recording stopped and every participant reported its uploads finished.
+    AllFinished,
+    /// Recording stopped and the grace period ran out; participants that never
+    /// finished count with the chunks they have stored.
+    GracePeriodExpired,
+}
+
+/// Everything that can happen to a recording. Serialized externally tagged
+/// (`{"ChunkUploaded": {...}}`), which is the form cqrs-es stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RecordingEvent {
+    RoomCreated {
+        title: String,
+        host: ParticipantId,
+        layout: Layout,
+        chunk_seconds: u32,
+    },
+    ParticipantJoined {
+        participant: ParticipantId,
+        display_name: String,
+        role: Role,
+    },
+    ParticipantLeft {
+        participant: ParticipantId,
+        reason: String,
+    },
+    RecordingStarted {
+        at: DateTime<Utc>,
+    },
+    RecordingStopped {
+        at: DateTime<Utc>,
+    },
+    ChunkUploaded {
+        participant: ParticipantId,
+        index: ChunkIndex,
+        size: u64,
+        sha256: String,
+        key: String,
+    },
+    ParticipantUploadsFinished {
+        participant: ParticipantId,
+        chunk_count: u32,
+    },
+    SessionCompleted {
+        expected_chunks: BTreeMap<ParticipantId, u32>,
+        reason: CompletionReason,
+    },
+    RenderStarted {
+        worker: String,
+        layout: Layout,
+        attempt: u32,
+    },
+    RenderCompleted {
+        attempt: u32,
+        key: String,
+        size: u64,
+        duration_ms: u64,
+    },
+    RenderFailed {
+        attempt: u32,
+        reason: String,
+        /// No further attempt will be made.
+        last: bool,
+    },
+}
+
+impl RecordingEvent {
+    /// Every event type name, in the order of the architecture's table.
+    pub const TYPES: [&'static str; 11] = [
+        "RoomCreated",
+        "ParticipantJoined",
+        "ParticipantLeft",
+        "RecordingStarted",
+        "RecordingStopped",
+        "ChunkUploaded",
+        "ParticipantUploadsFinished",
+        "SessionCompleted",
+        "RenderStarted",
+        "RenderCompleted",
+        "RenderFailed",
+    ];
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::RoomCreated { .. } => "RoomCreated",
+            Self::ParticipantJoined { .. } => "ParticipantJoined",
+            Self::ParticipantLeft { .. } => "ParticipantLeft",
+            Self::RecordingStarted { .. } => "RecordingStarted",
+            Self::RecordingStopped { .. } => "RecordingStopped",
+            Self::ChunkUploaded { .. } => "ChunkUploaded",
+            Self::ParticipantUploadsFinished { .. } => "ParticipantUploadsFinished",
+            Self::SessionCompleted { .. } => "SessionCompleted",
+            Self::RenderStarted { .. } => "RenderStarted",
+            Self::RenderCompleted { .. } => "RenderCompleted",
+            Self::RenderFailed { .. } => "RenderFailed",
+        }
+    }
+
+    pub fn is_render_event(&self) -> bool {
+        matches!(
+            self,
+            Self::RenderStarted { .. } | Self::RenderCompleted { .. } | Self::RenderFailed { .. }
+        )
+    }
+}
+
+impl DomainEvent for RecordingEvent {
+    fn event_type(&self) -> String {
+        self.type_name().to_string()
+    }
+    fn event_version(&self) -> String {
+        SCHEMA_VERSION.to_string()
+    }
+}

@@ -1,0 +1,978 @@
+//! The rules of `Recording::decide`, one test per rule, written as
+//! given (events) / when (command) / then (events or error).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+use uuid::Uuid;
+use zencast_events::aggregate::{MAX_NAME_CHARS, MAX_TITLE_CHARS};
+use zencast_events::{
+    ChunkIndex, CompletionReason, Layout, ParticipantId, Recording, RecordingCommand as C,
+    RecordingError, RecordingEvent as E, Role,
+};
+
+// ---------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------
+
+fn host() -> ParticipantId {
+    ParticipantId::from(Uuid::from_u128(0x1000))
+}
+fn ada() -> ParticipantId {
+    ParticipantId::from(Uuid::from_u128(0x2001))
+}
+fn bob() -> ParticipantId {
+    ParticipantId::from(Uuid::from_u128(0x2002))
+}
+fn stranger() -> ParticipantId {
+    ParticipantId::from(Uuid::from_u128(0x9999))
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn idx(i: u32) -> ChunkIndex {
+    ChunkIndex::new(i).unwrap()
+}
+
+const HASH_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const HASH_B: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn key(p: ParticipantId, i: u32) -> String {
+    format!("rooms/r/{p}/{i}.webm")
+}
+
+fn given(events: Vec<E>) -> AggregateTestExecutor<Recording> {
+    TestFramework::<Recording>::with(()).given(events)
+}
+
+fn nothing() -> AggregateTestExecutor<Recording> {
+    TestFramework::<Recording>::with(()).given_no_previous_events()
+}
+
+// Commands.
+
+fn create_room(title: &str, host_name: &str, chunk_seconds: u32) -> C {
+    C::CreateRoom {
+        title: title.into(),
+        host: host(),
+        host_name: host_name.into(),
+        layout: Layout::Grid,
+        chunk_seconds,
+    }
+}
+fn join(p: ParticipantId, name: &str, role: Role) -> C {
+    C::Join {
+        participant: p,
+        display_name: name.into(),
+        role,
+    }
+}
+fn leave(p: ParticipantId) -> C {
+    C::Leave {
+        participant: p,
+        reason: "closed the tab".into(),
+    }
+}
+fn start(by: ParticipantId) -> C {
+    C::StartRecording { by, at: at(10) }
+}
+fn stop(by: ParticipantId) -> C {
+    C::StopRecording { by, at: at(20) }
+}
+fn chunk_cmd(p: ParticipantId, i: u32, sha256: &str) -> C {
+    C::RecordChunk {
+        participant: p,
+        index: idx(i),
+        size: 1000,
+        sha256: sha256.into(),
+        key: key(p, i),
+    }
+}
+fn finish_cmd(p: ParticipantId, chunk_count: u32) -> C {
+    C::FinishUploads {
+        participant: p,
+        chunk_count,
+    }
+}
+fn start_render(worker: &str, attempt: u32) -> C {
+    C::StartRender {
+        worker: worker.into(),
+        layout: Layout::Grid,
+        attempt,
+    }
+}
+fn complete_render(attempt: u32) -> C {
+    C::CompleteRender {
+        attempt,
+        key: "renders/r/final.mp4".into(),
+        size: 5000,
+        duration_ms: 60_000,
+    }
+}
+fn fail_render(attempt: u32, last: bool) -> C {
+    C::FailRender {
+        attempt,
+        reason: "ffmpeg exited with 1".into(),
+        last,
+    }
+}
+
+// Events.
+
+fn room_created() -> E {
+    E::RoomCreated {
+        title: "Episode 1".into(),
+        host: host(),
+        layout: Layout::Grid,
+        chunk_seconds: 5,
+    }
+}
+fn joined(p: ParticipantId, name: &str, role: Role) -> E {
+    E::ParticipantJoined {
+        participant: p,
+        display_name: name.into(),
+        role,
+    }
+}
+fn left(p: ParticipantId) -> E {
+    E::ParticipantLeft {
+        participant: p,
+        reason: "closed the tab".into(),
+    }
+}
+fn started() -> E {
+    E::RecordingStarted { at: at(10) }
+}
+fn stopped() -> E {
+    E::RecordingStopped { at: at(20) }
+}
+fn chunk(p: ParticipantId, i: u32, sha256: &str) -> E {
+    E::ChunkUploaded {
+        participant: p,
+        index: idx(i),
+        size: 1000,
+        sha256: sha256.into(),
+        key: key(p, i),
+    }
+}
+fn finished(p: ParticipantId, chunk_count: u32) -> E {
+    E::ParticipantUploadsFinished {
+        participant: p,
+        chunk_count,
+    }
+}
+fn completed(counts: &[(ParticipantId, u32)], reason: CompletionReason) -> E {
+    E::SessionCompleted {
+        expected_chunks: counts.iter().copied().collect::<BTreeMap<_, _>>(),
+        reason,
+    }
+}
+fn render_started(worker: &str, attempt: u32) -> E {
+    E::RenderStarted {
+        worker: worker.into(),
+        layout: Layout::Grid,
+        attempt,
+    }
+}
+fn render_completed(attempt: u32) -> E {
+    E::RenderCompleted {
+        attempt,
+        key: "renders/r/final.mp4".into(),
+        size: 5000,
+        duration_ms: 60_000,
+    }
+}
+fn render_failed(attempt: u32, last: bool) -> E {
+    E::RenderFailed {
+        attempt,
+        reason: "ffmpeg exited with 1".into(),
+        last,
+    }
+}
+
+// Histories.
+
+/// The room exists; the host and Ada are in it.
+fn open_room() -> Vec<E> {
+    vec![
+        room_created(),
+        joined(host(), "Hannah", Role::Host),
+        joined(ada(), "Ada", Role::Guest),
+    ]
+}
+
+fn recording() -> Vec<E> {
+    let mut events = open_room();
+    events.push(started());
+    events
+}
+
+/// Recording stopped; the host has stored chunks 0 and 1, Ada chunk 0; nobody finished.
+fn stopped_room() -> Vec<E> {
+    let mut events = recording();
+    events.extend([
+        chunk(host(), 0, HASH_A),
+        chunk(host(), 1, HASH_A),
+        chunk(ada(), 0, HASH_A),
+        stopped(),
+    ]);
+    events
+}
+
+/// `stopped_room` completed: both finished (host 2 chunks, Ada 1).
+fn completed_room() -> Vec<E> {
+    let mut events = stopped_room();
+    events.extend([
+        finished(host(), 2),
+        finished(ada(), 1),
+        completed(&[(host(), 2), (ada(), 1)], CompletionReason::AllFinished),
+    ]);
+    events
+}
+
+fn with(mut events: Vec<E>, more: impl IntoIterator<Item = E>) -> Vec<E> {
+    events.extend(more);
+    events
+}
+
+fn invalid(message: &str) -> RecordingError {
+    RecordingError::Invalid(message.into())
+}
+
+fn render_error(message: &str) -> RecordingError {
+    RecordingError::Render(message.into())
+}
+
+// ---------------------------------------------------------------------------
+// Creating a room
+// ---------------------------------------------------------------------------
+
+#[test]
+fn creating_a_room_is_the_first_event_and_the_host_joins_with_it() {
+    nothing()
+        .when(create_room("Episode 1", "Hannah", 5))
+        .then_expect_events(vec![room_created(), joined(host(), "Hannah", Role::Host)]);
+}
+
+#[test]
+fn creating_a_room_twice_is_refused() {
+    given(open_room())
+        .when(create_room("Episode 1", "Hannah", 5))
+        .then_expect_error(RecordingError::RoomExists);
+}
+
+#[test]
+fn every_other_command_needs_an_existing_room() {
+    for command in [
+        join(ada(), "Ada", Role::Guest),
+        leave(ada()),
+        start(host()),
+        stop(host()),
+        chunk_cmd(ada(), 0, HASH_A),
+        finish_cmd(ada(), 1),
+        C::ExpireGracePeriod,
+        start_render("w1", 1),
+        complete_render(1),
+        fail_render(1, false),
+    ] {
+        nothing()
+            .when(command)
+            .then_expect_error(RecordingError::RoomNotFound);
+    }
+}
+
+#[test]
+fn the_title_and_host_name_are_trimmed() {
+    nothing()
+        .when(create_room("  Episode 1\t", " Hannah ", 5))
+        .then_expect_events(vec![room_created(), joined(host(), "Hannah", Role::Host)]);
+}
+
+#[test]
+fn a_bad_title_is_refused() {
+    nothing()
+        .when(create_room("   ", "Hannah", 5))
+        .then_expect_error(invalid("the title cannot be empty"));
+    nothing()
+        .when(create_room(&"t".repeat(MAX_TITLE_CHARS + 1), "Hannah", 5))
+        .then_expect_error(invalid("the title is longer than 200 characters"));
+    nothing()
+        .when(create_room("Episode\n1", "Hannah", 5))
+        .then_expect_error(invalid("the title contains control characters"));
+    // The limit counts characters, not bytes.
+    let longest = "é".repeat(MAX_TITLE_CHARS);
+    assert!(nothing()
+        .when(create_room(&longest, "Hannah", 5))
+        .inspect_result()
+        .is_ok());
+}
+
+#[test]
+fn a_bad_host_name_is_refused() {
+    nothing()
+        .when(create_room("Episode 1", "", 5))
+        .then_expect_error(invalid("the display name cannot be empty"));
+    nothing()
+        .when(create_room("Episode 1", &"n".repeat(MAX_NAME_CHARS + 1), 5))
+        .then_expect_error(invalid("the display name is longer than 80 characters"));
+}
+
+#[test]
+fn a_bad_chunk_length_is_refused() {
+    for seconds in [0, 61, u32::MAX] {
+        nothing()
+            .when(create_room("Episode 1", "Hannah", seconds))
+            .then_expect_error(invalid("chunk length must be 1 to 60 seconds"));
+    }
+    for seconds in [1, 60] {
+        assert!(nothing()
+            .when(create_room("Episode 1", "Hannah", seconds))
+            .inspect_result()
+            .is_ok());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Joining and leaving
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_guest_joins_the_room() {
+    given(open_room())
+        .when(join(bob(), "Bob", Role::Guest))
+        .then_expect_events(vec![joined(bob(), "Bob", Role::Guest)]);
+}
+
+#[test]
+fn a_guest_may_join_while_recording_or_after_stop() {
+    given(recording())
+        .when(join(bob(), "Bob", Role::Guest))
+        .then_expect_events(vec![joined(bob(), "Bob", Role::Guest)]);
+    given(stopped_room())
+        .when(join(bob(), "Bob", Role::Guest))
+        .then_expect_events(vec![joined(bob(), "Bob", Role::Guest)]);
+}
+
+#[test]
+fn joining_after_the_session_completed_is_refused() {
+    given(completed_room())
+        .when(join(bob(), "Bob", Role::Guest))
+        .then_expect_error(RecordingError::SessionCompleted);
+    given(completed_room())
+        .when(join(ada(), "Ada", Role::Guest))
+        .then_expect_error(RecordingError::SessionCompleted);
+}
+
+#[test]
+fn a_re_join_of_a_present_participant_is_a_no_op() {
+    given(open_room())
+        .when(join(ada(), "Ada", Role::Guest))
+        .then_expect_events(vec![]);
+    given(open_room())
+        .when(join(ada(), "Another name", Role::Guest))
+        .then_expect_events(vec![]);
+    given(open_room())
+        .when(join(host(), "Hannah", Role::Host))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_re_join_after_leaving_keeps_the_original_name_and_role() {
+    given(with(open_room(), [left(ada())]))
+        .when(join(ada(), "Ada Lovelace", Role::Guest))
+        .then_expect_events(vec![joined(ada(), "Ada", Role::Guest)]);
+    given(with(recording(), [left(host())]))
+        .when(join(host(), "H.", Role::Host))
+        .then_expect_events(vec![joined(host(), "Hannah", Role::Host)]);
+}
+
+#[test]
+fn the_host_role_is_for_the_host_alone() {
+    given(open_room())
+        .when(join(bob(), "Bob", Role::Host))
+        .then_expect_error(invalid("the host role belongs to the room's host alone"));
+    // A guest cannot turn host by re-joining either.
+    given(with(open_room(), [left(ada())]))
+        .when(join(ada(), "Ada", Role::Host))
+        .then_expect_error(invalid("the host role belongs to the room's host alone"));
+    // And the host does not join as a guest.
+    given(with(open_room(), [left(host())]))
+        .when(join(host(), "Hannah", Role::Guest))
+        .then_expect_error(invalid("the host role belongs to the room's host alone"));
+}
+
+#[test]
+fn a_bad_display_name_is_refused() {
+    given(open_room())
+        .when(join(bob(), " ", Role::Guest))
+        .then_expect_error(invalid("the display name cannot be empty"));
+    given(open_room())
+        .when(join(bob(), &"b".repeat(MAX_NAME_CHARS + 1), Role::Guest))
+        .then_expect_error(invalid("the display name is longer than 80 characters"));
+    given(open_room())
+        .when(join(bob(), "Bob\u{7}", Role::Guest))
+        .then_expect_error(invalid("the display name contains control characters"));
+}
+
+#[test]
+fn a_present_participant_leaves() {
+    given(open_room())
+        .when(leave(ada()))
+        .then_expect_events(vec![left(ada())]);
+    given(stopped_room())
+        .when(leave(host()))
+        .then_expect_events(vec![left(host())]);
+}
+
+#[test]
+fn leaving_twice_is_a_no_op() {
+    given(with(open_room(), [left(ada())]))
+        .when(leave(ada()))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn only_a_participant_may_leave() {
+    given(open_room())
+        .when(leave(stranger()))
+        .then_expect_error(RecordingError::NotAParticipant(stranger()));
+}
+
+#[test]
+fn leaving_after_the_session_completed_is_refused() {
+    given(completed_room())
+        .when(leave(ada()))
+        .then_expect_error(RecordingError::SessionCompleted);
+}
+
+#[test]
+fn a_leave_reason_must_be_valid_text() {
+    given(open_room())
+        .when(C::Leave {
+            participant: ada(),
+            reason: "".into(),
+        })
+        .then_expect_error(invalid("the reason cannot be empty"));
+}
+
+// ---------------------------------------------------------------------------
+// Starting and stopping
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_host_starts_recording() {
+    given(open_room())
+        .when(start(host()))
+        .then_expect_events(vec![started()]);
+}
+
+#[test]
+fn only_the_host_starts_recording() {
+    given(open_room())
+        .when(start(ada()))
+        .then_expect_error(RecordingError::NotHost);
+    given(open_room())
+        .when(start(stranger()))
+        .then_expect_error(RecordingError::NotHost);
+}
+
+#[test]
+fn recording_starts_only_once() {
+    given(recording())
+        .when(start(host()))
+        .then_expect_error(RecordingError::AlreadyStarted);
+    given(stopped_room())
+        .when(start(host()))
+        .then_expect_error(RecordingError::AlreadyStarted);
+}
+
+#[test]
+fn the_host_stops_recording() {
+    given(recording())
+        .when(stop(host()))
+        .then_expect_events(vec![stopped()]);
+}
+
+#[test]
+fn only_the_host_stops_recording() {
+    given(recording())
+        .when(stop(ada()))
+        .then_expect_error(RecordingError::NotHost);
+}
+
+#[test]
+fn only_a_running_recording_stops() {
+    given(open_room())
+        .when(stop(host()))
+        .then_expect_error(RecordingError::NotRecording);
+    given(stopped_room())
+        .when(stop(host()))
+        .then_expect_error(RecordingError::NotRecording);
+}
+
+#[test]
+fn starting_or_stopping_after_completion_is_refused() {
+    given(completed_room())
+        .when(start(host()))
+        .then_expect_error(RecordingError::SessionCompleted);
+    given(completed_room())
+        .when(stop(host()))
+        .then_expect_error(RecordingError::SessionCompleted);
+}
+
+// ---------------------------------------------------------------------------
+// Chunks
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_joined_participant_records_a_chunk_while_recording() {
+    given(recording())
+        .when(chunk_cmd(ada(), 0, HASH_A))
+        .then_expect_events(vec![chunk(ada(), 0, HASH_A)]);
+}
+
+#[test]
+fn chunks_may_still_arrive_after_stop() {
+    given(stopped_room())
+        .when(chunk_cmd(ada(), 1, HASH_B))
+        .then_expect_events(vec![chunk(ada(), 1, HASH_B)]);
+}
+
+#[test]
+fn a_participant_who_left_may_still_upload_its_chunks() {
+    given(with(recording(), [left(ada())]))
+        .when(chunk_cmd(ada(), 0, HASH_A))
+        .then_expect_events(vec![chunk(ada(), 0, HASH_A)]);
+}
+
+#[test]
+fn only_a_joined_participant_records_chunks() {
+    given(recording())
+        .when(chunk_cmd(stranger(), 0, HASH_A))
+        .then_expect_error(RecordingError::NotAParticipant(stranger()));
+}
+
+#[test]
+fn no_chunk_before_recording_started() {
+    given(open_room())
+        .when(chunk_cmd(ada(), 0, HASH_A))
+        .then_expect_error(RecordingError::NotRecording);
+}
+
+#[test]
+fn a_chunk_with_the_same_hash_twice_is_a_no_op() {
+    given(with(recording(), [chunk(ada(), 0, HASH_A)]))
+        .when(chunk_cmd(ada(), 0, HASH_A))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_chunk_retry_is_a_no_op_even_after_completion() {
+    given(completed_room())
+        .when(chunk_cmd(host(), 1, HASH_A))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_chunk_with_the_same_index_and_another_hash_is_a_conflict() {
+    given(with(recording(), [chunk(ada(), 0, HASH_A)]))
+        .when(chunk_cmd(ada(), 0, HASH_B))
+        .then_expect_error(RecordingError::ChunkConflict {
+            participant: ada(),
+            index: idx(0),
+        });
+    given(completed_room())
+        .when(chunk_cmd(host(), 1, HASH_B))
+        .then_expect_error(RecordingError::ChunkConflict {
+            participant: host(),
+            index: idx(1),
+        });
+}
+
+#[test]
+fn the_same_index_of_another_participant_is_not_a_conflict() {
+    given(with(recording(), [chunk(ada(), 0, HASH_A)]))
+        .when(chunk_cmd(host(), 0, HASH_B))
+        .then_expect_events(vec![chunk(host(), 0, HASH_B)]);
+}
+
+#[test]
+fn a_new_chunk_after_completion_is_refused() {
+    given(completed_room())
+        .when(chunk_cmd(ada(), 1, HASH_A))
+        .then_expect_error(RecordingError::SessionCompleted);
+}
+
+#[test]
+fn a_chunk_at_or_past_the_declared_count_is_refused_after_finishing() {
+    let history = with(recording(), [chunk(ada(), 0, HASH_A), finished(ada(), 3)]);
+    for i in [3, 4, 100] {
+        given(history.clone())
+            .when(chunk_cmd(ada(), i, HASH_A))
+            .then_expect_error(RecordingError::UploadsFinished(ada()));
+    }
+    // A missing chunk below the declared count is still welcome.
+    given(history)
+        .when(chunk_cmd(ada(), 2, HASH_B))
+        .then_expect_events(vec![chunk(ada(), 2, HASH_B)]);
+}
+
+#[test]
+fn an_empty_chunk_is_refused() {
+    given(recording())
+        .when(C::RecordChunk {
+            participant: ada(),
+            index: idx(0),
+            size: 0,
+            sha256: HASH_A.into(),
+            key: key(ada(), 0),
+        })
+        .then_expect_error(invalid("a chunk cannot be empty"));
+}
+
+#[test]
+fn a_bad_sha256_is_refused() {
+    for bad in [
+        String::new(),
+        "abc".to_string(),
+        HASH_A.to_uppercase(),
+        format!("{HASH_A}0"),
+        HASH_A[..63].to_string(),
+        "g".repeat(64),
+        format!(" {}", &HASH_A[1..]),
+    ] {
+        given(recording())
+            .when(chunk_cmd(ada(), 0, &bad))
+            .then_expect_error(invalid("sha256 must be 64 lower-case hex digits"));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Finishing uploads and completing the session
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_participant_finishes_its_uploads() {
+    given(with(recording(), [chunk(ada(), 0, HASH_A)]))
+        .when(finish_cmd(ada(), 1))
+        .then_expect_events(vec![finished(ada(), 1)]);
+}
+
+#[test]
+fn finishing_uploads_twice_with_the_same_count_is_a_no_op() {
+    given(with(recording(), [finished(ada(), 0)]))
+        .when(finish_cmd(ada(), 0))
+        .then_expect_events(vec![]);
+    given(completed_room())
+        .when(finish_cmd(host(), 2))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn finishing_again_with_another_count_is_refused() {
+    given(with(recording(), [finished(ada(), 3)]))
+        .when(finish_cmd(ada(), 4))
+        .then_expect_error(RecordingError::ChunkCount(
+            "uploads already finished with 3 chunks".into(),
+        ));
+}
+
+#[test]
+fn a_count_not_above_a_stored_index_is_refused() {
+    let history = with(
+        recording(),
+        [chunk(ada(), 0, HASH_A), chunk(ada(), 4, HASH_A)],
+    );
+    for count in [0, 2, 4] {
+        given(history.clone())
+            .when(finish_cmd(ada(), count))
+            .then_expect_error(RecordingError::ChunkCount(format!(
+                "chunk 4 is stored, so the count cannot be {count}"
+            )));
+    }
+    given(history)
+        .when(finish_cmd(ada(), 5))
+        .then_expect_events(vec![finished(ada(), 5)]);
+}
+
+#[test]
+fn a_count_beyond_the_largest_chunk_index_is_refused() {
+    given(recording())
+        .when(finish_cmd(ada(), ChunkIndex::MAX + 2))
+        .then_expect_error(RecordingError::ChunkCount(
+            "a chunk count above 100001 is not possible".into(),
+        ));
+    given(recording())
+        .when(finish_cmd(ada(), ChunkIndex::MAX + 1))
+        .then_expect_events(vec![finished(ada(), ChunkIndex::MAX + 1)]);
+}
+
+#[test]
+fn only_a_joined_participant_finishes_uploads() {
+    given(recording())
+        .when(finish_cmd(stranger(), 0))
+        .then_expect_error(RecordingError::NotAParticipant(stranger()));
+}
+
+#[test]
+fn no_finish_before_recording_started() {
+    given(open_room())
+        .when(finish_cmd(ada(), 0))
+        .then_expect_error(RecordingError::NotRecording);
+}
+
+#[test]
+fn a_first_finish_after_completion_is_refused() {
+    // The grace period completed the session without Ada having finished.
+    let history = with(
+        stopped_room(),
+        [completed(
+            &[(host(), 2), (ada(), 1)],
+            CompletionReason::GracePeriodExpired,
+        )],
+    );
+    given(history)
+        .when(finish_cmd(ada(), 1))
+        .then_expect_error(RecordingError::SessionCompleted);
+}
+
+#[test]
+fn finishing_while_recording_does_not_complete_the_session() {
+    given(with(recording(), [finished(host(), 0)]))
+        .when(finish_cmd(ada(), 0))
+        .then_expect_events(vec![finished(ada(), 0)]);
+}
+
+#[test]
+fn stopping_with_someone_unfinished_does_not_complete_the_session() {
+    given(with(recording(), [finished(host(), 0)]))
+        .when(stop(host()))
+        .then_expect_events(vec![stopped()]);
+}
+
+#[test]
+fn the_last_finish_after_stop_completes_the_session() {
+    given(with(stopped_room(), [finished(host(), 2)]))
+        .when(finish_cmd(ada(), 3))
+        .then_expect_events(vec![
+            finished(ada(), 3),
+            completed(&[(host(), 2), (ada(), 3)], CompletionReason::AllFinished),
+        ]);
+}
+
+#[test]
+fn stopping_after_everyone_finished_completes_the_session() {
+    let history = with(
+        recording(),
+        [
+            chunk(host(), 0, HASH_A),
+            finished(host(), 1),
+            chunk(ada(), 0, HASH_A),
+            chunk(ada(), 1, HASH_B),
+            finished(ada(), 2),
+        ],
+    );
+    given(history).when(stop(host())).then_expect_events(vec![
+        stopped(),
+        completed(&[(host(), 1), (ada(), 2)], CompletionReason::AllFinished),
+    ]);
+}
+
+#[test]
+fn participants_who_left_must_finish_too() {
+    // Bob joined and left without uploading: the session waits for him (or the grace period).
+    let history = with(
+        stopped_room(),
+        [
+            joined(bob(), "Bob", Role::Guest),
+            left(bob()),
+            finished(host(), 2),
+        ],
+    );
+    given(history.clone())
+        .when(finish_cmd(ada(), 1))
+        .then_expect_events(vec![finished(ada(), 1)]);
+    given(with(history, [finished(ada(), 1)]))
+        .when(finish_cmd(bob(), 0))
+        .then_expect_events(vec![
+            finished(bob(), 0),
+            completed(
+                &[(host(), 2), (ada(), 1), (bob(), 0)],
+                CompletionReason::AllFinished,
+            ),
+        ]);
+}
+
+// ---------------------------------------------------------------------------
+// Grace period
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_grace_period_expires_only_after_stop() {
+    given(open_room())
+        .when(C::ExpireGracePeriod)
+        .then_expect_error(RecordingError::NotRecording);
+    given(recording())
+        .when(C::ExpireGracePeriod)
+        .then_expect_error(RecordingError::NotRecording);
+}
+
+#[test]
+fn grace_period_expiry_counts_finished_counts_or_stored_chunks() {
+    // Host finished with 5 (chunks 2..4 never arrived), Ada stored 1 chunk, Bob none.
+    let history = with(
+        stopped_room(),
+        [joined(bob(), "Bob", Role::Guest), finished(host(), 5)],
+    );
+    given(history)
+        .when(C::ExpireGracePeriod)
+        .then_expect_events(vec![completed(
+            &[(host(), 5), (ada(), 1), (bob(), 0)],
+            CompletionReason::GracePeriodExpired,
+        )]);
+}
+
+#[test]
+fn a_second_expiry_after_completion_is_a_no_op() {
+    given(completed_room())
+        .when(C::ExpireGracePeriod)
+        .then_expect_events(vec![]);
+    given(with(
+        stopped_room(),
+        [completed(
+            &[(host(), 2), (ada(), 1)],
+            CompletionReason::GracePeriodExpired,
+        )],
+    ))
+    .when(C::ExpireGracePeriod)
+    .then_expect_events(vec![]);
+}
+
+// ---------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_render_starts_only_after_completion() {
+    for history in [open_room(), recording(), stopped_room()] {
+        given(history)
+            .when(start_render("w1", 1))
+            .then_expect_error(render_error("the session is not completed yet"));
+    }
+}
+
+#[test]
+fn the_first_render_is_attempt_1() {
+    given(completed_room())
+        .when(start_render("w1", 1))
+        .then_expect_events(vec![render_started("w1", 1)]);
+    for attempt in [0, 2] {
+        given(completed_room())
+            .when(start_render("w1", attempt))
+            .then_expect_error(render_error(&format!(
+                "render attempt {attempt} is not next (attempts so far: 0)"
+            )));
+    }
+}
+
+#[test]
+fn a_second_worker_with_the_same_attempt_is_refused() {
+    given(with(completed_room(), [render_started("w1", 1)]))
+        .when(start_render("w2", 1))
+        .then_expect_error(render_error(
+            "render attempt 1 is not next (attempts so far: 1)",
+        ));
+}
+
+#[test]
+fn a_failed_render_is_retried_with_the_next_attempt() {
+    let history = with(
+        completed_room(),
+        [render_started("w1", 1), render_failed(1, false)],
+    );
+    given(history.clone())
+        .when(start_render("w2", 2))
+        .then_expect_events(vec![render_started("w2", 2)]);
+    given(history)
+        .when(start_render("w2", 1))
+        .then_expect_error(render_error(
+            "render attempt 1 is not next (attempts so far: 1)",
+        ));
+}
+
+#[test]
+fn a_render_completes_only_for_the_running_attempt() {
+    let history = with(completed_room(), [render_started("w1", 1)]);
+    given(history.clone())
+        .when(complete_render(1))
+        .then_expect_events(vec![render_completed(1)]);
+    given(history)
+        .when(complete_render(2))
+        .then_expect_error(render_error("render attempt 2 is not running"));
+    given(completed_room())
+        .when(complete_render(1))
+        .then_expect_error(render_error("render attempt 1 is not running"));
+}
+
+#[test]
+fn a_render_fails_only_for_the_running_attempt() {
+    let history = with(completed_room(), [render_started("w1", 1)]);
+    given(history.clone())
+        .when(fail_render(1, true))
+        .then_expect_events(vec![render_failed(1, true)]);
+    given(history)
+        .when(fail_render(3, false))
+        .then_expect_error(render_error("render attempt 3 is not running"));
+}
+
+#[test]
+fn a_finished_attempt_neither_completes_nor_fails_again() {
+    let failed = with(
+        completed_room(),
+        [render_started("w1", 1), render_failed(1, false)],
+    );
+    given(failed.clone())
+        .when(complete_render(1))
+        .then_expect_error(render_error("render attempt 1 is not running"));
+    given(failed)
+        .when(fail_render(1, false))
+        .then_expect_error(render_error("render attempt 1 is not running"));
+    let done = with(
+        completed_room(),
+        [render_started("w1", 1), render_completed(1)],
+    );
+    given(done.clone())
+        .when(complete_render(1))
+        .then_expect_error(render_error("render attempt 1 is not running"));
+    given(done)
+        .when(fail_render(1, true))
+        .then_expect_error(render_error("render attempt 1 is not running"));
+}
+
+#[test]
+fn a_superseded_attempt_neither_completes_nor_fails() {
+    // Attempt 2 started while attempt 1 was still running: only 2 may finish.
+    let history = with(
+        completed_room(),
+        [render_started("w1", 1), render_started("w2", 2)],
+    );
+    given(history.clone())
+        .when(complete_render(1))
+        .then_expect_error(render_error("render attempt 1 is not running"));
+    given(history)
+        .when(complete_render(2))
+        .then_expect_events(vec![render_completed(2)]);
+}
+
+#[test]
+fn no_render_starts_after_a_completed_render() {
+    given(with(
+        completed_room(),
+        [render_started("w1", 1), render_completed(1)],
+    ))
+    .when(start_render("w2", 2))
+    .then_expect_error(render_error("the render is already done"));
+}

@@ -1,0 +1,28 @@
+//! How Zencast events are kept and how they travel: the Postgres event log (the
+//! record), its outbox, and NATS JetStream (the transport).
+//!
+//! # Layout
+//! - [`db`]: connect to Postgres, create the database if missing, migrate.
+//! - [`repository`]: the cqrs-es event repository on our schema.
+//! - [`log`]: `EventLog::execute` (command → events appended with the expected
+//!   version) and reads of a room's events.
+//! - [`outbox`]: the relay from the outbox table to JetStream, at least once,
+//!   per-room ordered, de-duplicated by `Nats-Msg-Id`.
+//! - [`stream`]: the `ZENCAST_EVENTS` stream and its durable consumers.
+//! - [`subjects`]: every subject and stream name, from one prefix.
+//! - [`metrics`], [`shutdown`], [`failpoint`]: plumbing shared by every service.
+
+pub mod db;
+pub mod failpoint;
+pub mod log;
+pub mod metrics;
+pub mod outbox;
+pub mod repository;
+pub mod shutdown;
+pub mod stream;
+pub mod subjects;
+
+pub use log::{CommandError, EventLog, LogError, Origin};
+pub use metrics::Metrics;
+pub use shutdown::{shutdown_pair, Shutdown, ShutdownTrigger};
+pub use subjects::Subjects;

@@ -1,0 +1,226 @@
+//! The event log: commands in, events appended to Postgres with the expected
+//! version, and reads of a room's events (for the audit, the projector's gap
+//! filling and replay).
+//!
+//! Appends are serialised per room twice over: within one process by a per-room
+//! lock (so concurrent commands queue instead of colliding), and across processes
+//! by the primary key on (room, sequence), whose violation is an expected-version
+//! conflict that makes the command reload and run again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use sqlx::{PgPool, Row};
+use zencast_events::envelope::{META_ACTOR, META_OCCURRED_AT};
+use zencast_events::{
+    Envelope, EnvelopeError, Recording, RecordingCommand, RecordingError, RoomId,
+};
+
+use crate::metrics::Metrics;
+use crate::repository::{metadata_map, PgEventRepository};
+
+/// A snapshot of the aggregate every this many events, so that loading a long
+/// session reads at most this many events.
+const SNAPSHOT_EVERY: usize = 100;
+/// Attempts of a command that keeps losing expected-version races.
+const MAX_ATTEMPTS: u32 = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Rejected(#[from] RecordingError),
+    #[error("the room changed concurrently too many times; try again")]
+    Conflict,
+    #[error("event log unavailable: {0}")]
+    Storage(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("event log unavailable: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error("stored room id `{0}` is not a UUID")]
+    BadRoomId(String),
+}
+
+/// Who asked, and when: stored with each event.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Origin {
+    pub fn now(actor: impl Into<String>) -> Self {
+        Self {
+            actor: actor.into(),
+            at: Utc::now(),
+        }
+    }
+}
+
+pub struct EventLog {
+    pool: PgPool,
+    store: PersistedEventStore<PgEventRepository, Recording>,
+    locks: Mutex<HashMap<RoomId, Arc<tokio::sync::Mutex<()>>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl EventLog {
+    pub fn new(pool: PgPool, metrics: Arc<Metrics>) -> Self {
+        let store = PersistedEventStore::new_snapshot_store(
+            PgEventRepository::new(pool.clone()),
+            SNAPSHOT_EVERY,
+        );
+        Self {
+            pool,
+            store,
+            locks: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `command` on the room and appends what it yields. Returns the
+    /// appended events (none when the command was already done).
+    pub async fn execute(
+        &self,
+        room: RoomId,
+        command: RecordingCommand,
+        origin: &Origin,
+    ) -> Result<Vec<Envelope>, CommandError> {
+        let lock = self.room_lock(room);
+        let _guard = lock.lock().await;
+        let metadata = HashMap::from([
+            (META_ACTOR.to_string(), origin.actor.clone()),
+            (META_OCCURRED_AT.to_string(), origin.at.to_rfc3339()),
+        ]);
+        let id = room.to_string();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut context = self.store.load_aggregate(&id).await.map_err(storage)?;
+            // Decide on a copy: cqrs-es's sink applies events to the aggregate it
+            // is given, and its snapshot store applies them again at commit.
+            let mut scratch = context.aggregate().clone();
+            let sink = EventSink::default();
+            if let Err(e) = scratch.handle(command.clone(), &(), &sink).await {
+                Metrics::add(&self.metrics.commands_rejected, 1);
+                return Err(CommandError::Rejected(e));
+            }
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(vec![]);
+            }
+            match self.store.commit(events, context, metadata.clone()).await {
+                Ok(committed) => {
+                    Metrics::add(&self.metrics.events_appended, committed.len() as u64);
+                    return Ok(committed
+                        .iter()
+                        .map(|e| {
+                            Envelope::new(
+                                room,
+                                e.sequence as u64,
+                                &e.payload,
+                                &origin.actor,
+                                origin.at,
+                            )
+                        })
+                        .collect());
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    Metrics::add(&self.metrics.append_conflicts, 1);
+                    // Another process appended first: back off a little, with
+                    // jitter so the losers do not collide again in step.
+                    let jitter = (uuid::Uuid::new_v4().as_u128() % 5) as u64;
+                    tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
+                        .await;
+                }
+                Err(e) => return Err(storage(e)),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+
+    /// The room's current aggregate state, `None` if the room does not exist.
+    pub async fn load(&self, room: RoomId) -> Result<Option<Recording>, CommandError> {
+        let mut context = self
+            .store
+            .load_aggregate(&room.to_string())
+            .await
+            .map_err(storage)?;
+        let state = context.aggregate().clone();
+        Ok(state.room.is_some().then_some(state))
+    }
+
+    fn room_lock(&self, room: RoomId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().expect("room lock map poisoned");
+        // Forget locks nobody holds or waits for, so the map stays small.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(room).or_default().clone()
+    }
+}
+
+fn storage(e: AggregateError<RecordingError>) -> CommandError {
+    match e {
+        AggregateError::UserError(e) => CommandError::Rejected(e),
+        AggregateError::AggregateConflict => CommandError::Conflict,
+        other => CommandError::Storage(other.to_string()),
+    }
+}
+
+/// The events of one room with `after < sequence <= until`, in order.
+pub async fn room_events(
+    pool: &PgPool,
+    room: RoomId,
+    after: u64,
+    until: Option<u64>,
+) -> Result<Vec<Envelope>, LogError> {
+    let rows = sqlx::query(
+        "SELECT sequence, event_type, event_version, payload, metadata FROM events
+          WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 AND sequence <= $4
+          ORDER BY sequence",
+    )
+    .bind(Recording::TYPE)
+    .bind(room.to_string())
+    .bind(after as i64)
+    .bind(until.map_or(i64::MAX, |u| u as i64))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Envelope::from_stored(
+                room,
+                row.get::<i64, _>("sequence") as u64,
+                row.get::<&str, _>("event_type"),
+                row.get::<&str, _>("event_version"),
+                row.get("payload"),
+                &metadata_map(&row.get("metadata")),
+            )?)
+        })
+        .collect()
+}
+
+/// Every room that has events, oldest first.
+pub async fn rooms(pool: &PgPool) -> Result<Vec<RoomId>, LogError> {
+    let rows = sqlx::query(
+        "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 ORDER BY recorded_at",
+    )
+    .bind(Recording::TYPE)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.get(0);
+            RoomId::parse(&id).map_err(|_| LogError::BadRoomId(id))
+        })
+        .collect()
+}

@@ -1,0 +1,229 @@
+//! The outbox relay: publishes every event of the Postgres log to JetStream,
+//! at least once, in per-room order, then marks it published.
+//!
+//! - One relay is active at a time (a Postgres advisory lock); others wait as
+//!   standbys and take over when its connection drops.
+//! - It reads *unpublished rows*, never "rows after the last id seen": ids are
+//!   handed out before commit, so such a cursor can skip a late committer.
+//! - `Nats-Msg-Id` is the event id, so a re-publish after a crash between
+//!   publish and mark falls in JetStream's duplicate window and is dropped;
+//!   consumers ignore it by sequence anyway.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgConnection, PgPool, Row};
+use zencast_events::{Envelope, Recording, RoomId};
+
+use crate::failpoint;
+use crate::metrics::Metrics;
+use crate::repository::metadata_map;
+use crate::shutdown::Shutdown;
+use crate::subjects::Subjects;
+
+pub const HEADER_EVENT_TYPE: &str = "Zencast-Event-Type";
+pub const HEADER_SEQUENCE: &str = "Zencast-Sequence";
+pub const HEADER_ROOM: &str = "Zencast-Room";
+
+/// Advisory lock key of the active relay ("zencast relay" in ASCII).
+const RELAY_LOCK: i64 = 0x7a65_6e63_6173_7472;
+const BATCH: i64 = 512;
+/// Polling interval when no notification arrives (notifications can be lost
+/// on a reconnect; polling bounds the delay).
+const POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("postgres: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored event is unreadable: {0}")]
+    Envelope(#[from] zencast_events::EnvelopeError),
+}
+
+pub struct Relay {
+    pool: PgPool,
+    database_url: String,
+    js: jetstream::Context,
+    subjects: Subjects,
+    metrics: Arc<Metrics>,
+}
+
+/// Events waiting for the relay: how many, and the age of the oldest (seconds).
+pub async fn lag(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT count(*) AS n,
+                COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) AS age
+           FROM outbox WHERE published_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((row.get("n"), row.get("age")))
+}
+
+impl Relay {
+    pub fn new(
+        pool: PgPool,
+        database_url: String,
+        js: jetstream::Context,
+        subjects: Subjects,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            pool,
+            database_url,
+            js,
+            subjects,
+            metrics,
+        }
+    }
+
+    /// Runs until shutdown, surviving database and NATS outages.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        while !shutdown.is_triggered() {
+            tokio::select! {
+                result = self.lead(shutdown.clone()) => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "outbox relay interrupted; retrying in 1 s");
+                    }
+                }
+                _ = shutdown.wait() => break,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.wait() => break,
+            }
+        }
+    }
+
+    /// Takes the leader lock, then drains the outbox until shutdown or error.
+    async fn lead(&self, mut shutdown: Shutdown) -> Result<(), RelayError> {
+        // A dedicated connection, outside the pool: the session-level advisory
+        // lock lives exactly as long as this connection.
+        let mut lock_conn = PgConnection::connect(&self.database_url).await?;
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(RELAY_LOCK)
+                .fetch_one(&mut lock_conn)
+                .await?;
+            if got {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.wait() => return Ok(()),
+            }
+        }
+        tracing::info!("outbox relay active");
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("zencast_outbox").await?;
+        loop {
+            let drained = self.drain_once().await?;
+            if drained as i64 >= BATCH {
+                continue;
+            }
+            tokio::select! {
+                n = listener.recv() => { n?; }
+                _ = tokio::time::sleep(POLL) => {
+                    // Keeps the lock connection honest: if it died, so did our lock.
+                    sqlx::query("SELECT 1").execute(&mut lock_conn).await?;
+                }
+                _ = shutdown.wait() => return Ok(()),
+            }
+        }
+    }
+
+    /// Publishes one batch of unpublished events; returns how many were read.
+    pub async fn drain_once(&self) -> Result<usize, RelayError> {
+        let rows = sqlx::query(
+            "SELECT o.aggregate_id, o.sequence, e.event_type, e.event_version, e.payload, e.metadata
+               FROM outbox o
+               JOIN events e USING (aggregate_type, aggregate_id, sequence)
+              WHERE o.published_at IS NULL AND o.aggregate_type = $1
+              ORDER BY o.aggregate_id, o.sequence
+              LIMIT $2",
+        )
+        .bind(<Recording as cqrs_es::Aggregate>::TYPE)
+        .bind(BATCH)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut envelopes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.get("aggregate_id");
+            let room = RoomId::parse(&id).map_err(|e| {
+                sqlx::Error::Decode(format!("outbox row with bad room id: {e}").into())
+            })?;
+            envelopes.push(Envelope::from_stored(
+                room,
+                row.get::<i64, _>("sequence") as u64,
+                row.get::<&str, _>("event_type"),
+                row.get::<&str, _>("event_version"),
+                row.get("payload"),
+                &metadata_map(&row.get("metadata")),
+            )?);
+        }
+
+        failpoint::hit(failpoint::RELAY_BEFORE_PUBLISH);
+
+        // Send the whole batch, then wait for the acks: one round trip per batch,
+        // not per event. Messages of one room go out in order on one connection.
+        let mut pending = Vec::with_capacity(envelopes.len());
+        for env in &envelopes {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", env.event_id.to_string().as_str());
+            headers.insert(HEADER_EVENT_TYPE, env.event_type.as_str());
+            headers.insert(HEADER_SEQUENCE, env.sequence.to_string().as_str());
+            headers.insert(HEADER_ROOM, env.room_id.to_string().as_str());
+            let body = Bytes::from(serde_json::to_vec(env).expect("envelopes serialize"));
+            let subject = self.subjects.event(env.room_id, &env.event_type);
+            pending.push(self.js.publish_with_headers(subject, headers, body).await);
+        }
+        // A room whose publish failed keeps its later events unmarked too, so
+        // they are all sent again, in order, on the next pass.
+        let mut failed_from: HashMap<RoomId, u64> = HashMap::new();
+        let mut published = Vec::with_capacity(envelopes.len());
+        for (env, sent) in envelopes.iter().zip(pending) {
+            let acked = match sent {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match acked {
+                Ok(()) if !failed_from.contains_key(&env.room_id) => published.push(env),
+                Ok(()) => {}
+                Err(e) => {
+                    Metrics::add(&self.metrics.publish_failures, 1);
+                    tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "publish failed; will retry");
+                    failed_from.entry(env.room_id).or_insert(env.sequence);
+                }
+            }
+        }
+
+        failpoint::hit(failpoint::RELAY_AFTER_PUBLISH);
+
+        let ids: Vec<String> = published.iter().map(|e| e.room_id.to_string()).collect();
+        let seqs: Vec<i64> = published.iter().map(|e| e.sequence as i64).collect();
+        sqlx::query(
+            "UPDATE outbox SET published_at = now()
+              WHERE aggregate_type = $1
+                AND (aggregate_id, sequence) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))",
+        )
+        .bind(<Recording as cqrs_es::Aggregate>::TYPE)
+        .bind(&ids)
+        .bind(&seqs)
+        .execute(&self.pool)
+        .await?;
+        Metrics::add(&self.metrics.events_published, published.len() as u64);
+        if !failed_from.is_empty() {
+            // Give NATS a moment before the next pass re-sends.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Ok(rows.len())
+    }
+}

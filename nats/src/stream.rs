@@ -1,0 +1,93 @@
+//! The JetStream stream `ZENCAST_EVENTS` and its durable consumers, created or
+//! brought up to date at start-up. Idempotent: every process calls it.
+//!
+//! Only stream and consumer create/info/update requests are used: Debian's
+//! nats-server 2.9.10 answers account-info requests in a form async-nats 0.51
+//! cannot parse, and has no usable key-value store for it.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+
+use crate::subjects::Subjects;
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a re-publish.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+/// How long a consumer waits for an ack before redelivering.
+pub const ACK_WAIT: Duration = Duration::from_secs(30);
+
+pub const PROJECTOR_CONSUMER: &str = "projector";
+pub const RENDER_CONSUMER: &str = "render";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("cannot create or read stream {0}: {1}")]
+    Stream(String, String),
+    #[error("cannot update stream {0}: {1}")]
+    Update(String, String),
+    #[error("cannot create consumer {0}: {1}")]
+    Consumer(String, String),
+}
+
+fn desired(subjects: &Subjects) -> stream::Config {
+    stream::Config {
+        name: subjects.stream(),
+        subjects: vec![subjects.all_events()],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        retention: stream::RetentionPolicy::Limits,
+        ..Default::default()
+    }
+}
+
+/// Creates the stream, or updates its subjects and duplicate window if an
+/// older version of it exists.
+pub async fn ensure_stream(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+) -> Result<stream::Stream, StreamError> {
+    let want = desired(subjects);
+    let name = want.name.clone();
+    let mut stream = js
+        .get_or_create_stream(want.clone())
+        .await
+        .map_err(|e| StreamError::Stream(name.clone(), e.to_string()))?;
+    let have = &stream
+        .info()
+        .await
+        .map_err(|e| StreamError::Stream(name.clone(), e.to_string()))?
+        .config;
+    if have.subjects != want.subjects || have.duplicate_window < want.duplicate_window {
+        js.update_stream(want)
+            .await
+            .map_err(|e| StreamError::Update(name.clone(), e.to_string()))?;
+        stream = js
+            .get_stream(&name)
+            .await
+            .map_err(|e| StreamError::Stream(name.clone(), e.to_string()))?;
+    }
+    Ok(stream)
+}
+
+/// The durable pull consumer `name` over every event of the stream.
+pub async fn ensure_consumer(
+    stream: &stream::Stream,
+    subjects: &Subjects,
+    name: &str,
+) -> Result<consumer::PullConsumer, StreamError> {
+    stream
+        .get_or_create_consumer(
+            name,
+            consumer::pull::Config {
+                durable_name: Some(name.to_string()),
+                filter_subject: subjects.all_events(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                deliver_policy: consumer::DeliverPolicy::All,
+                max_ack_pending: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| StreamError::Consumer(name.to_string(), e.to_string()))
+}

@@ -1,0 +1,129 @@
+//! The projector: the durable JetStream consumer `projector`, applying each
+//! event to the Redis room state. Idempotent (the sequence guard skips what is
+//! already applied) and self-healing (a gap is filled from the Postgres log, so
+//! a lost or reordered message cannot leave a room wrong).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::AckKind;
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use zencast_events::Envelope;
+use zencast_nats::log::room_events;
+use zencast_nats::{Metrics, Shutdown};
+
+use crate::room_state::{Outcome, RoomState};
+use crate::ProjectionError;
+
+pub struct Projector {
+    consumer: PullConsumer,
+    state: RoomState,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    applied: broadcast::Sender<Arc<Envelope>>,
+}
+
+impl Projector {
+    pub fn new(
+        consumer: PullConsumer,
+        state: RoomState,
+        pool: PgPool,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (applied, _) = broadcast::channel(4096);
+        Self {
+            consumer,
+            state,
+            pool,
+            metrics,
+            applied,
+        }
+    }
+
+    /// Every event once it is visible in Redis, for live pushes and benchmarks.
+    pub fn applied(&self) -> broadcast::Sender<Arc<Envelope>> {
+        self.applied.clone()
+    }
+
+    pub async fn run(self, mut shutdown: Shutdown) {
+        while !shutdown.is_triggered() {
+            tokio::select! {
+                result = self.consume() => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "projector interrupted; retrying in 1 s");
+                    }
+                }
+                _ = shutdown.wait() => break,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.wait() => break,
+            }
+        }
+    }
+
+    async fn consume(&self) -> Result<(), ProjectionError> {
+        let mut messages = self
+            .consumer
+            .messages()
+            .await
+            .map_err(|e| ProjectionError::Nats(e.to_string()))?;
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|e| ProjectionError::Nats(e.to_string()))?;
+            let env: Envelope = match serde_json::from_slice(&message.payload) {
+                Ok(env) => env,
+                Err(e) => {
+                    // Not ours to fix by retrying: the log in Postgres is the
+                    // record, and replay rebuilds from it.
+                    tracing::error!(subject = %message.subject, error = %e, "unreadable event on the stream; skipped");
+                    let _ = message.ack_with(AckKind::Term).await;
+                    continue;
+                }
+            };
+            match self.project(&env).await {
+                Ok(()) => {
+                    let _ = message.ack().await;
+                }
+                Err(e) => {
+                    tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "projection failed; redelivering");
+                    let _ = message
+                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                        .await;
+                }
+            }
+        }
+        Err(ProjectionError::Nats("message stream ended".into()))
+    }
+
+    /// Applies one event, filling any gap before it from Postgres.
+    pub async fn project(&self, env: &Envelope) -> Result<(), ProjectionError> {
+        match self.state.apply(env).await? {
+            Outcome::Applied => self.applied_one(env),
+            Outcome::AlreadyApplied => {}
+            Outcome::Gap { last_applied } => {
+                let missing = room_events(
+                    &self.pool,
+                    env.room_id,
+                    last_applied,
+                    Some(env.sequence - 1),
+                )
+                .await?;
+                Metrics::add(&self.metrics.projection_gaps_filled, missing.len() as u64);
+                for e in missing.iter().chain(std::iter::once(env)) {
+                    if self.state.apply(e).await? == Outcome::Applied {
+                        self.applied_one(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn applied_one(&self, env: &Envelope) {
+        Metrics::add(&self.metrics.events_projected, 1);
+        let _ = self.applied.send(Arc::new(env.clone()));
+    }
+}

@@ -1,0 +1,123 @@
+//! The room as the api shows it, read from the Redis projection.
+
+use std::collections::{BTreeMap, HashMap};
+
+use redis::aio::ConnectionManager;
+use serde::Serialize;
+use zencast_events::RoomId;
+
+use crate::keys::RoomKeys;
+use crate::ops::field;
+use crate::ProjectionError;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantView {
+    pub participant_id: String,
+    pub display_name: String,
+    pub role: String,
+    /// In the room now.
+    pub present: bool,
+    pub chunks_stored: u64,
+    pub chunks_finished: Option<u64>,
+    pub chunks_expected: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderView {
+    pub status: Option<String>,
+    pub attempt: Option<u64>,
+    pub worker: Option<String>,
+    pub error: Option<String>,
+    pub final_key: Option<String>,
+    pub final_size: Option<u64>,
+    pub final_duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomView {
+    pub room_id: RoomId,
+    pub status: String,
+    pub title: String,
+    pub layout: String,
+    pub host_participant_id: String,
+    pub chunk_seconds: u64,
+    pub created_at: Option<String>,
+    pub recording_started_at: Option<String>,
+    pub recording_stopped_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub chunks_total: u64,
+    pub bytes_total: u64,
+    pub participants: Vec<ParticipantView>,
+    pub render: RenderView,
+    /// The last event applied: compare with the audit log to see lag.
+    pub last_sequence: u64,
+}
+
+pub async fn read_room(
+    redis: &ConnectionManager,
+    prefix: &str,
+    room: RoomId,
+) -> Result<Option<RoomView>, ProjectionError> {
+    let keys = RoomKeys::new(prefix, room);
+    let mut conn = redis.clone();
+    let (hash, present): (HashMap<String, String>, Vec<String>) = redis::pipe()
+        .hgetall(keys.room())
+        .smembers(keys.participants())
+        .query_async(&mut conn)
+        .await?;
+    if hash.is_empty() {
+        return Ok(None);
+    }
+    let get = |f: &str| hash.get(f).cloned();
+    let num = |f: &str| hash.get(f).and_then(|v| v.parse::<u64>().ok());
+
+    let mut participants: BTreeMap<String, ParticipantView> = BTreeMap::new();
+    for (k, _) in hash.iter() {
+        if let Some(id) = k
+            .strip_prefix("participant:")
+            .and_then(|r| r.strip_suffix(":name"))
+        {
+            let p = |what: &str| field::participant(&id, what);
+            participants.insert(
+                id.to_string(),
+                ParticipantView {
+                    participant_id: id.to_string(),
+                    display_name: get(&p("name")).unwrap_or_default(),
+                    role: get(&p("role")).unwrap_or_default(),
+                    present: present.iter().any(|x| x == id),
+                    chunks_stored: num(&p("chunks")).unwrap_or(0),
+                    chunks_finished: num(&p("finished")),
+                    chunks_expected: num(&p("expected")),
+                },
+            );
+        }
+    }
+    Ok(Some(RoomView {
+        room_id: room,
+        status: get(field::STATUS).unwrap_or_default(),
+        title: get(field::TITLE).unwrap_or_default(),
+        layout: get(field::LAYOUT).unwrap_or_default(),
+        host_participant_id: get(field::HOST).unwrap_or_default(),
+        chunk_seconds: num(field::CHUNK_SECONDS).unwrap_or(0),
+        created_at: get(field::CREATED_AT),
+        recording_started_at: get(field::STARTED_AT),
+        recording_stopped_at: get(field::STOPPED_AT),
+        completed_at: get(field::COMPLETED_AT),
+        chunks_total: num(field::CHUNKS_TOTAL).unwrap_or(0),
+        bytes_total: num(field::BYTES_TOTAL).unwrap_or(0),
+        participants: participants.into_values().collect(),
+        render: RenderView {
+            status: get(field::RENDER_STATUS),
+            attempt: num(field::RENDER_ATTEMPT),
+            worker: get(field::RENDER_WORKER),
+            error: get(field::RENDER_ERROR),
+            final_key: get(field::FINAL_KEY),
+            final_size: num(field::FINAL_SIZE),
+            final_duration_ms: num(field::FINAL_DURATION_MS),
+        },
+        last_sequence: num(field::LAST_SEQUENCE).unwrap_or(0),
+    }))
+}

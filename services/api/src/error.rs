@@ -1,0 +1,115 @@
+//! One error type for every handler, mapped once to a status and the JSON shape
+//! `{"error": {"code": …, "message": …}}`. Internal errors are logged in full
+//! and shown to the client only as a generic message.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use zencast_events::{IdError, RecordingError};
+use zencast_nats::{CommandError, LogError};
+use zencast_projections::ProjectionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(&'static str, String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Logged in full, shown to the client as a generic message.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        let message = match &self {
+            ApiError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                "internal error; see the server log".to_string()
+            }
+            ApiError::Unavailable(e) => {
+                tracing::warn!(error = %e, "dependency unavailable");
+                self.to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<IdError> for ApiError {
+    fn from(e: IdError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<RecordingError> for ApiError {
+    fn from(e: RecordingError) -> Self {
+        use RecordingError as R;
+        let msg = e.to_string();
+        match e {
+            R::RoomNotFound => ApiError::NotFound(msg),
+            R::Invalid(_) => ApiError::BadRequest(msg),
+            R::NotAParticipant(_) | R::NotHost => ApiError::Forbidden(msg),
+            R::RoomExists => ApiError::Conflict("room_exists", msg),
+            R::SessionCompleted => ApiError::Conflict("session_completed", msg),
+            R::NotRecording => ApiError::Conflict("not_recording", msg),
+            R::AlreadyStarted => ApiError::Conflict("already_started", msg),
+            R::ChunkConflict { .. } => ApiError::Conflict("chunk_conflict", msg),
+            R::UploadsFinished(_) | R::ChunkCount(_) => ApiError::Conflict("chunk_count", msg),
+            R::Render(_) => ApiError::Conflict("render", msg),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Rejected(r) => r.into(),
+            CommandError::Conflict => ApiError::Conflict("concurrent_update", e.to_string()),
+            CommandError::Storage(s) => ApiError::Unavailable(s),
+        }
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::Db(db) => ApiError::Unavailable(format!("event log: {db}")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(e: ProjectionError) -> Self {
+        match e {
+            ProjectionError::Redis(r) => ApiError::Unavailable(format!("room state: {r}")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

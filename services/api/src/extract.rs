@@ -1,0 +1,51 @@
+//! Extractors that turn bad input into a 400 with our error shape, never a 500
+//! and never axum's plain-text rejection.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use zencast_events::RoomId;
+
+use crate::error::ApiError;
+
+/// A JSON body; malformed JSON, a wrong content type or a wrong field is a 400.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(ApiError::BadRequest(match e {
+                JsonRejection::JsonDataError(e) => {
+                    format!("invalid request body: {}", e.body_text())
+                }
+                JsonRejection::JsonSyntaxError(_) => "request body is not valid JSON".into(),
+                JsonRejection::MissingJsonContentType(_) => {
+                    "expected Content-Type: application/json".into()
+                }
+                other => other.body_text(),
+            })),
+        }
+    }
+}
+
+/// `{roomId}` in the path, parsed into a `RoomId` (400 when not a UUID).
+pub struct RoomPath(pub RoomId);
+
+impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        Ok(RoomPath(RoomId::parse(&raw)?))
+    }
+}

@@ -1,0 +1,57 @@
+//! For operators: health and Prometheus metrics.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use zencast_nats::outbox;
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+/// `GET /healthz`: 200 when Postgres, Redis and NATS all answer, else 503 with
+/// the failing checks named.
+async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
+    let postgres = sqlx::query("SELECT 1").execute(&app.pool).await.is_ok();
+    let mut conn = app.redis.clone();
+    let redis = redis::cmd("PING")
+        .query_async::<String>(&mut conn)
+        .await
+        .is_ok();
+    let nats = app.nats.connection_state() == async_nats::connection::State::Connected;
+    let ok = postgres && redis && nats;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if ok { "ok" } else { "degraded" },
+            "checks": { "postgres": postgres, "redis": redis, "nats": nats },
+        })),
+    )
+}
+
+/// `GET /metrics`: this process's counters plus the relay lag, read from the
+/// outbox so it is right whichever process runs the relay.
+async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    let mut text = app.metrics.render();
+    if let Ok((pending, age)) = outbox::lag(&app.pool).await {
+        text.push_str(&format!(
+            "# HELP zencast_relay_lag_events Events in the log not yet published to JetStream.\n\
+             # TYPE zencast_relay_lag_events gauge\nzencast_relay_lag_events {pending}\n\
+             # HELP zencast_relay_lag_seconds Age of the oldest unpublished event.\n\
+             # TYPE zencast_relay_lag_seconds gauge\nzencast_relay_lag_seconds {age}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

@@ -1,0 +1,51 @@
+//! Connections to the four engines every part needs, made once per process.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_nats::jetstream;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+use zencast_nats::{db, stream, Metrics, Subjects};
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct Backends {
+    pub config: Config,
+    pub pool: PgPool,
+    pub redis: ConnectionManager,
+    pub nats: async_nats::Client,
+    pub js: jetstream::Context,
+    pub stream: jetstream::stream::Stream,
+    pub subjects: Subjects,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Backends {
+    /// Connects, migrates the database and ensures the stream exists.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        let subjects = Subjects::new(&config.prefix)?;
+        let pool = db::connect_and_migrate(&config.database_url, 16).await?;
+        let redis = redis::Client::open(config.redis_url.as_str())
+            .with_context(|| format!("bad REDIS_URL {}", config.redis_url))?;
+        let redis = ConnectionManager::new(redis)
+            .await
+            .with_context(|| format!("cannot reach Redis at {}", config.redis_url))?;
+        let nats = async_nats::connect(&config.nats_url)
+            .await
+            .with_context(|| format!("cannot reach NATS at {}", config.nats_url))?;
+        let js = jetstream::new(nats.clone());
+        let stream = stream::ensure_stream(&js, &subjects).await?;
+        Ok(Self {
+            config: config.clone(),
+            pool,
+            redis,
+            nats,
+            js,
+            stream,
+            subjects,
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+}

@@ -1,0 +1,6 @@
+//! The operator subcommands that are not services.
+
+pub mod audit;
+pub mod bench;
+pub mod replay;
+pub mod tail;

@@ -1,0 +1,98 @@
+//! Configuration: flags, each with its environment variable and a default that
+//! works on a single machine set up by the README.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Postgres (the event log). The database is created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/zencast",
+        global = true
+    )]
+    pub database_url: String,
+    /// Redis (the room-state projection).
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        global = true
+    )]
+    pub redis_url: String,
+    /// NATS with JetStream (the event stream and signaling).
+    #[arg(
+        long,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222",
+        global = true
+    )]
+    pub nats_url: String,
+    /// Where the api listens. Port 0 picks a free port (printed at start).
+    #[arg(
+        long,
+        env = "ZENCAST_HTTP_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub http_addr: SocketAddr,
+    /// Prefix of NATS subjects, the stream name and Redis keys (isolates deployments).
+    #[arg(long, env = "ZENCAST_PREFIX", default_value = "zencast", global = true)]
+    pub prefix: String,
+    /// Token signing secret; when unset, one is generated and kept in the data directory.
+    #[arg(long, env = "ZENCAST_SECRET", hide_env_values = true, global = true)]
+    pub secret: Option<String>,
+    /// Local state (the generated secret).
+    #[arg(
+        long,
+        env = "ZENCAST_DATA_DIR",
+        default_value = ".zencast",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+}
+
+impl Config {
+    /// The token secret: configured, or read from (or created in) the data directory.
+    pub fn token_secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(s) = &self.secret {
+            anyhow::ensure!(
+                s.len() >= 16,
+                "ZENCAST_SECRET must be at least 16 characters"
+            );
+            return Ok(s.as_bytes().to_vec());
+        }
+        let path = self.data_dir.join("secret");
+        if let Ok(existing) = std::fs::read(&path) {
+            if existing.len() >= 32 {
+                return Ok(existing);
+            }
+        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        // Two v4 UUIDs: 244 bits from the OS random source.
+        let fresh = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        write_private(&path, fresh.as_bytes())?;
+        tracing::info!(path = %path.display(), "generated a token secret");
+        Ok(fresh.into_bytes())
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}

@@ -1,0 +1,180 @@
+//! `zencast`: every Zencast service and operator tool in one binary.
+
+use clap::{Parser, Subcommand};
+use zencast::{Backends, Config, Parts};
+use zencast_events::RoomId;
+
+#[derive(Parser)]
+#[command(
+    name = "zencast",
+    version,
+    about = "Self-hosted podcast and video recording studio"
+)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything in one process: migrations, api, outbox relay, projector.
+    Up,
+    /// Create the database if missing and apply migrations.
+    Migrate,
+    /// The HTTP api only.
+    Api,
+    /// The Redis projector only.
+    Projector,
+    /// The outbox relay (Postgres → JetStream) only.
+    Relay,
+    /// Rebuild the Redis room state from the Postgres log.
+    Replay {
+        #[arg(long)]
+        room: Option<RoomId>,
+        /// Compare live state with the rebuilt state instead; exit 1 on any difference.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// A room's event timeline, from the Postgres log.
+    Audit {
+        room: RoomId,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow the live event stream.
+    Tail {
+        #[arg(long)]
+        room: Option<RoomId>,
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// Start from the first event in the stream instead of new ones.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// ChunkUploaded commands through the whole path, against a raw baseline.
+    Events {
+        #[arg(long, default_value_t = 5000)]
+        count: usize,
+        /// Rooms written concurrently.
+        #[arg(long, default_value_t = 16)]
+        rooms: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Up => serve(&cli.config, Parts::ALL).await?,
+        Command::Api => {
+            serve(
+                &cli.config,
+                Parts {
+                    api: true,
+                    relay: false,
+                    projector: false,
+                },
+            )
+            .await?
+        }
+        Command::Projector => {
+            serve(
+                &cli.config,
+                Parts {
+                    api: false,
+                    relay: false,
+                    projector: true,
+                },
+            )
+            .await?
+        }
+        Command::Relay => {
+            serve(
+                &cli.config,
+                Parts {
+                    api: false,
+                    relay: true,
+                    projector: false,
+                },
+            )
+            .await?
+        }
+        Command::Migrate => {
+            zencast_nats::db::connect_and_migrate(&cli.config.database_url, 2).await?;
+            println!("database migrated");
+            0
+        }
+        Command::Replay { room, verify } => {
+            let b = Backends::connect(&cli.config).await?;
+            zencast::cli::replay::run(&b, room, verify).await?
+        }
+        Command::Audit { room, json } => {
+            let b = Backends::connect(&cli.config).await?;
+            zencast::cli::audit::run(&b, room, json).await?
+        }
+        Command::Tail {
+            room,
+            event_type,
+            all,
+            json,
+        } => {
+            let b = Backends::connect(&cli.config).await?;
+            zencast::cli::tail::run(&b, room, event_type, all, json).await?
+        }
+        Command::Bench {
+            what: BenchWhat::Events { count, rooms },
+        } => {
+            zencast::cli::bench::events(&cli.config, count, rooms).await?;
+            0
+        }
+    };
+    std::process::exit(code);
+}
+
+async fn serve(config: &Config, parts: Parts) -> anyhow::Result<i32> {
+    let backends = Backends::connect(config).await?;
+    let running = zencast::start(backends, parts).await?;
+    if let Some(addr) = running.http_addr {
+        // Tests and scripts wait for this line.
+        println!("zencast: api listening on http://{addr}");
+    }
+    println!("zencast: ready ({})", describe(parts));
+    zencast::run::until_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(0)
+}
+
+fn describe(p: Parts) -> String {
+    let mut v = vec![];
+    if p.api {
+        v.push("api")
+    }
+    if p.relay {
+        v.push("relay")
+    }
+    if p.projector {
+        v.push("projector")
+    }
+    v.join(", ")
+}
