@@ -13,8 +13,10 @@ use crate::subjects::Subjects;
 
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a re-publish.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
-/// How long a consumer waits for an ack before redelivering.
-pub const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long the projector's consumer waits for an ack before redelivering. Short:
+/// applying an event takes milliseconds, and after a crash the events the dead
+/// process held come back only when this runs out.
+pub const PROJECTOR_ACK_WAIT: Duration = Duration::from_secs(5);
 
 pub const PROJECTOR_CONSUMER: &str = "projector";
 pub const RENDER_CONSUMER: &str = "render";
@@ -74,6 +76,7 @@ pub async fn ensure_consumer(
     stream: &stream::Stream,
     subjects: &Subjects,
     name: &str,
+    ack_wait: Duration,
 ) -> Result<consumer::PullConsumer, StreamError> {
     stream
         .get_or_create_consumer(
@@ -82,7 +85,7 @@ pub async fn ensure_consumer(
                 durable_name: Some(name.to_string()),
                 filter_subject: subjects.all_events(),
                 ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
+                ack_wait,
                 deliver_policy: consumer::DeliverPolicy::All,
                 max_ack_pending: 10_000,
                 ..Default::default()

@@ -69,6 +69,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             &backends.stream,
             &backends.subjects,
             stream::PROJECTOR_CONSUMER,
+            stream::PROJECTOR_ACK_WAIT,
         )
         .await?;
         let projector = Projector::new(

@@ -1,0 +1,545 @@
+//! The event backbone, end to end, against real Postgres, NATS JetStream and Redis.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{eventually, stream_messages, TestEnv};
+use zencast::Parts;
+use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, Role, RoomId};
+use zencast_nats::log::{room_events, rooms};
+use zencast_nats::{EventLog, Metrics, Origin};
+use zencast_projections::model::RoomModel;
+
+fn sha(i: u32) -> String {
+    format!("{:064x}", i)
+}
+
+/// A created room is in Postgres, on its subject with `Nats-Msg-Id` = event id,
+/// and in Redis within a second of the POST, with `zencast up` as a process.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_created_room_reaches_postgres_jetstream_and_redis_within_a_second() {
+    let env = TestEnv::new();
+    let up = env.spawn_up(&[]);
+    let b = env.backends().await;
+    let http = reqwest::Client::new();
+
+    let t0 = Instant::now();
+    let created: serde_json::Value = http
+        .post(up.url("/api/recordings"))
+        .json(&serde_json::json!({"title": "Episode 1", "layout": "side-by-side"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answered = t0.elapsed();
+    let room = RoomId::parse(created["roomId"].as_str().unwrap()).unwrap();
+    assert!(created["hostToken"].as_str().unwrap().contains('.'));
+
+    let logged = room_events(&b.pool, room, 0, None).await.unwrap();
+    let in_postgres = t0.elapsed();
+    assert_eq!(logged[0].event_type, "RoomCreated");
+    assert_eq!(logged[0].sequence, 1);
+    assert_eq!(logged[0].payload["layout"], "side-by-side");
+
+    let subject = b.subjects.event(room, "RoomCreated");
+    let msg = eventually(Duration::from_secs(5), "RoomCreated on JetStream", || {
+        let (stream, subject) = (b.stream.clone(), subject.clone());
+        async move { stream.get_last_raw_message_by_subject(&subject).await.ok() }
+    })
+    .await;
+    let on_nats = t0.elapsed();
+    let headers = msg.headers.clone();
+    assert_eq!(
+        headers.get("Nats-Msg-Id").map(|v| v.as_str().to_string()),
+        Some(logged[0].event_id.to_string())
+    );
+    assert_eq!(
+        headers
+            .get("Zencast-Sequence")
+            .map(|v| v.as_str().to_string()),
+        Some("1".into())
+    );
+    let body: zencast_events::Envelope = serde_json::from_slice(&msg.payload).unwrap();
+    assert_eq!(body, logged[0]);
+
+    let view: serde_json::Value = eventually(Duration::from_secs(5), "room in Redis", || {
+        let req = http.get(up.url(&format!("/api/recordings/{room}")));
+        async move {
+            let r = req.send().await.ok()?;
+            (r.status() == 200).then_some(r.json().await.ok()?)
+        }
+    })
+    .await;
+    let in_redis = t0.elapsed();
+    assert_eq!(view["title"], "Episode 1");
+    assert_eq!(view["status"], "open");
+    assert_eq!(view["participants"][0]["role"], "host");
+
+    eprintln!(
+        "timing: POST answered {answered:?}, in Postgres {in_postgres:?}, on JetStream {on_nats:?}, in Redis {in_redis:?}"
+    );
+    assert!(in_redis < Duration::from_secs(1), "took {in_redis:?}");
+    assert!(on_nats < Duration::from_secs(1), "took {on_nats:?}");
+}
+
+/// Crash with the event committed but not yet published, and crash with it
+/// published but not marked: after a restart each event is on the stream once
+/// and the projection is right.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_around_publishing_loses_nothing_and_duplicates_nothing() {
+    for failpoint in ["relay.before_publish", "relay.after_publish"] {
+        let env = TestEnv::new();
+        let b = env.backends().await;
+        let mut crashing = env.spawn_up(&[("ZENCAST_FAILPOINTS", failpoint)]);
+        // The relay aborts the process at the fail point, possibly before the
+        // api has answered: the outcome of the POST does not matter.
+        let _ = reqwest::Client::new()
+            .post(crashing.url("/api/recordings"))
+            .json(&serde_json::json!({"title": "Crash test"}))
+            .send()
+            .await;
+        let status = crashing.wait_exit(Duration::from_secs(10));
+        assert!(
+            !status.success(),
+            "{failpoint}: process should have aborted"
+        );
+        drop(crashing);
+
+        let room = rooms(&b.pool).await.unwrap()[0];
+        let logged = room_events(&b.pool, room, 0, None).await.unwrap();
+        assert_eq!(
+            logged.len(),
+            2,
+            "RoomCreated and the host's ParticipantJoined"
+        );
+        let before = stream_messages(&b).await;
+        match failpoint {
+            "relay.before_publish" => {
+                assert_eq!(before, 0, "nothing was published before the crash")
+            }
+            _ => assert_eq!(before, 2, "both were published before the crash"),
+        }
+
+        let up = env.spawn_up(&[]);
+        let view: serde_json::Value =
+            eventually(Duration::from_secs(10), "projection after restart", || {
+                let req = reqwest::Client::new().get(up.url(&format!("/api/recordings/{room}")));
+                async move {
+                    let r = req.send().await.ok()?;
+                    let v: serde_json::Value = r.json().await.ok()?;
+                    (v["lastSequence"] == 2).then_some(v)
+                }
+            })
+            .await;
+        assert_eq!(view["title"], "Crash test");
+        // Give a wrongly re-publishing relay time to show itself.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            stream_messages(&b).await,
+            2,
+            "{failpoint}: each event exactly once on the stream"
+        );
+        let (code, out) = env.run_cli(&["replay", "--verify"]);
+        assert_eq!(code, 0, "{failpoint}: {out}");
+    }
+}
+
+/// Redis wiped → `zencast replay` rebuilds identical state; a tampered value →
+/// `replay --verify` names it and exits non-zero.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let (room, host, guest) = (RoomId::new(), ParticipantId::new(), ParticipantId::new());
+    let o = Origin::now("test");
+    let log = &running.log;
+    let commands = [
+        RecordingCommand::CreateRoom {
+            title: "Replay me".into(),
+            host,
+            host_name: "Ada".into(),
+            layout: Layout::Speaker,
+            chunk_seconds: 2,
+        },
+        RecordingCommand::Join {
+            participant: guest,
+            display_name: "Grace".into(),
+            role: Role::Guest,
+        },
+        RecordingCommand::StartRecording { by: host, at: o.at },
+    ];
+    for c in commands {
+        log.execute(room, c, &o).await.unwrap();
+    }
+    for (p, i) in [(host, 0), (host, 1), (guest, 0), (host, 2), (guest, 1)] {
+        log.execute(
+            room,
+            RecordingCommand::RecordChunk {
+                participant: p,
+                index: ChunkIndex::new(i).unwrap(),
+                size: 100 + i as u64,
+                sha256: sha(i),
+                key: format!("{room}/{p}/{i}.webm"),
+            },
+            &o,
+        )
+        .await
+        .unwrap();
+    }
+    log.execute(
+        room,
+        RecordingCommand::Leave {
+            participant: guest,
+            reason: "network".into(),
+        },
+        &o,
+    )
+    .await
+    .unwrap();
+    let last = room_events(&running.backends.pool, room, 0, None)
+        .await
+        .unwrap()
+        .len() as u64;
+    let state = zencast_projections::RoomState::new(running.backends.redis.clone(), &env.tag);
+    eventually(Duration::from_secs(5), "projection", || {
+        let s = state.clone();
+        async move { (s.last_sequence(room).await.ok()? == last).then_some(()) }
+    })
+    .await;
+    let redis = running.backends.redis.clone();
+    let live = RoomModel::read_live(&redis, &env.tag, room).await.unwrap();
+    assert!(
+        live.keys.len() >= 3,
+        "room hash, chunk sets: {:?}",
+        live.keys.keys()
+    );
+    running.stop().await;
+
+    // Wipe this deployment's keys (the shared Redis also serves other tests).
+    let mut conn = redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", env.tag))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(RoomModel::read_live(&redis, &env.tag, room)
+        .await
+        .unwrap()
+        .keys
+        .is_empty());
+
+    let (code, out) = env.run_cli(&["replay"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("room {room}: rebuilt from {last} events")),
+        "{out}"
+    );
+    let rebuilt = RoomModel::read_live(&redis, &env.tag, room).await.unwrap();
+    assert_eq!(
+        rebuilt, live,
+        "replayed state equals the live state it replaced"
+    );
+    let (code, out) = env.run_cli(&["replay", "--verify", "--room", &room.to_string()]);
+    assert_eq!(code, 0, "{out}");
+
+    // Tamper: a changed field and a vanished chunk.
+    let room_key = format!("{}:room:{room}", env.tag);
+    let chunks_key = format!("{}:room:{room}:chunks:{host}", env.tag);
+    let _: () = redis::cmd("HSET")
+        .arg(&room_key)
+        .arg("title")
+        .arg("Tampered")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SREM")
+        .arg(&chunks_key)
+        .arg("1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (code, out) = env.run_cli(&["replay", "--verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{room_key} title: live Tampered ≠ rebuilt Replay me"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("{chunks_key} member 1")), "{out}");
+}
+
+/// 50 commands racing on one room, from two independent event logs (as two api
+/// nodes would be): contiguous sequences, every accepted command exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
+    let env = TestEnv::new();
+    let running = env
+        .start(Parts {
+            api: false,
+            relay: true,
+            projector: true,
+        })
+        .await;
+    let pool = running.backends.pool.clone();
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let nodes = [
+        std::sync::Arc::new(EventLog::new(pool.clone(), metrics.clone())),
+        std::sync::Arc::new(EventLog::new(pool.clone(), metrics.clone())),
+    ];
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    let o = Origin::now("test");
+    nodes[0]
+        .execute(
+            room,
+            RecordingCommand::CreateRoom {
+                title: "Race".into(),
+                host,
+                host_name: "H".into(),
+                layout: Layout::Grid,
+                chunk_seconds: 10,
+            },
+            &o,
+        )
+        .await
+        .unwrap();
+    nodes[0]
+        .execute(
+            room,
+            RecordingCommand::StartRecording { by: host, at: o.at },
+            &o,
+        )
+        .await
+        .unwrap();
+
+    let mut tasks = Vec::new();
+    for i in 0..50u32 {
+        let node = nodes[i as usize % 2].clone();
+        tasks.push(tokio::spawn(async move {
+            let o = Origin::now("test");
+            node.execute(
+                room,
+                RecordingCommand::RecordChunk {
+                    participant: host,
+                    index: ChunkIndex::new(i).unwrap(),
+                    size: 1,
+                    sha256: sha(i),
+                    key: format!("k{i}"),
+                },
+                &o,
+            )
+            .await
+        }));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(events) => {
+                assert_eq!(events.len(), 1);
+                accepted += 1;
+            }
+            Err(zencast_nats::CommandError::Conflict) => {}
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+    let logged = room_events(&pool, room, 0, None).await.unwrap();
+    let seqs: Vec<u64> = logged.iter().map(|e| e.sequence).collect();
+    assert_eq!(
+        seqs,
+        (1..=logged.len() as u64).collect::<Vec<_>>(),
+        "contiguous from 1"
+    );
+    let mut indexes: Vec<u64> = logged
+        .iter()
+        .filter(|e| e.event_type == "ChunkUploaded")
+        .map(|e| e.payload["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes.len(), accepted, "one event per accepted command");
+    indexes.sort();
+    indexes.dedup();
+    assert_eq!(indexes.len(), accepted, "no index twice");
+    assert_eq!(accepted, 50, "bounded retries absorbed every conflict");
+    eprintln!(
+        "expected-version conflicts retried: {}",
+        metrics
+            .append_conflicts
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+
+    let total = logged.len() as u64;
+    eventually(
+        Duration::from_secs(10),
+        "every event on the stream and in Redis",
+        || {
+            let b = running.backends.clone();
+            async move {
+                let state =
+                    zencast_projections::RoomState::new(b.redis.clone(), b.subjects.prefix());
+                (stream_messages(&b).await == total
+                    && state.last_sequence(room).await.ok()? == total)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    let mut conn = running.backends.redis.clone();
+    let stored: u64 = redis::cmd("SCARD")
+        .arg(format!("{}:room:{room}:chunks:{host}", env.tag))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(stored, 50);
+    running.stop().await;
+}
+
+/// The projector fills a gap from Postgres and skips what it has applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
+    let env = TestEnv::new();
+    // Only the log: nothing is published or projected on its own.
+    let running = env
+        .start(Parts {
+            api: false,
+            relay: false,
+            projector: false,
+        })
+        .await;
+    let b = running.backends.clone();
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    let o = Origin::now("test");
+    running
+        .log
+        .execute(
+            room,
+            RecordingCommand::CreateRoom {
+                title: "Gap".into(),
+                host,
+                host_name: "H".into(),
+                layout: Layout::Grid,
+                chunk_seconds: 10,
+            },
+            &o,
+        )
+        .await
+        .unwrap();
+    let started = running
+        .log
+        .execute(
+            room,
+            RecordingCommand::StartRecording { by: host, at: o.at },
+            &o,
+        )
+        .await
+        .unwrap();
+    let third = &started[0];
+    assert_eq!(third.sequence, 3);
+
+    let consumer = zencast_nats::stream::ensure_consumer(
+        &b.stream,
+        &b.subjects,
+        "projector",
+        zencast_nats::stream::PROJECTOR_ACK_WAIT,
+    )
+    .await
+    .unwrap();
+    let state = zencast_projections::RoomState::new(b.redis.clone(), &env.tag);
+    let projector = zencast_projections::Projector::new(
+        consumer,
+        state.clone(),
+        b.pool.clone(),
+        b.metrics.clone(),
+    );
+    // Event 3 arrives first: 1 and 2 are read from Postgres.
+    projector.project(third).await.unwrap();
+    assert_eq!(state.last_sequence(room).await.unwrap(), 3);
+    let view = zencast_projections::view::read_room(&b.redis, &env.tag, room)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            view.status.as_str(),
+            view.title.as_str(),
+            view.participants.len()
+        ),
+        ("recording", "Gap", 1)
+    );
+    assert_eq!(
+        b.metrics
+            .projection_gaps_filled
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    // A redelivery changes nothing.
+    assert_eq!(
+        state.apply(third).await.unwrap(),
+        zencast_projections::Outcome::AlreadyApplied
+    );
+    let events = room_events(&b.pool, room, 0, None).await.unwrap();
+    let rebuilt = RoomModel::rebuild(&env.tag, room, &events).unwrap();
+    let live = RoomModel::read_live(&b.redis, &env.tag, room)
+        .await
+        .unwrap();
+    assert_eq!(live.diff(&rebuilt), vec![]);
+    running.stop().await;
+}
+
+/// The log itself refuses edits, deletes and gaps, whoever writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_event_log_is_append_only_and_gap_free() {
+    let env = TestEnv::new();
+    let running = env
+        .start(Parts {
+            api: false,
+            relay: false,
+            projector: false,
+        })
+        .await;
+    let pool = running.backends.pool.clone();
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    running
+        .log
+        .execute(
+            room,
+            RecordingCommand::CreateRoom {
+                title: "Immutable".into(),
+                host,
+                host_name: "H".into(),
+                layout: Layout::Grid,
+                chunk_seconds: 10,
+            },
+            &Origin::now("t"),
+        )
+        .await
+        .unwrap();
+    let update = sqlx::query("UPDATE events SET payload = '{}'")
+        .execute(&pool)
+        .await;
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = sqlx::query("DELETE FROM events").execute(&pool).await;
+    assert!(delete.unwrap_err().to_string().contains("append-only"));
+    let gap = sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, event_id)
+         VALUES ('Recording', $1, 9, 'RecordingStarted', '1', '{}', '{}', gen_random_uuid())",
+    )
+    .bind(room.to_string())
+    .execute(&pool)
+    .await;
+    assert!(gap.unwrap_err().to_string().contains("no predecessor"));
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(outbox, 2, "one outbox row per event, written with it");
+    running.stop().await;
+}

@@ -1,0 +1,116 @@
+//! The HTTP api's contract: statuses and the JSON error shape.
+
+mod support;
+
+use support::TestEnv;
+use zencast::Parts;
+
+async fn post_raw(url: &str, body: &str, content_type: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().post(url).body(body.to_string());
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let r = req.send().await.unwrap();
+    (
+        r.status().as_u16(),
+        r.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let base = format!("http://{}", running.http_addr.unwrap());
+    let create = format!("{base}/api/recordings");
+    let json = Some("application/json");
+
+    for (body, ct, status) in [
+        ("{\"title\":", json, 400),
+        ("[]", json, 400),
+        ("{\"title\": 5}", json, 400),
+        ("{\"title\": \"x\", \"layout\": \"mosaic\"}", json, 400),
+        ("{\"title\": \"x\", \"chunkSeconds\": 0}", json, 400),
+        ("{\"title\": \"x\", \"chunkSeconds\": -3}", json, 400),
+        ("{\"title\": \"   \"}", json, 400),
+        ("{\"title\": \"x\", \"surprise\": 1}", json, 400),
+        ("{\"title\": \"x\"}", None, 400),
+    ] {
+        let (got, err) = post_raw(&create, body, ct).await;
+        assert_eq!(got, status, "{body}: {err}");
+        assert_eq!(err["error"]["code"], "bad_request", "{body}: {err}");
+        assert!(err["error"]["message"].as_str().unwrap().len() > 5);
+    }
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&running.backends.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 0, "no rejected request appended anything");
+
+    let http = reqwest::Client::new();
+    for path in [
+        "not-a-uuid",
+        "..%2F..%2Fetc",
+        "67e55044-10b1-426f-9247-bb680e5fe0c8x",
+    ] {
+        for suffix in ["", "/events"] {
+            let r = http
+                .get(format!("{base}/api/recordings/{path}{suffix}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 400, "{path}{suffix}");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "bad_request");
+        }
+    }
+    let unknown = uuid::Uuid::new_v4();
+    for suffix in ["", "/events"] {
+        let r = http
+            .get(format!("{base}/api/recordings/{unknown}{suffix}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "not_found");
+    }
+
+    let (status, created) =
+        post_raw(&create, "{\"title\": \"Fine\", \"chunkSeconds\": 2}", json).await;
+    assert_eq!(status, 201, "{created}");
+    let room = created["roomId"].as_str().unwrap();
+    let timeline: serde_json::Value = http
+        .get(format!("{base}/api/recordings/{room}/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = timeline["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["RoomCreated", "ParticipantJoined"]);
+    assert_eq!(timeline["events"][0]["payload"]["chunk_seconds"], 2);
+
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("zencast_events_appended_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("zencast_relay_lag_events"), "{metrics}");
+    running.stop().await;
+}

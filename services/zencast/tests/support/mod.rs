@@ -1,0 +1,214 @@
+//! Shared test support: every test gets its own Postgres database, NATS stream
+//! and subject prefix, Redis key prefix and data directory, removed when the
+//! `TestEnv` is dropped (also when the test panics).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zencast::cli::bench::with_database;
+use zencast::{Backends, Config, Parts, Running};
+
+pub fn base_database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+pub fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+pub struct TestEnv {
+    pub tag: String,
+    pub config: Config,
+    pub data_dir: PathBuf,
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let tag = format!("zt_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let data_dir = std::env::temp_dir().join(&tag);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let config = Config {
+            database_url: with_database(&base_database_url(), &tag),
+            redis_url: redis_url(),
+            nats_url: nats_url(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            prefix: tag.clone(),
+            secret: Some("test-secret-test-secret".into()),
+            data_dir: data_dir.clone(),
+        };
+        Self {
+            tag,
+            config,
+            data_dir,
+        }
+    }
+
+    pub async fn backends(&self) -> Backends {
+        Backends::connect(&self.config).await.expect("backends")
+    }
+
+    /// Starts services in this process.
+    pub async fn start(&self, parts: Parts) -> Running {
+        zencast::start(self.backends().await, parts)
+            .await
+            .expect("start")
+    }
+
+    /// The environment a `zencast` child process needs to use this test's
+    /// database, prefix and secret.
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", self.config.database_url.clone()),
+            ("REDIS_URL", self.config.redis_url.clone()),
+            ("NATS_URL", self.config.nats_url.clone()),
+            ("ZENCAST_HTTP_ADDR", "127.0.0.1:0".into()),
+            ("ZENCAST_PREFIX", self.tag.clone()),
+            ("ZENCAST_SECRET", self.config.secret.clone().unwrap()),
+            ("ZENCAST_DATA_DIR", self.data_dir.display().to_string()),
+            ("RUST_LOG", "warn".into()),
+        ]
+    }
+
+    /// Runs `zencast ARGS` to completion; returns (exit code, stdout).
+    pub fn run_cli(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_zencast"))
+            .args(args)
+            .envs(self.env_vars())
+            .output()
+            .expect("run zencast");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// Starts `zencast up` as a child process, with extra environment (fail
+    /// points), and waits for its api address.
+    pub fn spawn_up(&self, extra_env: &[(&str, &str)]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zencast"))
+            .arg("up")
+            .envs(self.env_vars())
+            .envs(extra_env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn zencast up");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("zencast: api listening on http://") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("zencast up did not report its address");
+        Process { child, addr }
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let tag = self.tag.clone();
+        let config = self.config.clone();
+        // Async clean-up from a plain thread: Drop may run inside a runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(nats) = async_nats::connect(&config.nats_url).await {
+                    let js = async_nats::jetstream::new(nats);
+                    let _ = js
+                        .delete_stream(format!("{}_EVENTS", tag.to_uppercase()))
+                        .await;
+                }
+                if let Ok(client) = redis::Client::open(config.redis_url.as_str()) {
+                    if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+                        let keys: Vec<String> = redis::cmd("KEYS")
+                            .arg(format!("{tag}:*"))
+                            .query_async(&mut c)
+                            .await
+                            .unwrap_or_default();
+                        if !keys.is_empty() {
+                            let _: Result<(), _> =
+                                redis::cmd("DEL").arg(keys).query_async(&mut c).await;
+                        }
+                    }
+                }
+                if let Ok(pool) =
+                    sqlx::PgPool::connect(&with_database(&base_database_url(), "postgres")).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{tag}\" WITH (FORCE)"))
+                        .execute(&pool)
+                        .await;
+                }
+            });
+        })
+        .join();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// A `zencast` child process, killed when dropped.
+pub struct Process {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+    /// Waits for the process to exit by itself (a fail point), up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 10 ms until it returns Some, or panics after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Messages in the test's event stream.
+pub async fn stream_messages(b: &Backends) -> u64 {
+    let mut stream = b.stream.clone();
+    stream.info().await.expect("stream info").state.messages
+}
