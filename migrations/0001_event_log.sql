@@ -75,8 +75,9 @@ CREATE FUNCTION events_to_outbox() RETURNS trigger AS $$
 BEGIN
     INSERT INTO outbox (aggregate_type, aggregate_id, sequence, event_id)
     VALUES (NEW.aggregate_type, NEW.aggregate_id, NEW.sequence, NEW.event_id);
-    -- Wakes the relay at once; it also polls, so a lost notification only delays.
-    PERFORM pg_notify('zencast_outbox', '');
+    -- No pg_notify here: a NOTIFY takes a global lock through commit, which
+    -- serialises every append behind one WAL flush (measured: ~265 appends/s
+    -- with it). The relay is woken in-process and polls otherwise.
     RETURN NEW;
 END $$ LANGUAGE plpgsql;
 

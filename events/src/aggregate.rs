@@ -167,6 +167,15 @@ impl Aggregate for Recording {
     }
 }
 
+impl Participant {
+    /// What a participant that never finished counts with: up to its highest
+    /// stored chunk. A gap below it stays visible as a missing index (the render
+    /// sees it from the indexes) instead of silently dropping the chunks after it.
+    pub fn chunk_count(&self) -> u32 {
+        self.chunks.last_key_value().map_or(0, |(i, _)| i.get() + 1)
+    }
+}
+
 impl Recording {
     /// The rulebook: the events a command yields on this state, or why it is refused.
     /// An empty list means "already done": retries of a command are no-ops.
@@ -372,7 +381,7 @@ impl Recording {
                     expected_chunks: self
                         .participants
                         .iter()
-                        .map(|(id, p)| (*id, p.finished.unwrap_or(p.chunks.len() as u32)))
+                        .map(|(id, p)| (*id, p.finished.unwrap_or_else(|| p.chunk_count())))
                         .collect(),
                     reason: CompletionReason::GracePeriodExpired,
                 }]),

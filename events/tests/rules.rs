@@ -836,6 +836,21 @@ fn grace_period_expiry_counts_finished_counts_or_stored_chunks() {
 }
 
 #[test]
+fn grace_period_expiry_counts_up_to_the_highest_stored_chunk_across_a_gap() {
+    // Ada stored chunks 0 and 3: she counts 4, so chunks 1 and 2 show as missing.
+    let history = with(
+        stopped_room(),
+        [chunk(ada(), 3, HASH_A), finished(host(), 2)],
+    );
+    given(history)
+        .when(C::ExpireGracePeriod)
+        .then_expect_events(vec![completed(
+            &[(host(), 2), (ada(), 4)],
+            CompletionReason::GracePeriodExpired,
+        )]);
+}
+
+#[test]
 fn a_second_expiry_after_completion_is_a_no_op() {
     given(completed_room())
         .when(C::ExpireGracePeriod)

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use sqlx::{PgPool, Row};
+use tokio::sync::Notify;
 use zencast_events::envelope::{META_ACTOR, META_OCCURRED_AT};
 use zencast_events::{
     Envelope, EnvelopeError, Recording, RecordingCommand, RecordingError, RoomId,
@@ -29,6 +30,8 @@ use crate::repository::{metadata_map, PgEventRepository};
 const SNAPSHOT_EVERY: usize = 100;
 /// Attempts of a command that keeps losing expected-version races.
 const MAX_ATTEMPTS: u32 = 12;
+/// Rooms whose latest state this process keeps in memory.
+const CACHED_ROOMS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -70,7 +73,20 @@ pub struct EventLog {
     pool: PgPool,
     store: PersistedEventStore<PgEventRepository, Recording>,
     locks: Mutex<HashMap<RoomId, Arc<tokio::sync::Mutex<()>>>>,
+    /// The state after this process's last append to a room. Used instead of a
+    /// reload; if another process appended meanwhile, the append conflicts on
+    /// the expected version and the room is reloaded, so the cache cannot make
+    /// a decision on stale state stick.
+    cache: Mutex<HashMap<RoomId, Cached>>,
+    appended: Arc<Notify>,
     metrics: Arc<Metrics>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    aggregate: Recording,
+    sequence: usize,
+    snapshot: Option<usize>,
 }
 
 impl EventLog {
@@ -83,8 +99,15 @@ impl EventLog {
             pool,
             store,
             locks: Mutex::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
+            appended: Arc::new(Notify::new()),
             metrics,
         }
+    }
+
+    /// Notified after every append by this process (wakes the outbox relay).
+    pub fn appended(&self) -> Arc<Notify> {
+        self.appended.clone()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -107,22 +130,62 @@ impl EventLog {
         ]);
         let id = room.to_string();
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut context = self.store.load_aggregate(&id).await.map_err(storage)?;
+            let cached = self
+                .cache
+                .lock()
+                .expect("cache poisoned")
+                .get(&room)
+                .cloned();
+            let from_cache = cached.is_some();
+            let mut context = match cached {
+                Some(c) => EventStoreAggregateContext {
+                    aggregate_id: id.clone(),
+                    aggregate: c.aggregate,
+                    current_sequence: c.sequence,
+                    current_snapshot: c.snapshot,
+                },
+                None => self.store.load_aggregate(&id).await.map_err(storage)?,
+            };
             // Decide on a copy: cqrs-es's sink applies events to the aggregate it
             // is given, and its snapshot store applies them again at commit.
             let mut scratch = context.aggregate().clone();
             let sink = EventSink::default();
-            if let Err(e) = scratch.handle(command.clone(), &(), &sink).await {
+            let handled = scratch.handle(command.clone(), &(), &sink).await;
+            let events = sink.collect().await;
+            if from_cache && (handled.is_err() || events.is_empty()) {
+                // A refusal or a no-op must never rest on state another node
+                // may have moved on from: decide again on the log's state.
+                self.forget(room);
+                continue;
+            }
+            if let Err(e) = handled {
                 Metrics::add(&self.metrics.commands_rejected, 1);
                 return Err(CommandError::Rejected(e));
             }
-            let events = sink.collect().await;
             if events.is_empty() {
                 return Ok(vec![]);
             }
+            let (before, snapshot) = (context.current_sequence, context.current_snapshot);
             match self.store.commit(events, context, metadata.clone()).await {
                 Ok(committed) => {
                     Metrics::add(&self.metrics.events_appended, committed.len() as u64);
+                    self.appended.notify_one();
+                    let after = before + committed.len();
+                    // cqrs-es writes a snapshot when an append crosses a multiple
+                    // of SNAPSHOT_EVERY; mirror that to know the snapshot version.
+                    let snapshot = if before / SNAPSHOT_EVERY != after / SNAPSHOT_EVERY {
+                        Some(snapshot.map_or(1, |s| s + 1))
+                    } else {
+                        snapshot
+                    };
+                    self.remember(
+                        room,
+                        Cached {
+                            aggregate: scratch,
+                            sequence: after,
+                            snapshot,
+                        },
+                    );
                     return Ok(committed
                         .iter()
                         .map(|e| {
@@ -138,16 +201,33 @@ impl EventLog {
                 }
                 Err(AggregateError::AggregateConflict) => {
                     Metrics::add(&self.metrics.append_conflicts, 1);
+                    self.forget(room);
                     // Another process appended first: back off a little, with
                     // jitter so the losers do not collide again in step.
                     let jitter = (uuid::Uuid::new_v4().as_u128() % 5) as u64;
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
                         .await;
                 }
-                Err(e) => return Err(storage(e)),
+                Err(e) => {
+                    self.forget(room);
+                    return Err(storage(e));
+                }
             }
         }
         Err(CommandError::Conflict)
+    }
+
+    fn remember(&self, room: RoomId, state: Cached) {
+        let mut cache = self.cache.lock().expect("cache poisoned");
+        if cache.len() >= CACHED_ROOMS && !cache.contains_key(&room) {
+            // Crude but bounded: rooms are reloaded from their snapshot anyway.
+            cache.clear();
+        }
+        cache.insert(room, state);
+    }
+
+    fn forget(&self, room: RoomId) {
+        self.cache.lock().expect("cache poisoned").remove(&room);
     }
 
     /// The room's current aggregate state, `None` if the room does not exist.

@@ -13,10 +13,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use async_nats::jetstream;
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use sqlx::postgres::PgListener;
 use sqlx::{Connection, PgConnection, PgPool, Row};
 use zencast_events::{Envelope, Recording, RoomId};
 
@@ -33,9 +34,11 @@ pub const HEADER_ROOM: &str = "Zencast-Room";
 /// Advisory lock key of the active relay ("zencast relay" in ASCII).
 const RELAY_LOCK: i64 = 0x7a65_6e63_6173_7472;
 const BATCH: i64 = 512;
-/// Polling interval when no notification arrives (notifications can be lost
-/// on a reconnect; polling bounds the delay).
-const POLL: Duration = Duration::from_millis(500);
+/// Polling interval when idle. Appends in this process wake the relay at once;
+/// appends by other processes (other api nodes) are seen within this delay.
+const POLL: Duration = Duration::from_millis(50);
+/// How often the leader checks that its lock connection is alive.
+const LOCK_CHECK: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -51,6 +54,7 @@ pub struct Relay {
     js: jetstream::Context,
     subjects: Subjects,
     metrics: Arc<Metrics>,
+    appended: Arc<Notify>,
 }
 
 /// Events waiting for the relay: how many, and the age of the oldest (seconds).
@@ -72,6 +76,7 @@ impl Relay {
         js: jetstream::Context,
         subjects: Subjects,
         metrics: Arc<Metrics>,
+        appended: Arc<Notify>,
     ) -> Self {
         Self {
             pool,
@@ -79,6 +84,7 @@ impl Relay {
             js,
             subjects,
             metrics,
+            appended,
         }
     }
 
@@ -119,19 +125,20 @@ impl Relay {
             }
         }
         tracing::info!("outbox relay active");
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen("zencast_outbox").await?;
+        let mut lock_checked = tokio::time::Instant::now();
         loop {
             let drained = self.drain_once().await?;
+            if lock_checked.elapsed() > LOCK_CHECK {
+                // If the lock connection died, so did our lock: stop leading.
+                sqlx::query("SELECT 1").execute(&mut lock_conn).await?;
+                lock_checked = tokio::time::Instant::now();
+            }
             if drained as i64 >= BATCH {
                 continue;
             }
             tokio::select! {
-                n = listener.recv() => { n?; }
-                _ = tokio::time::sleep(POLL) => {
-                    // Keeps the lock connection honest: if it died, so did our lock.
-                    sqlx::query("SELECT 1").execute(&mut lock_conn).await?;
-                }
+                _ = self.appended.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
                 _ = shutdown.wait() => return Ok(()),
             }
         }

@@ -12,7 +12,7 @@ pub struct Config {
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/zencast",
+        default_value = "postgres://zencast:zencast@127.0.0.1:5432/zencast",
         global = true
     )]
     pub database_url: String,

@@ -60,6 +60,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             backends.js.clone(),
             backends.subjects.clone(),
             backends.metrics.clone(),
+            log.appended(),
         );
         tasks.push(tokio::spawn(relay.run(shutdown.clone())));
     }

@@ -15,7 +15,7 @@ use zencast::{Backends, Config, Parts, Running};
 
 pub fn base_database_url() -> String {
     std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+        .unwrap_or_else(|_| "postgres://zencast:zencast@127.0.0.1:5432/postgres".into())
 }
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())

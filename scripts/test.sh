@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test against real PostgreSQL, Redis and NATS JetStream (installed
+# and started if absent). Each test makes its own database, prefix and keys.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export DATABASE_URL="${ZENCAST_TEST_DATABASE_URL:-postgres://zencast:zencast@127.0.0.1:5432/postgres}"
+export RUST_BACKTRACE=1
+cargo build --workspace --tests --locked
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
