@@ -16,6 +16,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NAME_CHARS: usize = 80;
 pub const MIN_CHUNK_SECONDS: u32 = 1;
 pub const MAX_CHUNK_SECONDS: u32 = 60;
+pub const MAX_PARTICIPANTS: u32 = 16;
 
 /// Where a recording is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -36,6 +37,7 @@ pub struct RoomInfo {
     pub host: ParticipantId,
     pub layout: Layout,
     pub chunk_seconds: u32,
+    pub max_participants: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,12 +97,14 @@ impl Aggregate for Recording {
                 host,
                 layout,
                 chunk_seconds,
+                max_participants,
             } => {
                 self.room = Some(RoomInfo {
                     title,
                     host,
                     layout,
                     chunk_seconds,
+                    max_participants,
                 })
             }
             ParticipantJoined {
@@ -198,6 +202,7 @@ impl Recording {
                 host_name,
                 layout,
                 chunk_seconds,
+                max_participants,
             } => {
                 let title = checked_text("title", &title, MAX_TITLE_CHARS)?;
                 let host_name = checked_text("display name", &host_name, MAX_NAME_CHARS)?;
@@ -206,12 +211,18 @@ impl Recording {
                         "chunk length must be {MIN_CHUNK_SECONDS} to {MAX_CHUNK_SECONDS} seconds"
                     )));
                 }
+                if !(1..=MAX_PARTICIPANTS).contains(&max_participants) {
+                    return Err(RecordingError::Invalid(format!(
+                        "a room holds 1 to {MAX_PARTICIPANTS} participants"
+                    )));
+                }
                 Ok(vec![
                     E::RoomCreated {
                         title,
                         host,
                         layout,
                         chunk_seconds,
+                        max_participants,
                     },
                     E::ParticipantJoined {
                         participant: host,
@@ -245,11 +256,18 @@ impl Recording {
                         display_name: p.display_name.clone(),
                         role: p.role,
                     }]),
-                    None => Ok(vec![E::ParticipantJoined {
-                        participant,
-                        display_name,
-                        role,
-                    }]),
+                    None => {
+                        let present = self.participants.values().filter(|p| p.present).count();
+                        let max = room.map_or(0, |r| r.max_participants);
+                        if present as u32 >= max {
+                            return Err(RecordingError::RoomFull(max));
+                        }
+                        Ok(vec![E::ParticipantJoined {
+                            participant,
+                            display_name,
+                            role,
+                        }])
+                    }
                 }
             }
 

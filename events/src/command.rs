@@ -16,6 +16,7 @@ pub enum RecordingCommand {
         host_name: String,
         layout: Layout,
         chunk_seconds: u32,
+        max_participants: u32,
     },
     Join {
         participant: ParticipantId,

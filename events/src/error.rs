@@ -14,6 +14,8 @@ pub enum RecordingError {
     SessionCompleted,
     #[error("participant {0} has not joined this room")]
     NotAParticipant(ParticipantId),
+    #[error("the room is full ({0} participants)")]
+    RoomFull(u32),
     #[error("only the host may do this")]
     NotHost,
     #[error("recording has not started")]

@@ -76,6 +76,8 @@ pub enum RecordingEvent {
         host: ParticipantId,
         layout: Layout,
         chunk_seconds: u32,
+        /// Participants that may be in the room at once, host included.
+        max_participants: u32,
     },
     ParticipantJoined {
         participant: ParticipantId,

@@ -54,6 +54,7 @@ fn create_room() -> impl Strategy<Value = C> {
             host_name: "Hannah".into(),
             layout: Layout::Grid,
             chunk_seconds,
+            max_participants: 8,
         },
     )
 }

@@ -61,6 +61,7 @@ fn create_room(title: &str, host_name: &str, chunk_seconds: u32) -> C {
         host_name: host_name.into(),
         layout: Layout::Grid,
         chunk_seconds,
+        max_participants: 8,
     }
 }
 fn join(p: ParticipantId, name: &str, role: Role) -> C {
@@ -128,6 +129,7 @@ fn room_created() -> E {
         host: host(),
         layout: Layout::Grid,
         chunk_seconds: 5,
+        max_participants: 8,
     }
 }
 fn joined(p: ParticipantId, name: &str, role: Role) -> E {
@@ -990,4 +992,47 @@ fn no_render_starts_after_a_completed_render() {
     ))
     .when(start_render("w2", 2))
     .then_expect_error(render_error("the render is already done"));
+}
+
+#[test]
+fn a_full_room_refuses_a_new_participant_but_not_a_returning_one() {
+    let small = E::RoomCreated {
+        title: "Small".into(),
+        host: host(),
+        layout: Layout::Grid,
+        chunk_seconds: 5,
+        max_participants: 2,
+    };
+    let full = vec![
+        small,
+        joined(host(), "Hannah", Role::Host),
+        joined(ada(), "Ada", Role::Guest),
+    ];
+    given(full.clone())
+        .when(join(bob(), "Bob", Role::Guest))
+        .then_expect_error(RecordingError::RoomFull(2));
+    // Ada left: her place is free again, for Bob or for Ada herself.
+    let freed = with(full, [left(ada())]);
+    given(freed.clone())
+        .when(join(bob(), "Bob", Role::Guest))
+        .then_expect_events(vec![joined(bob(), "Bob", Role::Guest)]);
+    given(freed)
+        .when(join(ada(), "Ada", Role::Guest))
+        .then_expect_events(vec![joined(ada(), "Ada", Role::Guest)]);
+}
+
+#[test]
+fn a_room_size_outside_one_to_sixteen_is_refused() {
+    for max_participants in [0, 17] {
+        nothing()
+            .when(C::CreateRoom {
+                title: "Episode 1".into(),
+                host: host(),
+                host_name: "Hannah".into(),
+                layout: Layout::Grid,
+                chunk_seconds: 5,
+                max_participants,
+            })
+            .then_expect_error(invalid("a room holds 1 to 16 participants"));
+    }
 }

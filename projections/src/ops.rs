@@ -28,6 +28,7 @@ pub mod field {
     pub const LAYOUT: &str = "layout";
     pub const HOST: &str = "host";
     pub const CHUNK_SECONDS: &str = "chunk_seconds";
+    pub const MAX_PARTICIPANTS: &str = "max_participants";
     pub const CREATED_AT: &str = "created_at";
     pub const STARTED_AT: &str = "recording_started_at";
     pub const STOPPED_AT: &str = "recording_stopped_at";
@@ -67,12 +68,14 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
             host,
             layout,
             chunk_seconds,
+            max_participants,
         } => ops.extend([
             hset(Key::Room, STATUS, "open"),
             hset(Key::Room, TITLE, title),
             hset(Key::Room, LAYOUT, layout.as_str()),
             hset(Key::Room, HOST, host),
             hset(Key::Room, CHUNK_SECONDS, chunk_seconds),
+            hset(Key::Room, MAX_PARTICIPANTS, max_participants),
             hset(Key::Room, CREATED_AT, &at),
             hset(Key::Room, CHUNKS_TOTAL, 0),
             hset(Key::Room, BYTES_TOTAL, 0),

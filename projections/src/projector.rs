@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
-use async_nats::jetstream::AckKind;
+use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use sqlx::PgPool;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use zencast_events::Envelope;
 use zencast_nats::log::room_events;
 use zencast_nats::{Metrics, Shutdown};
@@ -18,6 +18,11 @@ use zencast_nats::{Metrics, Shutdown};
 use crate::room_state::{Outcome, RoomState};
 use crate::ProjectionError;
 
+/// Events of different rooms are applied in parallel by this many workers; one
+/// room's events always go to the same worker, so they stay in order.
+const WORKERS: usize = 8;
+
+#[derive(Clone)]
 pub struct Projector {
     consumer: PullConsumer,
     state: RoomState,
@@ -71,6 +76,17 @@ impl Projector {
             .messages()
             .await
             .map_err(|e| ProjectionError::Nats(e.to_string()))?;
+        let mut workers = Vec::with_capacity(WORKERS);
+        for _ in 0..WORKERS {
+            let (tx, mut rx) = mpsc::channel::<(Envelope, Message)>(256);
+            let me = self.clone();
+            tokio::spawn(async move {
+                while let Some((env, message)) = rx.recv().await {
+                    me.settle(&env, message).await;
+                }
+            });
+            workers.push(tx);
+        }
         while let Some(message) = messages.next().await {
             let message = message.map_err(|e| ProjectionError::Nats(e.to_string()))?;
             let env: Envelope = match serde_json::from_slice(&message.payload) {
@@ -83,19 +99,27 @@ impl Projector {
                     continue;
                 }
             };
-            match self.project(&env).await {
-                Ok(()) => {
-                    let _ = message.ack().await;
-                }
-                Err(e) => {
-                    tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "projection failed; redelivering");
-                    let _ = message
-                        .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-                        .await;
-                }
+            let shard = (env.room_id.as_uuid().as_u128() % WORKERS as u128) as usize;
+            if workers[shard].send((env, message)).await.is_err() {
+                return Err(ProjectionError::Nats("projector worker stopped".into()));
             }
         }
         Err(ProjectionError::Nats("message stream ended".into()))
+    }
+
+    /// Applies and acknowledges one message, or asks for it again.
+    async fn settle(&self, env: &Envelope, message: Message) {
+        match self.project(env).await {
+            Ok(()) => {
+                let _ = message.ack().await;
+            }
+            Err(e) => {
+                tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "projection failed; redelivering");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
+                    .await;
+            }
+        }
     }
 
     /// Applies one event, filling any gap before it from Postgres.

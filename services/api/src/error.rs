@@ -76,6 +76,7 @@ impl From<RecordingError> for ApiError {
             R::Invalid(_) => ApiError::BadRequest(msg),
             R::NotAParticipant(_) | R::NotHost => ApiError::Forbidden(msg),
             R::RoomExists => ApiError::Conflict("room_exists", msg),
+            R::RoomFull(_) => ApiError::Conflict("room_full", msg),
             R::SessionCompleted => ApiError::Conflict("session_completed", msg),
             R::NotRecording => ApiError::Conflict("not_recording", msg),
             R::AlreadyStarted => ApiError::Conflict("already_started", msg),

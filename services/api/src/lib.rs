@@ -16,19 +16,24 @@
 //! - [`extract`]: body and path extractors that validate. [`tokens`]: signed tokens.
 //! - [`state`]: `AppState`, what every handler gets.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod frames;
+pub mod presence;
 pub mod routes;
+pub mod session;
 pub mod state;
 pub mod tokens;
 
 use axum::Router;
 
-pub use state::AppState;
+pub use state::{AppState, Settings};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::recordings::router())
+        .merge(routes::socket::router())
         .merge(routes::ops::router())
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)

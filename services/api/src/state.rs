@@ -1,12 +1,41 @@
-//! What every handler gets: the event log, the room state, tokens, metrics.
+//! What every handler gets: the event log, the room state, tokens, settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
-use zencast_nats::{EventLog, Metrics};
+use zencast_nats::{EventLog, Metrics, Subjects};
 
 use crate::tokens::Tokens;
+
+/// Limits and timings an operator may tune.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Participants in a room at once, host included.
+    pub max_participants: u32,
+    /// How long a participant whose sockets all closed stays in the room
+    /// before `ParticipantLeft` (a reload or a network blip is not a leave).
+    pub presence_grace: Duration,
+    /// Largest WebSocket message accepted; larger ones get an error frame.
+    pub ws_max_message: usize,
+    /// Sustained WebSocket messages per second per socket (bursts up to twice this).
+    pub ws_rate_per_sec: u32,
+    /// Base of invite links (`{public_url}/join/{roomId}?invite=…`).
+    pub public_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_participants: 8,
+            presence_grace: Duration::from_secs(10),
+            ws_max_message: 64 * 1024,
+            ws_rate_per_sec: 200,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,8 +43,15 @@ pub struct AppState {
     pub pool: PgPool,
     pub redis: ConnectionManager,
     pub nats: async_nats::Client,
-    /// Redis key prefix (`zencast`).
-    pub prefix: String,
+    pub subjects: Subjects,
     pub tokens: Tokens,
     pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// Redis key prefix (`zencast`): the same as the subject prefix.
+    pub fn prefix(&self) -> &str {
+        self.subjects.prefix()
+    }
 }

@@ -16,7 +16,8 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     pub room: RoomId,
-    pub participant: ParticipantId,
+    /// `None` in an invite: whoever holds it may join once as a new guest.
+    pub participant: Option<ParticipantId>,
     pub role: Role,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
@@ -38,6 +39,9 @@ pub struct Tokens {
     lifetime: Duration,
 }
 
+/// How long an invite link stays valid.
+pub const INVITE_LIFETIME_DAYS: i64 = 7;
+
 impl Tokens {
     pub fn new(secret: &[u8], lifetime: Duration) -> Self {
         Self {
@@ -50,6 +54,7 @@ impl Tokens {
         HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
     }
 
+    /// A participant's token: who it is, in which room, with which role.
     pub fn issue(
         &self,
         room: RoomId,
@@ -57,13 +62,26 @@ impl Tokens {
         role: Role,
         now: DateTime<Utc>,
     ) -> String {
-        let claims = Claims {
+        self.sign(&Claims {
             room,
-            participant,
+            participant: Some(participant),
             role,
             exp: (now + self.lifetime).timestamp(),
-        };
-        let body = B64.encode(serde_json::to_vec(&claims).expect("claims serialize"));
+        })
+    }
+
+    /// A guest invite for the room.
+    pub fn invite(&self, room: RoomId, now: DateTime<Utc>) -> String {
+        self.sign(&Claims {
+            room,
+            participant: None,
+            role: Role::Guest,
+            exp: (now + Duration::days(INVITE_LIFETIME_DAYS)).timestamp(),
+        })
+    }
+
+    fn sign(&self, claims: &Claims) -> String {
+        let body = B64.encode(serde_json::to_vec(claims).expect("claims serialize"));
         let mut mac = self.mac();
         mac.update(body.as_bytes());
         let sig = B64.encode(mac.finalize().into_bytes());
@@ -100,7 +118,12 @@ mod tests {
         let claims = t.verify(&token, now).unwrap();
         assert_eq!(
             (claims.room, claims.participant, claims.role),
-            (room, p, Role::Host)
+            (room, Some(p), Role::Host)
+        );
+        let invite = t.verify(&t.invite(room, now), now).unwrap();
+        assert_eq!(
+            (invite.room, invite.participant, invite.role),
+            (room, None, Role::Guest)
         );
         assert_eq!(
             t.verify(&token, now + Duration::hours(2)),

@@ -46,6 +46,30 @@ pub struct Config {
     /// Token signing secret; when unset, one is generated and kept in the data directory.
     #[arg(long, env = "ZENCAST_SECRET", hide_env_values = true, global = true)]
     pub secret: Option<String>,
+    /// Participants in one room at once, host included.
+    #[arg(
+        long,
+        env = "ZENCAST_MAX_PARTICIPANTS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub max_participants: u32,
+    /// Milliseconds a participant whose sockets all closed stays in the room
+    /// before it counts as left.
+    #[arg(
+        long,
+        env = "ZENCAST_PRESENCE_GRACE_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub presence_grace_ms: u64,
+    /// WebSocket messages per second per socket (bursts up to twice this).
+    #[arg(long, env = "ZENCAST_WS_RATE", default_value_t = 200, global = true)]
+    pub ws_rate: u32,
+    /// The address people use to reach this server, for invite links
+    /// (default: http://{http-addr}).
+    #[arg(long, env = "ZENCAST_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Local state (the generated secret).
     #[arg(
         long,
@@ -57,6 +81,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// The api's tunables.
+    pub fn settings(&self, bound: std::net::SocketAddr) -> zencast_api::Settings {
+        zencast_api::Settings {
+            max_participants: self.max_participants,
+            presence_grace: std::time::Duration::from_millis(self.presence_grace_ms),
+            ws_rate_per_sec: self.ws_rate,
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{bound}")),
+            ..Default::default()
+        }
+    }
+
     /// The token secret: configured, or read from (or created in) the data directory.
     pub fn token_secret(&self) -> anyhow::Result<Vec<u8>> {
         if let Some(s) = &self.secret {
@@ -95,4 +133,20 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(bytes)
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
 }

@@ -72,6 +72,17 @@ enum BenchWhat {
         #[arg(long, default_value_t = 16)]
         rooms: usize,
     },
+    /// Signaling latency across two api nodes against raw NATS, and rooms per node.
+    Relay {
+        /// Messages per second between the two sockets.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Stop the rooms-per-node search at this many rooms.
+        #[arg(long, default_value_t = 400)]
+        max_rooms: usize,
+    },
 }
 
 #[tokio::main]
@@ -144,7 +155,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Events { count, rooms },
         } => {
-            zencast::cli::bench::events(&cli.config, count, rooms).await?;
+            zencast::cli::bench::events::run(&cli.config, count, rooms).await?;
+            0
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Relay {
+                    rate,
+                    seconds,
+                    max_rooms,
+                },
+        } => {
+            zencast::cli::bench::relay::run(&cli.config, rate, seconds, max_rooms).await?;
             0
         }
     };

@@ -85,17 +85,18 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
 
     if parts.api {
         let secret = backends.config.token_secret()?;
+        let listener = tokio::net::TcpListener::bind(backends.config.http_addr).await?;
+        let addr = listener.local_addr()?;
         let state = AppState {
             log: log.clone(),
             pool: backends.pool.clone(),
             redis: backends.redis.clone(),
             nats: backends.nats.clone(),
-            prefix: backends.subjects.prefix().to_string(),
+            subjects: backends.subjects.clone(),
             tokens: Tokens::new(&secret, Duration::hours(24)),
             metrics: backends.metrics.clone(),
+            settings: backends.config.settings(addr),
         };
-        let listener = tokio::net::TcpListener::bind(backends.config.http_addr).await?;
-        let addr = listener.local_addr()?;
         http_addr = Some(addr);
         let mut stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {

@@ -165,6 +165,7 @@ async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
             host_name: "Ada".into(),
             layout: Layout::Speaker,
             chunk_seconds: 2,
+            max_participants: 8,
         },
         RecordingCommand::Join {
             participant: guest,
@@ -308,6 +309,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
                 host_name: "H".into(),
                 layout: Layout::Grid,
                 chunk_seconds: 10,
+                max_participants: 8,
             },
             &o,
         )
@@ -427,6 +429,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
                 host_name: "H".into(),
                 layout: Layout::Grid,
                 chunk_seconds: 10,
+                max_participants: 8,
             },
             &o,
         )
@@ -517,6 +520,7 @@ async fn the_event_log_is_append_only_and_gap_free() {
                 host_name: "H".into(),
                 layout: Layout::Grid,
                 chunk_seconds: 10,
+                max_participants: 8,
             },
             &Origin::now("t"),
         )

@@ -11,6 +11,7 @@ use zencast_nats::log::room_events;
 use zencast_nats::Origin;
 use zencast_projections::view::{read_room, RoomView};
 
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, RoomPath};
 use crate::state::AppState;
@@ -20,6 +21,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/recordings", post(create))
         .route("/api/recordings/{room_id}", get(show))
         .route("/api/recordings/{room_id}/events", get(events))
+        .route("/api/recordings/{room_id}/join", post(join))
+        .route("/api/recordings/{room_id}/start", post(start))
+        .route("/api/recordings/{room_id}/stop", post(stop))
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +51,9 @@ pub struct Created {
     pub room_id: RoomId,
     pub host_participant_id: ParticipantId,
     pub host_token: String,
+    /// A guest invite, and the link that carries it.
+    pub invite_token: String,
+    pub invite_url: String,
     /// The sequence of the last event the creation appended.
     pub sequence: u64,
 }
@@ -70,19 +77,151 @@ async fn create(
                 host_name: req.host_name,
                 layout: req.layout,
                 chunk_seconds: req.chunk_seconds,
+                max_participants: app.settings.max_participants,
             },
             &origin,
         )
         .await?;
+    let invite_token = app.tokens.invite(room, Utc::now());
     Ok((
         StatusCode::CREATED,
         Json(Created {
             room_id: room,
             host_participant_id: host,
             host_token: app.tokens.issue(room, host, Role::Host, Utc::now()),
+            invite_url: format!(
+                "{}/join/{room}?invite={invite_token}",
+                app.settings.public_url.trim_end_matches('/')
+            ),
+            invite_token,
             sequence: appended.last().map_or(0, |e| e.sequence),
         }),
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JoinRequest {
+    pub display_name: String,
+    /// A guest's first join.
+    #[serde(default)]
+    pub invite_token: Option<String>,
+    /// A reconnect: the token this participant got when it joined.
+    #[serde(default)]
+    pub participant_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Joined {
+    pub room_id: RoomId,
+    pub participant_id: ParticipantId,
+    pub participant_token: String,
+    pub role: Role,
+}
+
+/// `POST /api/recordings/{roomId}/join`: with an invite, a new guest joins;
+/// with a participant token, the same participant comes back (no new
+/// participant, and no event at all if it never left).
+async fn join(
+    State(app): State<AppState>,
+    RoomPath(room): RoomPath,
+    ApiJson(req): ApiJson<JoinRequest>,
+) -> Result<Json<Joined>, ApiError> {
+    let (participant, role) = match (&req.participant_token, &req.invite_token) {
+        (Some(token), _) => {
+            let caller = auth::participant(&app, token)?.in_room(room)?;
+            (caller.participant, caller.role)
+        }
+        (None, Some(invite)) => {
+            let claims = app
+                .tokens
+                .verify(invite, Utc::now())
+                .map_err(auth::token_error)?;
+            if claims.room != room {
+                return Err(ApiError::Forbidden(
+                    "this invite is for another room".into(),
+                ));
+            }
+            (ParticipantId::new(), Role::Guest)
+        }
+        (None, None) => {
+            return Err(ApiError::Unauthorized(
+                "an inviteToken or a participantToken is needed to join".into(),
+            ))
+        }
+    };
+    app.log
+        .execute(
+            room,
+            RecordingCommand::Join {
+                participant,
+                display_name: req.display_name,
+                role,
+            },
+            &Origin::now(participant.to_string()),
+        )
+        .await?;
+    Ok(Json(Joined {
+        room_id: room,
+        participant_id: participant,
+        participant_token: app.tokens.issue(room, participant, role, Utc::now()),
+        role,
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Control {
+    pub status: String,
+    /// Server time of the start or stop.
+    pub at: chrono::DateTime<Utc>,
+    pub sequence: u64,
+}
+
+/// `POST /api/recordings/{roomId}/start` (host only): `RecordingStarted`.
+async fn start(
+    State(app): State<AppState>,
+    RoomPath(room): RoomPath,
+    caller: Caller,
+) -> Result<Json<Control>, ApiError> {
+    let caller = caller.in_room(room)?;
+    let origin = Origin::now(caller.participant.to_string());
+    let cmd = RecordingCommand::StartRecording {
+        by: caller.participant,
+        at: origin.at,
+    };
+    control(&app, room, cmd, origin, "recording").await
+}
+
+/// `POST /api/recordings/{roomId}/stop` (host only): `RecordingStopped`.
+async fn stop(
+    State(app): State<AppState>,
+    RoomPath(room): RoomPath,
+    caller: Caller,
+) -> Result<Json<Control>, ApiError> {
+    let caller = caller.in_room(room)?;
+    let origin = Origin::now(caller.participant.to_string());
+    let cmd = RecordingCommand::StopRecording {
+        by: caller.participant,
+        at: origin.at,
+    };
+    control(&app, room, cmd, origin, "stopped").await
+}
+
+async fn control(
+    app: &AppState,
+    room: RoomId,
+    cmd: RecordingCommand,
+    origin: Origin,
+    status: &str,
+) -> Result<Json<Control>, ApiError> {
+    let appended = app.log.execute(room, cmd, &origin).await?;
+    Ok(Json(Control {
+        status: status.into(),
+        at: origin.at,
+        sequence: appended.last().map_or(0, |e| e.sequence),
+    }))
 }
 
 /// `GET /api/recordings/{roomId}`: the room's state from the Redis projection.
@@ -90,7 +229,7 @@ async fn show(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
 ) -> Result<Json<RoomView>, ApiError> {
-    if let Some(view) = read_room(&app.redis, &app.prefix, room).await? {
+    if let Some(view) = read_room(&app.redis, app.prefix(), room).await? {
         return Ok(Json(view));
     }
     // Not projected: either unknown, or created a moment ago and on its way.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use zencast::cli::bench::with_database;
+use zencast::config::with_database;
 use zencast::{Backends, Config, Parts, Running};
 
 pub fn base_database_url() -> String {
@@ -42,6 +42,10 @@ impl TestEnv {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             prefix: tag.clone(),
             secret: Some("test-secret-test-secret".into()),
+            max_participants: 8,
+            presence_grace_ms: 1_000,
+            ws_rate: 200,
+            public_url: None,
             data_dir: data_dir.clone(),
         };
         Self {
@@ -73,6 +77,10 @@ impl TestEnv {
             ("ZENCAST_PREFIX", self.tag.clone()),
             ("ZENCAST_SECRET", self.config.secret.clone().unwrap()),
             ("ZENCAST_DATA_DIR", self.data_dir.display().to_string()),
+            (
+                "ZENCAST_PRESENCE_GRACE_MS",
+                self.config.presence_grace_ms.to_string(),
+            ),
             ("RUST_LOG", "warn".into()),
         ]
     }
@@ -93,8 +101,13 @@ impl TestEnv {
     /// Starts `zencast up` as a child process, with extra environment (fail
     /// points), and waits for its api address.
     pub fn spawn_up(&self, extra_env: &[(&str, &str)]) -> Process {
+        self.spawn("up", extra_env)
+    }
+
+    /// Starts `zencast SUBCOMMAND` (one that serves the api) and waits for its address.
+    pub fn spawn(&self, subcommand: &str, extra_env: &[(&str, &str)]) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zencast"))
-            .arg("up")
+            .arg(subcommand)
             .envs(self.env_vars())
             .envs(extra_env.iter().copied())
             .stdout(Stdio::piped())
@@ -211,4 +224,65 @@ where
 pub async fn stream_messages(b: &Backends) -> u64 {
     let mut stream = b.stream.clone();
     stream.info().await.expect("stream info").state.messages
+}
+
+/// A WebSocket client speaking the api's JSON frames.
+pub struct Socket {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Socket {
+    pub async fn connect(addr: SocketAddr, room: &str, token: &str) -> Self {
+        let url = format!("ws://{addr}/api/recordings/{room}/ws?token={token}");
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        Self { ws }
+    }
+
+    pub async fn send(&mut self, v: serde_json::Value) {
+        self.send_text(v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        use futures::SinkExt;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(text.into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame whose `type` is `kind` (others are skipped), within 5 s.
+    pub async fn expect(&mut self, kind: &str) -> serde_json::Value {
+        self.expect_where(kind, |_| true).await
+    }
+
+    /// The next frame of `kind` that also satisfies `pred`, within 5 s.
+    pub async fn expect_where(
+        &mut self,
+        kind: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} frame within 5 s"))
+                .expect("socket closed")
+                .expect("socket error");
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] == kind && pred(&v) {
+                    return v;
+                }
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
 }

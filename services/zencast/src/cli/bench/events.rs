@@ -15,19 +15,16 @@ use tokio::sync::Mutex;
 use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, RoomId};
 use zencast_nats::Origin;
 
+use super::{pct, Scratch};
 use crate::{Backends, Config, Parts};
 
 type Key = (RoomId, u64);
 
-pub async fn events(base: &Config, count: usize, rooms: usize) -> anyhow::Result<()> {
+pub async fn run(base: &Config, count: usize, rooms: usize) -> anyhow::Result<()> {
     anyhow::ensure!(rooms >= 1 && count >= rooms, "need count >= rooms >= 1");
-    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let mut config = base.clone();
-    config.prefix = format!("bench_{tag}");
-    config.database_url = with_database(&base.database_url, &format!("zencast_bench_{tag}"));
-    let backends = Backends::connect(&config).await?;
-    let result = measure(&backends, count, rooms).await;
-    cleanup(&backends, base).await;
+    let scratch = Scratch::new(base).await?;
+    let result = measure(&scratch.backends, count, rooms).await;
+    scratch.remove().await;
     result
 }
 
@@ -58,6 +55,7 @@ async fn measure(backends: &Backends, count: usize, rooms: usize) -> anyhow::Res
                 host_name: "Host".into(),
                 layout: Layout::Grid,
                 chunk_seconds: 10,
+                max_participants: 8,
             },
             &o,
         )
@@ -252,64 +250,4 @@ async fn wait_projected(running: &crate::Running, targets: &[(RoomId, u64)]) -> 
         }
     }
     Ok(())
-}
-
-fn pct(v: &mut [Duration], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_unstable();
-    let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-    v[i].as_secs_f64() * 1000.0
-}
-
-/// `url` with its database name replaced.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{root}/{name}?{q}"),
-        None => format!("{root}/{name}"),
-    }
-}
-
-async fn cleanup(b: &Backends, base: &Config) {
-    let _ = b.js.delete_stream(b.subjects.stream()).await;
-    let mut redis = b.redis.clone();
-    let pattern = format!("{}:*", b.subjects.prefix());
-    if let Ok(keys) = redis::cmd("KEYS")
-        .arg(&pattern)
-        .query_async::<Vec<String>>(&mut redis)
-        .await
-    {
-        if !keys.is_empty() {
-            let _ = redis::cmd("DEL")
-                .arg(keys)
-                .query_async::<()>(&mut redis)
-                .await;
-        }
-    }
-    b.pool.close().await;
-    let name = b
-        .config
-        .database_url
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .split('?')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let admin = with_database(&base.database_url, "postgres");
-    if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .execute(&pool)
-            .await;
-    }
 }

@@ -1,0 +1,260 @@
+//! One participant's WebSocket: presence, live room events, clock sync and the
+//! signaling relay over core NATS.
+//!
+//! Each socket subscribes to `zencast.signal.{room}.{me}` (messages for it),
+//! `zencast.signal.{room}.broadcast` (presence) and `zencast.events.{room}.*`
+//! (the room's events, as the relay publishes them). A message from the client
+//! is published on the recipient's subject, so it reaches the recipient
+//! whichever api node holds its socket.
+
+use std::time::Instant;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use uuid::Uuid;
+use zencast_events::{ParticipantId, RecordingCommand, RecordingError, RoomId, SYSTEM_ACTOR};
+use zencast_nats::{CommandError, Origin};
+
+use crate::auth::Caller;
+use crate::frames::{self, ClientFrame};
+use crate::presence;
+use crate::state::AppState;
+
+/// A token bucket: `rate` messages per second, bursts up to twice that.
+struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32) -> Self {
+        Self {
+            rate: rate as f64,
+            tokens: 2.0 * rate as f64,
+            last: Instant::now(),
+        }
+    }
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(2.0 * self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+pub async fn run(app: AppState, caller: Caller, socket: WebSocket) {
+    let (room, me) = (caller.room, caller.participant);
+    let socket_id = Uuid::new_v4();
+    if let Err(e) = serve(&app, room, me, socket_id, socket).await {
+        tracing::debug!(%room, participant = %me, error = %e, "socket ended");
+    }
+    let _ = presence::release(&app.redis, app.prefix(), room, me, socket_id).await;
+    // Gone for good only if no socket of this participant comes back in time.
+    let grace = app.settings.presence_grace;
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        if presence::is_connected(&app.redis, app.prefix(), room, me)
+            .await
+            .unwrap_or(true)
+        {
+            return;
+        }
+        let _ = app
+            .nats
+            .publish(
+                app.subjects.signal_broadcast(room),
+                frames::presence(me, false).into(),
+            )
+            .await;
+        let leave = RecordingCommand::Leave {
+            participant: me,
+            reason: "disconnected".into(),
+        };
+        match app
+            .log
+            .execute(room, leave, &Origin::now(SYSTEM_ACTOR))
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(RecordingError::SessionCompleted)) => {}
+            Err(e) => {
+                tracing::warn!(%room, participant = %me, error = %e, "could not record the leave")
+            }
+        }
+    });
+}
+
+async fn serve(
+    app: &AppState,
+    room: RoomId,
+    me: ParticipantId,
+    socket_id: Uuid,
+    socket: WebSocket,
+) -> anyhow_lite::Result<()> {
+    presence::hold(&app.redis, app.prefix(), room, me, socket_id).await?;
+    rejoin_if_left(app, room, me).await?;
+
+    let mut direct = app.nats.subscribe(app.subjects.signal_to(room, me)).await?;
+    let mut broadcast = app
+        .nats
+        .subscribe(app.subjects.signal_broadcast(room))
+        .await?;
+    let mut events = app
+        .nats
+        .subscribe(app.subjects.event_filter(Some(room), None))
+        .await?;
+    app.nats
+        .publish(
+            app.subjects.signal_broadcast(room),
+            frames::presence(me, true).into(),
+        )
+        .await?;
+
+    let (mut tx, mut rx) = socket.split();
+    let online = online(app, room).await;
+    tx.send(Message::Text(
+        serde_json::json!({
+            "type": "welcome",
+            "roomId": room,
+            "participantId": me,
+            "serverTime": frames::server_time(),
+            "online": online,
+        })
+        .to_string()
+        .into(),
+    ))
+    .await?;
+
+    let mut limit = RateLimit::new(app.settings.ws_rate_per_sec);
+    let mut refresh = tokio::time::interval(presence::REFRESH);
+    loop {
+        let out: Option<String> = tokio::select! {
+            incoming = rx.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                Some(Ok(Message::Text(text))) => handle(app, room, me, &mut limit, text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => Some(frames::error("bad_message", "binary frames are not used")),
+                Some(Ok(_)) => None,
+            },
+            Some(m) = direct.next() => Some(String::from_utf8_lossy(&m.payload).into_owned()),
+            Some(m) = broadcast.next() => {
+                let text = String::from_utf8_lossy(&m.payload).into_owned();
+                // Our own presence is not news to us.
+                (!text.contains(&me.to_string())).then_some(text)
+            }
+            Some(m) = events.next() => Some(format!(
+                "{{\"type\":\"event\",\"event\":{}}}",
+                String::from_utf8_lossy(&m.payload)
+            )),
+            _ = refresh.tick() => {
+                presence::hold(&app.redis, app.prefix(), room, me, socket_id).await?;
+                None
+            }
+        };
+        if let Some(text) = out {
+            tx.send(Message::Text(text.into())).await?;
+        }
+    }
+}
+
+/// Handles one client message; returns the reply, if any.
+async fn handle(
+    app: &AppState,
+    room: RoomId,
+    me: ParticipantId,
+    limit: &mut RateLimit,
+    text: &str,
+) -> Option<String> {
+    if text.len() > app.settings.ws_max_message {
+        return Some(frames::error(
+            "too_large",
+            &format!(
+                "messages are limited to {} bytes",
+                app.settings.ws_max_message
+            ),
+        ));
+    }
+    if !limit.allow() {
+        return Some(frames::error(
+            "rate_limited",
+            &format!(
+                "more than {} messages per second",
+                app.settings.ws_rate_per_sec
+            ),
+        ));
+    }
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(f) => f,
+        Err(e) => return Some(frames::error("bad_message", &e.to_string())),
+    };
+    let (kind, signal) = match frame {
+        ClientFrame::Ping { client_time } => return Some(frames::pong(client_time)),
+        ClientFrame::Offer(s) => ("offer", s),
+        ClientFrame::Answer(s) => ("answer", s),
+        ClientFrame::Ice(s) => ("ice", s),
+    };
+    let body = frames::signal(kind, me, &signal.payload);
+    match app
+        .nats
+        .publish(app.subjects.signal_to(room, signal.to), body.into())
+        .await
+    {
+        Ok(()) => None,
+        Err(e) => Some(frames::error("relay_unavailable", &e.to_string())),
+    }
+}
+
+/// A participant who left (its grace period ran out) and connects again is
+/// back in the room: the same participant, joined again.
+async fn rejoin_if_left(
+    app: &AppState,
+    room: RoomId,
+    me: ParticipantId,
+) -> anyhow_lite::Result<()> {
+    let Some(state) = app.log.load(room).await? else {
+        return Ok(());
+    };
+    if let Some(p) = state.participants.get(&me).filter(|p| !p.present) {
+        let join = RecordingCommand::Join {
+            participant: me,
+            display_name: p.display_name.clone(),
+            role: p.role,
+        };
+        match app
+            .log
+            .execute(room, join, &Origin::now(me.to_string()))
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(RecordingError::SessionCompleted)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Participants with a live socket now.
+async fn online(app: &AppState, room: RoomId) -> Vec<ParticipantId> {
+    let Ok(Some(state)) = app.log.load(room).await else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for id in state.participants.keys() {
+        if presence::is_connected(&app.redis, app.prefix(), room, *id)
+            .await
+            .unwrap_or(false)
+        {
+            out.push(*id);
+        }
+    }
+    out
+}
+
+/// The socket's own error type: whatever ended it, for the debug log.
+mod anyhow_lite {
+    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+}
