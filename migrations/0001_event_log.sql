@@ -55,9 +55,11 @@ CREATE TABLE snapshots
     PRIMARY KEY (aggregate_type, aggregate_id)
 );
 
--- The outbox: one row per event, written by the trigger below in the same
--- transaction as the event, so an event cannot commit without it. The relay
--- publishes unpublished rows to JetStream and then sets published_at.
+-- The outbox: one row per event not yet published, written by the trigger
+-- below in the same transaction as the event, so an event cannot commit without
+-- it. The relay publishes rows to JetStream and deletes them once JetStream has
+-- acknowledged them: the table holds only the backlog, so the relay's reads stay
+-- cheap however long the log grows (the log itself is the record).
 CREATE TABLE outbox
 (
     aggregate_type text        NOT NULL,
@@ -65,11 +67,8 @@ CREATE TABLE outbox
     sequence       bigint      NOT NULL,
     event_id       uuid        NOT NULL,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    published_at   timestamptz,
     PRIMARY KEY (aggregate_type, aggregate_id, sequence)
 );
-
-CREATE INDEX outbox_unpublished ON outbox (aggregate_id, sequence) WHERE published_at IS NULL;
 
 CREATE FUNCTION events_to_outbox() RETURNS trigger AS $$
 BEGIN

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::RecordingCommand;
 use crate::error::RecordingError;
 use crate::event::{CompletionReason, Layout, RecordingEvent, Role};
-use crate::ids::{ChunkIndex, ParticipantId};
+use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NAME_CHARS: usize = 80;
@@ -45,8 +45,8 @@ pub struct Participant {
     pub display_name: String,
     pub role: Role,
     pub present: bool,
-    /// Stored chunks: index → SHA-256 (hex).
-    pub chunks: BTreeMap<ChunkIndex, String>,
+    /// Stored chunks: index → SHA-256.
+    pub chunks: BTreeMap<ChunkIndex, Sha256>,
     /// The chunk count the participant declared when it finished uploading.
     pub finished: Option<u32>,
 }
@@ -318,11 +318,6 @@ impl Recording {
                 key,
             } => {
                 let p = self.participant(participant)?;
-                if !is_sha256_hex(&sha256) {
-                    return Err(RecordingError::Invalid(
-                        "sha256 must be 64 lower-case hex digits".into(),
-                    ));
-                }
                 match p.chunks.get(&index) {
                     // The same bytes again: a retry, already recorded.
                     Some(stored) if *stored == sha256 => return Ok(vec![]),
@@ -528,8 +523,4 @@ fn checked_text(what: &str, value: &str, max_chars: usize) -> Result<String, Rec
         )));
     }
     Ok(value.to_string())
-}
-
-pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

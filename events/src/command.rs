@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Layout, Role};
-use crate::ids::{ChunkIndex, ParticipantId};
+use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RecordingCommand {
@@ -40,7 +40,7 @@ pub enum RecordingCommand {
         participant: ParticipantId,
         index: ChunkIndex,
         size: u64,
-        sha256: String,
+        sha256: Sha256,
         key: String,
     },
     FinishUploads {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChunkIndex, ParticipantId};
+use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 /// The schema version every event is written with today. A change of payload
 /// shape bumps it; readers upcast older versions (see `envelope::upcast`).
@@ -98,7 +98,7 @@ pub enum RecordingEvent {
         participant: ParticipantId,
         index: ChunkIndex,
         size: u64,
-        sha256: String,
+        sha256: Sha256,
         key: String,
     },
     ParticipantUploadsFinished {

@@ -15,6 +15,8 @@ pub enum IdError {
     NotAUuid(String, &'static str),
     #[error("`{0}` is not a valid chunk index (expected an integer from 0 to {max})", max = ChunkIndex::MAX)]
     BadChunkIndex(String),
+    #[error("`{0}` is not a SHA-256 (expected 64 lower-case hex digits)")]
+    BadSha256(String),
 }
 
 macro_rules! uuid_id {
@@ -124,6 +126,59 @@ impl fmt::Display for ChunkIndex {
     }
 }
 
+/// A SHA-256 digest, written as 64 lower-case hex digits. Kept as bytes: the
+/// aggregate holds one per stored chunk and copies them often.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256([u8; 32]);
+
+impl Sha256 {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let bad = || IdError::BadSha256(s.chars().take(80).collect());
+        if s.len() != 64 {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in s.as_bytes().chunks(2).enumerate() {
+            let digit = |b: u8| match b {
+                b'0'..=b'9' => Some(b - b'0'),
+                b'a'..=b'f' => Some(b - b'a' + 10),
+                _ => None,
+            };
+            out[i] = (digit(pair[0]).ok_or_else(bad)? << 4) | digit(pair[1]).ok_or_else(bad)?;
+        }
+        Ok(Self(out))
+    }
+}
+
+impl TryFrom<String> for Sha256 {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Sha256> for String {
+    fn from(h: Sha256) -> String {
+        h.to_string()
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +220,21 @@ mod tests {
             assert!(ChunkIndex::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(serde_json::from_str::<ChunkIndex>("100001").is_err());
+    }
+
+    #[test]
+    fn sha256_round_trips_as_lower_case_hex_only() {
+        let hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert_eq!(Sha256::parse(hex).unwrap().to_string(), hex);
+        for bad in [
+            "",
+            "abc",
+            &hex.to_uppercase(),
+            &format!("{}g", &hex[..63]),
+            &format!("{hex}0"),
+        ] {
+            assert!(Sha256::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(serde_json::from_str::<Sha256>("\"xyz\"").is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! events and their envelope. Pure: no I/O, no clock, no randomness beyond new ids.
 //!
 //! # Layout
-//! - [`ids`]: `RoomId`, `ParticipantId`, `ChunkIndex`, validated when parsed.
+//! - [`ids`]: `RoomId`, `ParticipantId`, `ChunkIndex`, `Sha256`, validated when parsed.
 //! - [`command`]: what can be asked of a recording.
 //! - [`event`]: what happened; the types every other crate reads.
 //! - [`aggregate`]: the rules (`Recording::decide`) and the fold (`apply`).
@@ -22,4 +22,4 @@ pub use command::RecordingCommand;
 pub use envelope::{event_id, Envelope, EnvelopeError, SYSTEM_ACTOR};
 pub use error::RecordingError;
 pub use event::{CompletionReason, Layout, RecordingEvent, Role, SCHEMA_VERSION};
-pub use ids::{ChunkIndex, IdError, ParticipantId, RoomId};
+pub use ids::{ChunkIndex, IdError, ParticipantId, RoomId, Sha256};

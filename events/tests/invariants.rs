@@ -88,7 +88,7 @@ fn command() -> impl Strategy<Value = C> {
             participant,
             index: ChunkIndex::new(index).unwrap(),
             size,
-            sha256: HASHES[hash].into(),
+            sha256: zencast_events::Sha256::parse(HASHES[hash]).unwrap(),
             key: format!("{participant}/{index}"),
         });
     let finish = (anyone(), 0..7u32).prop_map(|(participant, chunk_count)| C::FinishUploads {
@@ -206,7 +206,8 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
     prop_assert!(created <= 1, "RoomCreated {created} times");
 
     let mut joined = BTreeSet::new();
-    let mut hashes: BTreeMap<(ParticipantId, ChunkIndex), &str> = BTreeMap::new();
+    let mut hashes: BTreeMap<(ParticipantId, ChunkIndex), &zencast_events::Sha256> =
+        BTreeMap::new();
     let mut stopped = false;
     let mut completed = false;
     let mut attempts = BTreeSet::new();
@@ -311,10 +312,10 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
     prop_assert_eq!(live.room.is_some(), created == 1);
     let members: BTreeSet<_> = live.participants.keys().copied().collect();
     prop_assert_eq!(&members, &joined);
-    let stored: BTreeMap<(ParticipantId, ChunkIndex), &str> = live
+    let stored: BTreeMap<(ParticipantId, ChunkIndex), &zencast_events::Sha256> = live
         .participants
         .iter()
-        .flat_map(|(p, part)| part.chunks.iter().map(|(i, h)| ((*p, *i), h.as_str())))
+        .flat_map(|(p, part)| part.chunks.iter().map(|(i, h)| ((*p, *i), h)))
         .collect();
     prop_assert_eq!(&stored, &hashes);
     prop_assert_eq!(&live.expected_chunks, &expected);

@@ -130,12 +130,8 @@ impl EventLog {
         ]);
         let id = room.to_string();
         for attempt in 1..=MAX_ATTEMPTS {
-            let cached = self
-                .cache
-                .lock()
-                .expect("cache poisoned")
-                .get(&room)
-                .cloned();
+            // Taken out, not copied: it goes back in only after a successful append.
+            let cached = self.cache.lock().expect("cache poisoned").remove(&room);
             let from_cache = cached.is_some();
             let mut context = match cached {
                 Some(c) => EventStoreAggregateContext {

@@ -1,5 +1,6 @@
 //! The outbox relay: publishes every event of the Postgres log to JetStream,
-//! at least once, in per-room order, then marks it published.
+//! at least once, in per-room order, then marks it published by deleting its
+//! outbox row (the outbox holds only the backlog; the log is the record).
 //!
 //! - One relay is active at a time (a Postgres advisory lock); others wait as
 //!   standbys and take over when its connection drops.
@@ -62,7 +63,7 @@ pub async fn lag(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
     let row = sqlx::query(
         "SELECT count(*) AS n,
                 COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) AS age
-           FROM outbox WHERE published_at IS NULL",
+           FROM outbox",
     )
     .fetch_one(pool)
     .await?;
@@ -146,13 +147,18 @@ impl Relay {
 
     /// Publishes one batch of unpublished events; returns how many were read.
     pub async fn drain_once(&self) -> Result<usize, RelayError> {
+        // The batch is picked from the outbox first, then joined to the log by
+        // primary key: the join never scans the log.
         let rows = sqlx::query(
-            "SELECT o.aggregate_id, o.sequence, e.event_type, e.event_version, e.payload, e.metadata
-               FROM outbox o
+            "WITH batch AS (
+                 SELECT aggregate_type, aggregate_id, sequence FROM outbox
+                  WHERE aggregate_type = $1
+                  ORDER BY aggregate_id, sequence
+                  LIMIT $2)
+             SELECT b.aggregate_id, b.sequence, e.event_type, e.event_version, e.payload, e.metadata
+               FROM batch b
                JOIN events e USING (aggregate_type, aggregate_id, sequence)
-              WHERE o.published_at IS NULL AND o.aggregate_type = $1
-              ORDER BY o.aggregate_id, o.sequence
-              LIMIT $2",
+              ORDER BY b.aggregate_id, b.sequence",
         )
         .bind(<Recording as cqrs_es::Aggregate>::TYPE)
         .bind(BATCH)
@@ -217,9 +223,10 @@ impl Relay {
         let ids: Vec<String> = published.iter().map(|e| e.room_id.to_string()).collect();
         let seqs: Vec<i64> = published.iter().map(|e| e.sequence as i64).collect();
         sqlx::query(
-            "UPDATE outbox SET published_at = now()
-              WHERE aggregate_type = $1
-                AND (aggregate_id, sequence) IN (SELECT * FROM unnest($2::text[], $3::bigint[]))",
+            "DELETE FROM outbox o
+              USING unnest($2::text[], $3::bigint[]) AS p(aggregate_id, sequence)
+              WHERE o.aggregate_type = $1
+                AND o.aggregate_id = p.aggregate_id AND o.sequence = p.sequence",
         )
         .bind(<Recording as cqrs_es::Aggregate>::TYPE)
         .bind(&ids)

@@ -11,8 +11,8 @@ use zencast_nats::log::{room_events, rooms};
 use zencast_nats::{EventLog, Metrics, Origin};
 use zencast_projections::model::RoomModel;
 
-fn sha(i: u32) -> String {
-    format!("{:064x}", i)
+fn sha(i: u32) -> zencast_events::Sha256 {
+    zencast_events::Sha256::parse(&format!("{:064x}", i)).unwrap()
 }
 
 /// A created room is in Postgres, on its subject with `Nats-Msg-Id` = event id,

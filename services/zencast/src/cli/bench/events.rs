@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_nats::jetstream::stream;
 use tokio::sync::Mutex;
-use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, RoomId};
+use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, RoomId, Sha256};
 use zencast_nats::Origin;
 
 use super::{pct, Scratch};
@@ -70,23 +70,99 @@ async fn measure(backends: &Backends, count: usize, rooms: usize) -> anyhow::Res
         setup.push((room, host, started.last().map_or(3, |e| e.sequence)));
     }
     // Wait until the set-up events are projected, so they do not count.
-    let mut projected = running
-        .projected
-        .clone()
-        .context("projector not running")?
-        .subscribe();
+    let projected = running.projected.clone().context("projector not running")?;
     wait_projected(
         &running,
         &setup.iter().map(|(r, _, s)| (*r, *s)).collect::<Vec<_>>(),
     )
     .await?;
+    let rooms: Vec<(RoomId, ParticipantId)> = setup.iter().map(|(r, h, _)| (*r, *h)).collect();
 
+    // As fast as it goes: throughput (latency here is mostly queueing).
+    let burst = phase(&log, &projected, &rooms, 0, per_room, None).await?;
+    let rate = total as f64 / burst.elapsed.as_secs_f64();
+    // Then at half that rate, so nothing queues: latency.
+    let offered = rate / 2.0;
+    let steady_per_room = (per_room / 2).max(1);
+    let interval = Duration::from_secs_f64(rooms.len() as f64 / offered);
+    let mut steady = phase(
+        &log,
+        &projected,
+        &rooms,
+        per_room,
+        steady_per_room,
+        Some(interval),
+    )
+    .await?;
+    running.stop().await;
+
+    let (raw_elapsed, mut raw_lat) = raw_baseline(backends, total, rooms.len()).await?;
+    let raw_rate = total as f64 / raw_elapsed.as_secs_f64();
+    let mut burst_lat = burst.latencies;
+    println!(
+        "zencast bench events: {total} ChunkUploaded commands over {} rooms (sequential per room)",
+        rooms.len()
+    );
+    println!(
+        "{:<52} {:>10} {:>10} {:>10}",
+        "path", "events/s", "p50 ms", "p99 ms"
+    );
+    println!(
+        "{:<52} {:>10.0} {:>10.2} {:>10.2}",
+        "command → Postgres → JetStream → Redis, flat out",
+        rate,
+        pct(&mut burst_lat, 50.0),
+        pct(&mut burst_lat, 99.0)
+    );
+    println!(
+        "{:<52} {:>10.0} {:>10.2} {:>10.2}",
+        format!("same, offered {offered:.0} events/s"),
+        steady.latencies.len() as f64 / steady.elapsed.as_secs_f64(),
+        pct(&mut steady.latencies, 50.0),
+        pct(&mut steady.latencies, 99.0)
+    );
+    println!(
+        "{:<52} {:>10.0} {:>10.2} {:>10.2}",
+        "raw: INSERT + JetStream publish + HSET, flat out",
+        raw_rate,
+        pct(&mut raw_lat, 50.0),
+        pct(&mut raw_lat, 99.0)
+    );
+    println!("ratio (zencast / raw throughput): {:.2}", rate / raw_rate);
+    println!(
+        "flat out: all commands appended after {:.2} s, all projected after {:.2} s",
+        burst.appended_after.as_secs_f64(),
+        burst.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+struct Phase {
+    /// From the first command to the last event projected.
+    elapsed: Duration,
+    appended_after: Duration,
+    /// Command sent → event visible in Redis, per event.
+    latencies: Vec<Duration>,
+}
+
+/// `per_room` chunk commands in every room (indexes from `first`), all rooms at
+/// once, each room sequential, optionally one command per `interval` per room.
+async fn phase(
+    log: &Arc<zencast_nats::EventLog>,
+    projected: &tokio::sync::broadcast::Sender<Arc<zencast_events::Envelope>>,
+    rooms: &[(RoomId, ParticipantId)],
+    first: usize,
+    per_room: usize,
+    interval: Option<Duration>,
+) -> anyhow::Result<Phase> {
+    let total = per_room * rooms.len();
+    let mut feed = projected.subscribe();
     let sent: Arc<Mutex<HashMap<Key, Instant>>> = Arc::default();
     let collector = tokio::spawn(async move {
         let mut seen: HashMap<Key, Instant> = HashMap::with_capacity(total);
         let mut lagged = 0u64;
         while seen.len() < total {
-            match tokio::time::timeout(Duration::from_secs(30), projected.recv()).await {
+            match tokio::time::timeout(Duration::from_secs(30), feed.recv()).await {
                 Ok(Ok(env)) if env.event_type == "ChunkUploaded" => {
                     seen.insert((env.room_id, env.sequence), Instant::now());
                 }
@@ -100,18 +176,26 @@ async fn measure(backends: &Backends, count: usize, rooms: usize) -> anyhow::Res
 
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for (room, host, _) in setup.clone() {
+    for (n, &(room, host)) in rooms.iter().enumerate() {
         let log = log.clone();
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..per_room {
+            let mut tick = interval.map(|i| {
+                // Rooms start spread over one interval, not all at once.
+                let offset = i.mul_f64(n as f64 / 16.0 % 1.0);
+                tokio::time::interval_at(tokio::time::Instant::now() + offset, i)
+            });
+            for i in first..first + per_room {
+                if let Some(t) = tick.as_mut() {
+                    t.tick().await;
+                }
                 let t0 = Instant::now();
                 let o = Origin::now(host.to_string());
                 let cmd = RecordingCommand::RecordChunk {
                     participant: host,
                     index: ChunkIndex::new(i as u32).expect("bench index in range"),
                     size: 1_000_000,
-                    sha256: format!("{:064x}", i),
+                    sha256: Sha256::parse(&format!("{:064x}", i)).expect("64 hex digits"),
                     key: format!("{room}/{host}/{i}.webm"),
                 };
                 let appended = log.execute(room, cmd, &o).await?;
@@ -133,47 +217,20 @@ async fn measure(backends: &Backends, count: usize, rooms: usize) -> anyhow::Res
         .max()
         .map_or(start.elapsed(), |t| t.duration_since(start));
     let sent = sent.lock().await;
-    let mut lat: Vec<Duration> = sent
+    let latencies: Vec<Duration> = sent
         .iter()
         .filter_map(|(k, t0)| seen.get(k).map(|t1| t1.duration_since(*t0)))
         .collect();
-    running.stop().await;
     anyhow::ensure!(
-        lagged == 0 && lat.len() == total,
+        lagged == 0 && latencies.len() == total,
         "only {} of {total} events observed projected (lagged {lagged})",
-        lat.len()
+        latencies.len()
     );
-
-    let (raw_elapsed, mut raw_lat) = raw_baseline(backends, total, rooms).await?;
-
-    let rate = total as f64 / elapsed.as_secs_f64();
-    let raw_rate = total as f64 / raw_elapsed.as_secs_f64();
-    println!("zencast bench events: {total} ChunkUploaded commands over {rooms} rooms (sequential per room)");
-    println!(
-        "{:<44} {:>10} {:>10} {:>10}",
-        "path", "events/s", "p50 ms", "p99 ms"
-    );
-    println!(
-        "{:<44} {:>10.0} {:>10.2} {:>10.2}",
-        "command → Postgres → JetStream → Redis",
-        rate,
-        pct(&mut lat, 50.0),
-        pct(&mut lat, 99.0)
-    );
-    println!(
-        "{:<44} {:>10.0} {:>10.2} {:>10.2}",
-        "raw: INSERT + JetStream publish + HSET",
-        raw_rate,
-        pct(&mut raw_lat, 50.0),
-        pct(&mut raw_lat, 99.0)
-    );
-    println!("ratio (zencast / raw throughput): {:.2}", rate / raw_rate);
-    println!(
-        "all commands appended after {:.2} s; all projected after {:.2} s",
-        appended_after.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    Ok(())
+    Ok(Phase {
+        elapsed,
+        appended_after,
+        latencies,
+    })
 }
 
 /// The same work without the event store: INSERT, publish with ack, HSET.
