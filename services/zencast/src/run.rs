@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use chrono::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -100,6 +101,10 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
         http_addr = Some(addr);
         let mut stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
+            // Signaling frames are small and latency-bound: no Nagle delay.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let served = axum::serve(listener, zencast_api::router(state))
                 .with_graceful_shutdown(async move { stop.wait().await })
                 .await;

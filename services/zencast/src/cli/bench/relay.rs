@@ -288,7 +288,8 @@ async fn connect(addr: std::net::SocketAddr, room: &Value, token: &Value) -> any
         room.as_str().unwrap_or_default(),
         token.as_str().unwrap_or_default()
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    // Browsers disable Nagle on WebSockets; so does this client.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     // The welcome frame: the socket is subscribed from here on.
     let _ = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
     Ok(ws)
