@@ -136,6 +136,9 @@ impl Sha256 {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let bad = || IdError::BadSha256(s.chars().take(80).collect());
         if s.len() != 64 {

@@ -78,12 +78,22 @@ pub async fn ensure_consumer(
     name: &str,
     ack_wait: Duration,
 ) -> Result<consumer::PullConsumer, StreamError> {
+    ensure_filtered_consumer(stream, name, subjects.all_events(), ack_wait).await
+}
+
+/// The durable pull consumer `name` over the events matching `filter`.
+pub async fn ensure_filtered_consumer(
+    stream: &stream::Stream,
+    name: &str,
+    filter: String,
+    ack_wait: Duration,
+) -> Result<consumer::PullConsumer, StreamError> {
     stream
         .get_or_create_consumer(
             name,
             consumer::pull::Config {
                 durable_name: Some(name.to_string()),
-                filter_subject: subjects.all_events(),
+                filter_subject: filter,
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait,
                 deliver_policy: consumer::DeliverPolicy::All,

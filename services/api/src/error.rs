@@ -22,6 +22,8 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(&'static str, String),
     #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
     Unavailable(String),
     /// Logged in full, shown to the client as a generic message.
     #[error("{0}")]
@@ -36,6 +38,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -111,6 +114,23 @@ impl From<ProjectionError> for ApiError {
         match e {
             ProjectionError::Redis(r) => ApiError::Unavailable(format!("room state: {r}")),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<crate::staging::StageError> for ApiError {
+    fn from(e: crate::staging::StageError) -> Self {
+        use crate::staging::StageError as S;
+        match e {
+            S::TooLarge(_) => ApiError::TooLarge(e.to_string()),
+            S::Interrupted(_) => ApiError::BadRequest(e.to_string()),
+            S::Disk(_) => ApiError::Unavailable(e.to_string()),
         }
     }
 }

@@ -5,7 +5,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use zencast_events::RoomId;
+use std::collections::HashMap;
+
+use zencast_events::{ChunkIndex, ParticipantId, RoomId};
 
 use crate::error::ApiError;
 
@@ -47,5 +49,32 @@ impl<S: Send + Sync> FromRequestParts<S> for RoomPath {
             .await
             .map_err(|e| ApiError::BadRequest(e.body_text()))?;
         Ok(RoomPath(RoomId::parse(&raw)?))
+    }
+}
+
+/// `{roomId}/participants/{participantId}[/chunks/{chunkIndex}]` in the path,
+/// each parsed (400 on anything that is not a UUID or a bounded index).
+pub struct ChunkPath {
+    pub room: RoomId,
+    pub participant: ParticipantId,
+    pub index: Option<ChunkIndex>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ChunkPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let get = |k: &str| raw.get(k).map(String::as_str).unwrap_or_default();
+        Ok(ChunkPath {
+            room: RoomId::parse(get("room_id"))?,
+            participant: ParticipantId::parse(get("participant_id"))?,
+            index: match raw.get("chunk_index") {
+                Some(i) => Some(ChunkIndex::parse(i)?),
+                None => None,
+            },
+        })
     }
 }

@@ -17,13 +17,16 @@
 //! - [`state`]: `AppState`, what every handler gets.
 
 pub mod auth;
+pub mod completion;
 pub mod error;
 pub mod extract;
 pub mod frames;
 pub mod presence;
 pub mod routes;
 pub mod session;
+pub mod staging;
 pub mod state;
+pub mod storage;
 pub mod tokens;
 
 use axum::Router;
@@ -34,6 +37,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::recordings::router())
         .merge(routes::socket::router())
+        .merge(routes::chunks::router())
+        .merge(routes::uploads::router())
         .merge(routes::ops::router())
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)

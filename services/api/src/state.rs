@@ -7,6 +7,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use zencast_nats::{EventLog, Metrics, Subjects};
 
+use crate::storage::ChunkStore;
 use crate::tokens::Tokens;
 
 /// Limits and timings an operator may tune.
@@ -21,6 +22,13 @@ pub struct Settings {
     pub ws_max_message: usize,
     /// Sustained WebSocket messages per second per socket (bursts up to twice this).
     pub ws_rate_per_sec: u32,
+    /// Largest chunk accepted, in bytes.
+    pub max_chunk_bytes: u64,
+    /// Where chunk bodies are staged while they arrive.
+    pub staging_dir: std::path::PathBuf,
+    /// How long after `RecordingStopped` the session completes even if some
+    /// participant never reported its uploads finished.
+    pub upload_grace: Duration,
     /// Base of invite links (`{public_url}/join/{roomId}?invite=…`).
     pub public_url: String,
 }
@@ -32,6 +40,9 @@ impl Default for Settings {
             presence_grace: Duration::from_secs(10),
             ws_max_message: 64 * 1024,
             ws_rate_per_sec: 200,
+            max_chunk_bytes: 64 * 1024 * 1024,
+            staging_dir: std::env::temp_dir().join("zencast-staging"),
+            upload_grace: Duration::from_secs(600),
             public_url: "http://127.0.0.1:8080".into(),
         }
     }
@@ -45,6 +56,7 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub subjects: Subjects,
     pub tokens: Tokens,
+    pub chunks: ChunkStore,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
 }

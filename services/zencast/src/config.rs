@@ -70,7 +70,56 @@ pub struct Config {
     /// (default: http://{http-addr}).
     #[arg(long, env = "ZENCAST_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
-    /// Local state (the generated secret).
+    /// An S3-compatible endpoint for chunks and renders. When unset, `up` runs an
+    /// embedded store on --s3-listen and every part uses that.
+    #[arg(long, env = "ZENCAST_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// Where the embedded S3-compatible store listens (port 0: any free port).
+    #[arg(
+        long,
+        env = "ZENCAST_S3_LISTEN",
+        default_value = "127.0.0.1:9000",
+        global = true
+    )]
+    pub s3_listen: SocketAddr,
+    #[arg(
+        long,
+        env = "ZENCAST_S3_BUCKET",
+        default_value = "zencast-recordings",
+        global = true
+    )]
+    pub s3_bucket: String,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    pub aws_region: String,
+    /// Also the embedded store's access key.
+    #[arg(
+        long,
+        env = "AWS_ACCESS_KEY_ID",
+        default_value = "zencast",
+        global = true
+    )]
+    pub aws_access_key_id: String,
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        default_value = "zencast-local-secret",
+        hide_env_values = true,
+        global = true
+    )]
+    pub aws_secret_access_key: String,
+    /// Largest chunk accepted, in bytes.
+    #[arg(long, env = "ZENCAST_MAX_CHUNK_BYTES", default_value_t = 64 * 1024 * 1024, global = true)]
+    pub max_chunk_bytes: u64,
+    /// Milliseconds after stop when the session completes even if a participant
+    /// never reported its uploads finished.
+    #[arg(
+        long,
+        env = "ZENCAST_UPLOAD_GRACE_MS",
+        default_value_t = 600_000,
+        global = true
+    )]
+    pub upload_grace_ms: u64,
+    /// Local state (the generated secret, the embedded store, staged uploads).
     #[arg(
         long,
         env = "ZENCAST_DATA_DIR",
@@ -92,6 +141,22 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| format!("http://{bound}")),
             ..Default::default()
+        }
+    }
+
+    /// The object store settings, given the embedded store's address if it runs.
+    pub fn s3_settings(&self, embedded: Option<SocketAddr>) -> zencast_api::storage::S3Settings {
+        let endpoint = match (&self.s3_endpoint, embedded) {
+            (Some(e), _) => e.clone(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => format!("http://{}", self.s3_listen),
+        };
+        zencast_api::storage::S3Settings {
+            endpoint,
+            region: self.aws_region.clone(),
+            access_key: self.aws_access_key_id.clone(),
+            secret_key: self.aws_secret_access_key.clone(),
+            bucket: self.s3_bucket.clone(),
         }
     }
 

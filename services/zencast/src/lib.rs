@@ -4,12 +4,14 @@
 //! # Layout
 //! - [`config`]: flags and environment variables.
 //! - [`backends`]: Postgres, Redis, NATS/JetStream connections.
+//! - [`embedded_s3`]: the single-machine S3-compatible store (s3s-fs).
 //! - [`run`]: start api, relay and projector as tasks; stop them gracefully.
 //! - [`cli`]: `replay`, `audit`, `tail`, `bench`.
 
 pub mod backends;
 pub mod cli;
 pub mod config;
+pub mod embedded_s3;
 pub mod run;
 
 pub use backends::Backends;

@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
                     api: true,
                     relay: false,
                     projector: false,
+                    embedded_s3: false,
                 },
             )
             .await?
@@ -115,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
                     api: false,
                     relay: false,
                     projector: true,
+                    embedded_s3: false,
                 },
             )
             .await?
@@ -126,6 +128,7 @@ async fn main() -> anyhow::Result<()> {
                     api: false,
                     relay: true,
                     projector: false,
+                    embedded_s3: false,
                 },
             )
             .await?
@@ -176,6 +179,9 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(config: &Config, parts: Parts) -> anyhow::Result<i32> {
     let backends = Backends::connect(config).await?;
     let running = zencast::start(backends, parts).await?;
+    if let Some(addr) = running.s3_addr {
+        println!("zencast: embedded S3 store on http://{addr}");
+    }
     if let Some(addr) = running.http_addr {
         // Tests and scripts wait for this line.
         println!("zencast: api listening on http://{addr}");

@@ -7,6 +7,8 @@ use axum::serve::ListenerExt;
 use chrono::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
+use zencast_api::completion::{GraceWatcher, COMPLETION_CONSUMER};
+use zencast_api::storage::ChunkStore;
 use zencast_api::tokens::Tokens;
 use zencast_api::AppState;
 use zencast_events::Envelope;
@@ -22,6 +24,8 @@ pub struct Parts {
     pub api: bool,
     pub relay: bool,
     pub projector: bool,
+    /// The embedded S3-compatible store (only when no endpoint is configured).
+    pub embedded_s3: bool,
 }
 
 impl Parts {
@@ -29,6 +33,7 @@ impl Parts {
         api: true,
         relay: true,
         projector: true,
+        embedded_s3: true,
     };
 }
 
@@ -37,6 +42,8 @@ pub struct Running {
     pub backends: Backends,
     /// Where the api listens, when it runs.
     pub http_addr: Option<SocketAddr>,
+    /// Where the embedded S3-compatible store listens, when it runs.
+    pub s3_addr: Option<SocketAddr>,
     /// Events as the projector makes them visible, when it runs.
     pub projected: Option<broadcast::Sender<Arc<Envelope>>>,
     pub log: Arc<EventLog>,
@@ -53,6 +60,21 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
     let mut tasks = Vec::new();
     let mut projected = None;
     let mut http_addr = None;
+    let mut s3_addr = None;
+
+    if parts.embedded_s3 && backends.config.s3_endpoint.is_none() {
+        let c = &backends.config;
+        let (addr, task) = crate::embedded_s3::start(
+            &c.data_dir.join("s3"),
+            c.s3_listen,
+            &c.aws_access_key_id,
+            &c.aws_secret_access_key,
+            shutdown.clone(),
+        )
+        .await?;
+        s3_addr = Some(addr);
+        tasks.push(task);
+    }
 
     if parts.relay {
         let relay = Relay::new(
@@ -86,7 +108,28 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
 
     if parts.api {
         let secret = backends.config.token_secret()?;
-        let listener = tokio::net::TcpListener::bind(backends.config.http_addr).await?;
+        let chunks = ChunkStore::new(&backends.config.s3_settings(s3_addr));
+        chunks.ensure_bucket().await?;
+        let completion = stream::ensure_filtered_consumer(
+            &backends.stream,
+            COMPLETION_CONSUMER,
+            backends
+                .subjects
+                .event_filter(None, Some("RecordingStopped")),
+            std::time::Duration::from_secs(30),
+        )
+        .await?;
+        let watcher = GraceWatcher {
+            consumer: completion,
+            log: log.clone(),
+            grace: std::time::Duration::from_millis(backends.config.upload_grace_ms),
+        };
+        tasks.push(tokio::spawn(watcher.run(shutdown.clone())));
+        let listener = tokio::net::TcpListener::bind(backends.config.http_addr)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("api cannot listen on {}: {e}", backends.config.http_addr)
+            })?;
         let addr = listener.local_addr()?;
         let state = AppState {
             log: log.clone(),
@@ -95,6 +138,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             nats: backends.nats.clone(),
             subjects: backends.subjects.clone(),
             tokens: Tokens::new(&secret, Duration::hours(24)),
+            chunks,
             metrics: backends.metrics.clone(),
             settings: backends.config.settings(addr),
         };
@@ -117,6 +161,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
     Ok(Running {
         backends,
         http_addr,
+        s3_addr,
         projected,
         log,
         trigger,

@@ -290,6 +290,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
             api: false,
             relay: true,
             projector: true,
+            embedded_s3: false,
         })
         .await;
     let pool = running.backends.pool.clone();
@@ -414,6 +415,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
             api: false,
             relay: false,
             projector: false,
+            embedded_s3: false,
         })
         .await;
     let b = running.backends.clone();
@@ -506,6 +508,7 @@ async fn the_event_log_is_append_only_and_gap_free() {
             api: false,
             relay: false,
             projector: false,
+            embedded_s3: false,
         })
         .await;
     let pool = running.backends.pool.clone();

@@ -71,7 +71,8 @@ async fn event_types(pool: &sqlx::PgPool, room: &str) -> Vec<String> {
 async fn two_participants_on_two_api_nodes_signal_each_other() {
     let env = TestEnv::new();
     let node_a = env.spawn_up(&[]);
-    let node_b = env.spawn("api", &[]);
+    let s3 = format!("http://{}", node_a.s3.unwrap());
+    let node_b = env.spawn("api", &[("ZENCAST_S3_ENDPOINT", &s3)]);
     let (a, b) = (Api::new(node_a.addr), Api::new(node_b.addr));
 
     let room = a.create("Two nodes").await;

@@ -1,5 +1,7 @@
 //! The HTTP routes, one module per resource.
 
+pub mod chunks;
 pub mod ops;
 pub mod recordings;
 pub mod socket;
+pub mod uploads;

@@ -46,6 +46,14 @@ impl TestEnv {
             presence_grace_ms: 1_000,
             ws_rate: 200,
             public_url: None,
+            s3_endpoint: None,
+            s3_listen: "127.0.0.1:0".parse().unwrap(),
+            s3_bucket: tag.replace('_', "-"),
+            aws_region: "us-east-1".into(),
+            aws_access_key_id: "zencast-test".into(),
+            aws_secret_access_key: "zencast-test-secret".into(),
+            max_chunk_bytes: 4 * 1024 * 1024,
+            upload_grace_ms: 1_500,
             data_dir: data_dir.clone(),
         };
         Self {
@@ -80,6 +88,21 @@ impl TestEnv {
             (
                 "ZENCAST_PRESENCE_GRACE_MS",
                 self.config.presence_grace_ms.to_string(),
+            ),
+            ("ZENCAST_S3_LISTEN", "127.0.0.1:0".into()),
+            ("ZENCAST_S3_BUCKET", self.config.s3_bucket.clone()),
+            ("AWS_ACCESS_KEY_ID", self.config.aws_access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                self.config.aws_secret_access_key.clone(),
+            ),
+            (
+                "ZENCAST_MAX_CHUNK_BYTES",
+                self.config.max_chunk_bytes.to_string(),
+            ),
+            (
+                "ZENCAST_UPLOAD_GRACE_MS",
+                self.config.upload_grace_ms.to_string(),
             ),
             ("RUST_LOG", "warn".into()),
         ]
@@ -117,16 +140,20 @@ impl TestEnv {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut s3 = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("zencast: embedded S3 store on http://") {
+                    s3 = Some(addr.parse::<SocketAddr>().unwrap());
+                }
                 if let Some(addr) = line.strip_prefix("zencast: api listening on http://") {
-                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                    let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), s3));
                 }
             }
         });
-        let addr = rx
+        let (addr, s3) = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("zencast up did not report its address");
-        Process { child, addr }
+            .expect("zencast did not report its address");
+        Process { child, addr, s3 }
     }
 }
 
@@ -178,6 +205,8 @@ impl Drop for TestEnv {
 pub struct Process {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The embedded S3 store's address, when this process runs one.
+    pub s3: Option<SocketAddr>,
 }
 
 impl Process {

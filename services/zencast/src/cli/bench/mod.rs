@@ -27,6 +27,8 @@ impl Scratch {
         config.database_url = with_database(&base.database_url, &format!("zencast_bench_{tag}"));
         config.http_addr = "127.0.0.1:0".parse()?;
         config.data_dir = std::env::temp_dir().join(format!("zencast_bench_{tag}"));
+        config.s3_listen = "127.0.0.1:0".parse()?;
+        config.s3_bucket = format!("zencast-bench-{tag}");
         let backends = Backends::connect(&config).await?;
         Ok(Self {
             base: base.clone(),

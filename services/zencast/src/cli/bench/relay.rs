@@ -41,13 +41,16 @@ async fn measure(
     max_rooms: usize,
 ) -> anyhow::Result<()> {
     let node_a = crate::start(scratch.backends.clone(), Parts::ALL).await?;
-    let node_b_backends = Backends::connect(&scratch.config).await?;
+    let mut b_config = scratch.config.clone();
+    b_config.s3_endpoint = node_a.s3_addr.map(|a| format!("http://{a}"));
+    let node_b_backends = Backends::connect(&b_config).await?;
     let node_b = crate::start(
         node_b_backends,
         Parts {
             api: true,
             relay: false,
             projector: false,
+            embedded_s3: false,
         },
     )
     .await?;

@@ -1,0 +1,232 @@
+//! Chunk uploads, safe to retry: the path of one chunk from the browser to S3
+//! and into the log as `ChunkUploaded`.
+//!
+//! 1. The body is staged on local disk while it is hashed and counted (413 past
+//!    the limit; a cut-off body stages nothing).
+//! 2. The same bytes already recorded: 200, nothing new. Other bytes for a
+//!    recorded index: 409, the stored object untouched.
+//! 3. The object is written with `If-None-Match: *` and a SHA-256 checksum,
+//!    then read back (size and hash) before `ChunkUploaded` is appended.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use zencast_events::{ChunkIndex, Phase, RecordingCommand, Sha256};
+use zencast_nats::log::room_events;
+use zencast_nats::Origin;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ChunkPath;
+use crate::staging::stage;
+use crate::state::AppState;
+use crate::storage::chunk_key;
+
+/// An object under a chunk's key that no event recorded and that is older than
+/// this is left over from a crashed upload, and may be replaced.
+const ORPHAN_AGE: Duration = Duration::from_secs(60);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/recordings/{room_id}/participants/{participant_id}/chunks/{chunk_index}",
+            // Our own limit applies while streaming; axum's buffered-body limit does not.
+            put(upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/recordings/{room_id}/participants/{participant_id}/chunks",
+            get(list),
+        )
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkStored {
+    pub index: ChunkIndex,
+    pub size: u64,
+    pub sha256: Sha256,
+    pub key: String,
+}
+
+/// `PUT /api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}`
+/// with the participant's own token: 201 stored, 200 already stored (same bytes).
+async fn upload(
+    State(app): State<AppState>,
+    path: ChunkPath,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ChunkStored>), ApiError> {
+    let (room, participant) = (path.room, path.participant);
+    let index = path
+        .index
+        .ok_or_else(|| ApiError::BadRequest("no chunk index".into()))?;
+    let caller = caller.in_room(room)?;
+    if caller.participant != participant {
+        return Err(ApiError::Forbidden(
+            "a participant uploads only its own chunks".into(),
+        ));
+    }
+    let max = app.settings.max_chunk_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(ApiError::TooLarge(format!(
+            "the chunk is larger than {max} bytes"
+        )));
+    }
+    let state = app
+        .log
+        .load(room)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("room {room} does not exist")))?;
+    if !state.participants.contains_key(&participant) {
+        return Err(ApiError::Forbidden("join the room before uploading".into()));
+    }
+
+    let staged = stage(&app.settings.staging_dir, body, max).await?;
+    let key = chunk_key(room, participant, index);
+    let reply = |status| {
+        Ok((
+            status,
+            Json(ChunkStored {
+                index,
+                size: staged.size,
+                sha256: staged.sha256,
+                key: key.clone(),
+            }),
+        ))
+    };
+    match state.participants[&participant].chunks.get(&index) {
+        Some(h) if *h == staged.sha256 => return reply(StatusCode::OK),
+        Some(_) => {
+            return Err(ApiError::Conflict(
+                "chunk_conflict",
+                format!("chunk {index} is already stored with other bytes"),
+            ))
+        }
+        None => {}
+    }
+    // Refuse before writing anything the log would refuse afterwards.
+    match state.phase {
+        Phase::Open => {
+            return Err(ApiError::Conflict(
+                "not_recording",
+                "recording has not started".into(),
+            ))
+        }
+        Phase::Completed => {
+            return Err(ApiError::Conflict(
+                "session_completed",
+                "the session is completed".into(),
+            ))
+        }
+        _ => {}
+    }
+    if staged.size == 0 {
+        return Err(ApiError::BadRequest("a chunk cannot be empty".into()));
+    }
+
+    let store = &app.chunks;
+    if !store
+        .put_file(&key, &staged.path, staged.size, staged.sha256, true)
+        .await?
+    {
+        // Something is already there that the log does not record.
+        match store.head(&key).await? {
+            Some(o) if o.sha256 == Some(staged.sha256) && o.size == staged.size => {}
+            Some(o) if o.age > ORPHAN_AGE => {
+                store
+                    .put_file(&key, &staged.path, staged.size, staged.sha256, false)
+                    .await?;
+            }
+            _ => {
+                return Err(ApiError::Conflict(
+                    "upload_in_progress",
+                    format!("another upload of chunk {index} is in progress; retry shortly"),
+                ))
+            }
+        }
+    }
+    // Only what the store holds, whole, is announced.
+    match store.head(&key).await? {
+        Some(o) if o.size == staged.size && o.sha256 == Some(staged.sha256) => {}
+        other => {
+            return Err(ApiError::Unavailable(format!(
+                "the object store did not keep chunk {index} whole ({other:?}); retry"
+            )))
+        }
+    }
+    let appended = app
+        .log
+        .execute(
+            room,
+            RecordingCommand::RecordChunk {
+                participant,
+                index,
+                size: staged.size,
+                sha256: staged.sha256,
+                key: key.clone(),
+            },
+            &Origin::now(participant.to_string()),
+        )
+        .await?;
+    reply(if appended.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredChunks {
+    pub participant_id: String,
+    pub chunks: Vec<ChunkStored>,
+}
+
+/// `GET …/participants/{participantId}/chunks`: what is stored, so a client that
+/// lost its place knows exactly what to send again.
+async fn list(
+    State(app): State<AppState>,
+    path: ChunkPath,
+    caller: Caller,
+) -> Result<Json<StoredChunks>, ApiError> {
+    let caller = caller.in_room(path.room)?;
+    if caller.participant != path.participant {
+        return Err(ApiError::Forbidden(
+            "a participant lists only its own chunks".into(),
+        ));
+    }
+    let mut chunks = Vec::new();
+    for e in room_events(&app.pool, path.room, 0, None).await? {
+        if let Ok(zencast_events::RecordingEvent::ChunkUploaded {
+            participant,
+            index,
+            size,
+            sha256,
+            key,
+        }) = e.event()
+        {
+            if participant == path.participant {
+                chunks.push(ChunkStored {
+                    index,
+                    size,
+                    sha256,
+                    key,
+                });
+            }
+        }
+    }
+    Ok(Json(StoredChunks {
+        participant_id: path.participant.to_string(),
+        chunks,
+    }))
+}

@@ -1,0 +1,63 @@
+//! `POST /api/uploads/complete`: a participant has sent every chunk.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use zencast_events::{ParticipantId, RecordingCommand, RoomId};
+use zencast_nats::Origin;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/uploads/complete", post(complete))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Complete {
+    pub room_id: RoomId,
+    pub participant_id: ParticipantId,
+    pub chunk_count: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completed {
+    /// Whether this call completed the whole session.
+    pub session_completed: bool,
+    pub sequence: u64,
+}
+
+/// Appends `ParticipantUploadsFinished` (and `SessionCompleted` when recording
+/// has stopped and everyone has finished). Repeating it is a no-op.
+async fn complete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<Complete>,
+) -> Result<Json<Completed>, ApiError> {
+    let caller = caller.in_room(req.room_id)?;
+    if caller.participant != req.participant_id {
+        return Err(ApiError::Forbidden(
+            "a participant completes only its own uploads".into(),
+        ));
+    }
+    let appended = app
+        .log
+        .execute(
+            req.room_id,
+            RecordingCommand::FinishUploads {
+                participant: req.participant_id,
+                chunk_count: req.chunk_count,
+            },
+            &Origin::now(req.participant_id.to_string()),
+        )
+        .await?;
+    Ok(Json(Completed {
+        session_completed: appended.iter().any(|e| e.event_type == "SessionCompleted"),
+        sequence: appended.last().map_or(0, |e| e.sequence),
+    }))
+}

@@ -1,0 +1,196 @@
+//! Chunk objects in S3 (any S3-compatible endpoint, path-style addressing).
+//!
+//! Keys: `{roomId}/{participantId}/{chunkIndex}.webm`, built only from validated
+//! ids. Every object carries its SHA-256 as metadata (`x-amz-meta-sha256`) and
+//! is sent with a SHA-256 checksum, so the store itself refuses a body that
+//! does not match.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use base64::Engine;
+use zencast_events::{ChunkIndex, ParticipantId, RoomId, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("object store: {0}")]
+    S3(String),
+    #[error("reading the staged chunk: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn s3<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    e: SdkError<E, R>,
+) -> StorageError {
+    let detail = match e.as_service_error() {
+        Some(se) => format!(
+            "{} {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or("")
+        ),
+        None => format!("{e:?}").chars().take(300).collect(),
+    };
+    StorageError::S3(detail)
+}
+
+/// Where and how to reach the object store.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub bucket: String,
+}
+
+/// What is stored under a key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    pub size: u64,
+    pub sha256: Option<Sha256>,
+    pub age: Duration,
+}
+
+#[derive(Clone)]
+pub struct ChunkStore {
+    client: Client,
+    bucket: String,
+}
+
+pub fn chunk_key(room: RoomId, participant: ParticipantId, index: ChunkIndex) -> String {
+    format!("{room}/{participant}/{index}.webm")
+}
+
+impl ChunkStore {
+    pub fn new(s: &S3Settings) -> Self {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(s.region.clone()))
+            .endpoint_url(&s.endpoint)
+            .force_path_style(true)
+            .credentials_provider(Credentials::new(
+                &s.access_key,
+                &s.secret_key,
+                None,
+                None,
+                "zencast",
+            ))
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            bucket: s.bucket.clone(),
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Creates the bucket when it does not exist.
+    pub async fn ensure_bucket(&self) -> Result<(), StorageError> {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        match self
+            .client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error().and_then(|se| se.code()) {
+                Some("BucketAlreadyOwnedByYou") | Some("BucketAlreadyExists") => Ok(()),
+                _ => Err(s3(e)),
+            },
+        }
+    }
+
+    /// Stores the staged file under `key`. With `only_new`, the store refuses
+    /// to replace an existing object (`If-None-Match: *`): returns `false` then.
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        sha256: Sha256,
+        only_new: bool,
+    ) -> Result<bool, StorageError> {
+        let mut put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(size as i64)
+            .content_type("video/webm")
+            .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(sha256.as_bytes()))
+            .metadata("sha256", sha256.to_string())
+            .body(
+                ByteStream::from_path(path)
+                    .await
+                    .map_err(|e| StorageError::S3(e.to_string()))?,
+            );
+        if only_new {
+            put = put.if_none_match("*");
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if only_new
+                    && e.as_service_error().and_then(|se| se.code())
+                        == Some("PreconditionFailed") =>
+            {
+                Ok(false)
+            }
+            Err(e) if only_new && e.raw_response().map(|r| r.status().as_u16()) == Some(412) => {
+                Ok(false)
+            }
+            Err(e) => Err(s3(e)),
+        }
+    }
+
+    /// What is stored under `key`, if anything.
+    pub async fn head(&self, key: &str) -> Result<Option<StoredObject>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(h) => {
+                let age = h
+                    .last_modified()
+                    .and_then(|t| SystemTime::try_from(*t).ok())
+                    .and_then(|t| SystemTime::now().duration_since(t).ok())
+                    .unwrap_or_default();
+                Ok(Some(StoredObject {
+                    size: h.content_length().unwrap_or(0).max(0) as u64,
+                    sha256: h
+                        .metadata()
+                        .and_then(|m| m.get("sha256"))
+                        .and_then(|v| Sha256::parse(v).ok()),
+                    age,
+                }))
+            }
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
+            Err(e) => Err(s3(e)),
+        }
+    }
+}

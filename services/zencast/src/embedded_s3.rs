@@ -1,0 +1,61 @@
+//! The embedded S3-compatible store `zencast up` runs when no endpoint is
+//! configured: s3s with its file-system backend (s3s-fs), data under
+//! `{data_dir}/s3`, with the configured access key, and CORS so that a browser
+//! may talk to it. s3s-fs calls itself a sample implementation: fine for one
+//! machine; point ZENCAST_S3_ENDPOINT at a real store for production.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use tokio::task::JoinHandle;
+use tower_http::cors::CorsLayer;
+use zencast_nats::Shutdown;
+
+/// Starts the store; returns the address it listens on.
+pub async fn start(
+    root: &Path,
+    listen: SocketAddr,
+    access_key: &str,
+    secret_key: &str,
+    mut shutdown: Shutdown,
+) -> anyhow::Result<(SocketAddr, JoinHandle<()>)> {
+    std::fs::create_dir_all(root)?;
+    // s3s-fs's error type is not std::error::Error: carry its text.
+    let fs =
+        s3s_fs::FileSystem::new(root).map_err(|e| anyhow::anyhow!("embedded S3 store: {e:?}"))?;
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(access_key, secret_key));
+    let service = builder.build();
+    let service = tower::ServiceBuilder::new()
+        .layer(CorsLayer::very_permissive())
+        .service(service);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("embedded S3 store cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let http = ConnBuilder::new(TokioExecutor::new());
+        loop {
+            let socket = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => socket,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "embedded S3: accept failed");
+                        continue;
+                    }
+                },
+                _ = shutdown.wait() => break,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(service.clone());
+            let http = http.clone();
+            tokio::spawn(async move {
+                let _ = http.serve_connection(TokioIo::new(socket), service).await;
+            });
+        }
+    });
+    Ok((addr, task))
+}
