@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# A second, independent S3-compatible server for the upload tests (moto, PyPI).
+if ! command -v moto_server >/dev/null; then
+  python3 -m pip install --quiet "moto[server]"
+  command -v pyenv >/dev/null && pyenv rehash || true
+fi
 export DATABASE_URL="${ZENCAST_TEST_DATABASE_URL:-postgres://zencast:zencast@127.0.0.1:5432/postgres}"
 export RUST_BACKTRACE=1
 cargo build --workspace --tests --locked

@@ -140,6 +140,9 @@ impl Config {
                 .public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{bound}")),
+            max_chunk_bytes: self.max_chunk_bytes,
+            staging_dir: self.data_dir.join("staging"),
+            upload_grace: std::time::Duration::from_millis(self.upload_grace_ms),
             ..Default::default()
         }
     }

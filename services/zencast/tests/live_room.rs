@@ -5,56 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use support::{eventually, Socket, TestEnv};
+use serde_json::json;
+use support::{eventually, s, Api, Socket, TestEnv};
 use zencast::Parts;
 use zencast_events::{RecordingCommand, RoomId};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn new(addr: std::net::SocketAddr) -> Self {
-        Self {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
-        }
-    }
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-    }
-    async fn create(&self, title: &str) -> Value {
-        let (status, v) = self
-            .post("/api/recordings", None, json!({"title": title}))
-            .await;
-        assert_eq!(status, 201, "{v}");
-        v
-    }
-    async fn join(&self, room: &str, name: &str, invite: &str) -> Value {
-        let (status, v) = self
-            .post(
-                &format!("/api/recordings/{room}/join"),
-                None,
-                json!({"displayName": name, "inviteToken": invite}),
-            )
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v
-    }
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap()
-}
 
 async fn event_types(pool: &sqlx::PgPool, room: &str) -> Vec<String> {
     room_events(pool, RoomId::parse(room).unwrap(), 0, None)

@@ -315,3 +315,96 @@ impl Socket {
         let _ = self.ws.close(None).await;
     }
 }
+
+/// A small HTTP client for the api.
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(addr: std::net::SocketAddr) -> Self {
+        Self {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        }
+    }
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+    pub async fn create(&self, title: &str) -> serde_json::Value {
+        let (status, v) = self
+            .post("/api/recordings", None, serde_json::json!({"title": title}))
+            .await;
+        assert_eq!(status, 201, "{v}");
+        v
+    }
+    pub async fn join(&self, room: &str, name: &str, invite: &str) -> serde_json::Value {
+        let (status, v) = self
+            .post(
+                &format!("/api/recordings/{room}/join"),
+                None,
+                serde_json::json!({"displayName": name, "inviteToken": invite}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+}
+
+/// A JSON string field.
+pub fn s(v: &serde_json::Value) -> &str {
+    v.as_str().unwrap()
+}
+
+/// A second, independent S3-compatible server (moto, from PyPI), on a free port;
+/// stopped when dropped.
+pub struct MotoServer {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,487 @@
+//! Chunk uploads that survive anything, and session completion, against the
+//! embedded store and an independent S3-compatible server (moto).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sha2::Digest;
+use support::{eventually, s, Api, MotoServer, TestEnv};
+use tokio::io::AsyncWriteExt;
+use zencast::{Parts, Running};
+use zencast_api::storage::ChunkStore;
+use zencast_events::RoomId;
+use zencast_nats::log::room_events;
+
+/// A room with the recording started and a guest: (api, room, guest).
+async fn recording_room(running: &Running) -> (Api, Value, Value) {
+    let api = Api::new(running.http_addr.unwrap());
+    let room = api.create("Uploads").await;
+    let guest = api
+        .join(s(&room["roomId"]), "Guest", s(&room["inviteToken"]))
+        .await;
+    let (status, v) = api
+        .post(
+            &format!("/api/recordings/{}/start", s(&room["roomId"])),
+            Some(s(&room["hostToken"])),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    (api, room, guest)
+}
+
+fn chunk_url(api: &Api, room: &Value, participant: &str, index: &str) -> String {
+    format!(
+        "{}/api/recordings/{}/participants/{participant}/chunks/{index}",
+        api.base,
+        s(&room["roomId"])
+    )
+}
+
+async fn put(api: &Api, url: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = api
+        .http
+        .put(url)
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn store(running: &Running, env: &TestEnv) -> ChunkStore {
+    ChunkStore::new(&env.config.s3_settings(running.s3_addr))
+}
+
+async fn object(store: &ChunkStore, key: &str) -> Option<Vec<u8>> {
+    let got = store
+        .client()
+        .get_object()
+        .bucket(store.bucket())
+        .key(key)
+        .send()
+        .await
+        .ok()?;
+    Some(got.body.collect().await.unwrap().into_bytes().to_vec())
+}
+
+async fn chunk_events(running: &Running, room: &Value) -> Vec<Value> {
+    room_events(
+        &running.backends.pool,
+        RoomId::parse(s(&room["roomId"])).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|e| e.event_type == "ChunkUploaded")
+    .map(|e| e.payload)
+    .collect()
+}
+
+fn bytes(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Sends the headers and half the body, then drops the connection.
+async fn cut_off_put(addr: std::net::SocketAddr, path: &str, token: &str, body: &[u8]) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body[..body.len() / 2]).await.unwrap();
+    tcp.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(tcp);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+async fn cut_off_then_retry(env: &TestEnv, running: &Running) {
+    let (api, room, guest) = recording_room(running).await;
+    let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let body = bytes(1_500_000, 7);
+    let url = chunk_url(&api, &room, gid, "0");
+    let path = url.trim_start_matches(&api.base).to_string();
+
+    cut_off_put(running.http_addr.unwrap(), &path, token, &body).await;
+    assert!(
+        chunk_events(running, &room).await.is_empty(),
+        "a cut-off body appends nothing"
+    );
+    let key = format!("{}/{gid}/0.webm", s(&room["roomId"]));
+    let store = store(running, env);
+    assert_eq!(object(&store, &key).await, None, "and stores nothing");
+
+    let (status, stored) = put(&api, &url, token, body.clone()).await;
+    assert_eq!(status, 201, "{stored}");
+    let sha = hex(&sha2::Sha256::digest(&body));
+    assert_eq!(stored["sha256"], sha);
+    let (status, again) = put(&api, &url, token, body.clone()).await;
+    assert_eq!(
+        (status, &again),
+        (200, &stored),
+        "a re-send of the same bytes"
+    );
+
+    let events = chunk_events(running, &room).await;
+    assert_eq!(events.len(), 1, "exactly one ChunkUploaded");
+    assert_eq!(
+        (events[0]["sha256"].as_str(), events[0]["size"].as_u64()),
+        (Some(sha.as_str()), Some(body.len() as u64))
+    );
+    let kept = object(&store, &key).await.expect("object stored");
+    assert_eq!(
+        hex(&sha2::Sha256::digest(&kept)),
+        sha,
+        "the stored bytes are the original"
+    );
+}
+
+/// A whole PUT over a raw connection; returns what the server answers.
+async fn raw_put(addr: std::net::SocketAddr, path: &str, token: &str, body: &[u8]) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Sends only the headers of a PUT and returns what the server answers.
+async fn headers_only_put(
+    addr: std::net::SocketAddr,
+    path: &str,
+    token: &str,
+    length: usize,
+) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_off_upload_retried_is_stored_once_and_whole_on_the_embedded_store() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    cut_off_then_retry(&env, &running).await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cut_off_upload_retried_is_stored_once_and_whole_on_another_s3_server() {
+    let moto = MotoServer::start();
+    let mut env = TestEnv::new();
+    env.config.s3_endpoint = Some(moto.endpoint.clone());
+    let running = env.start(Parts::ALL).await;
+    assert_eq!(
+        running.s3_addr, None,
+        "no embedded store when an endpoint is configured"
+    );
+    cut_off_then_retry(&env, &running).await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_uploads_change_neither_the_log_nor_the_bucket() {
+    let env = TestEnv::new(); // chunks up to 4 MiB
+    let running = env.start(Parts::ALL).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let other = api.create("Other").await;
+    let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let hid = s(&room["hostParticipantId"]);
+    let url = chunk_url(&api, &room, gid, "0");
+    let original = bytes(1000, 1);
+    assert_eq!(put(&api, &url, token, original.clone()).await.0, 201);
+    let store = store(&running, &env);
+    let listing = || async {
+        let out = store
+            .client()
+            .list_objects_v2()
+            .bucket(store.bucket())
+            .send()
+            .await
+            .unwrap();
+        out.contents()
+            .iter()
+            .map(|o| (o.key().unwrap().to_string(), o.size()))
+            .collect::<Vec<_>>()
+    };
+    let before = (chunk_events(&running, &room).await, listing().await);
+
+    let (status, err) = put(&api, &url, token, bytes(1000, 2)).await;
+    assert_eq!((status, s(&err["error"]["code"])), (409, "chunk_conflict"));
+    // Refused from the Content-Length alone: the answer comes before any body is sent.
+    let path = chunk_url(&api, &room, gid, "1")
+        .trim_start_matches(&api.base)
+        .to_string();
+    let answer = headers_only_put(running.http_addr.unwrap(), &path, token, 5 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("too_large"), "{answer}");
+    // Without a Content-Length (chunked), the limit holds while streaming.
+    let stream =
+        futures::stream::iter((0..6).map(|_| Ok::<_, std::io::Error>(vec![0u8; 1024 * 1024])));
+    let r = api
+        .http
+        .put(chunk_url(&api, &room, gid, "1"))
+        .bearer_auth(token)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let cases = [
+        (
+            "guest under the host's prefix",
+            chunk_url(&api, &room, hid, "1"),
+            token.to_string(),
+            403,
+        ),
+        (
+            "another room's token",
+            chunk_url(&api, &room, gid, "1"),
+            s(&other["hostToken"]).to_string(),
+            403,
+        ),
+        (
+            "an invite as a token",
+            chunk_url(&api, &room, gid, "1"),
+            s(&room["inviteToken"]).to_string(),
+            401,
+        ),
+        (
+            "a negative index",
+            chunk_url(&api, &room, gid, "-1"),
+            token.to_string(),
+            400,
+        ),
+        (
+            "a huge index",
+            chunk_url(&api, &room, gid, "100001"),
+            token.to_string(),
+            400,
+        ),
+        (
+            "an exponent",
+            chunk_url(&api, &room, gid, "1e3"),
+            token.to_string(),
+            400,
+        ),
+        (
+            "dots as participant",
+            chunk_url(&api, &room, "..", "1"),
+            token.to_string(),
+            400,
+        ),
+        (
+            "encoded dots",
+            chunk_url(&api, &room, "%2e%2e", "1"),
+            token.to_string(),
+            400,
+        ),
+        (
+            "an encoded slash",
+            chunk_url(&api, &room, &format!("{gid}%2F.."), "1"),
+            token.to_string(),
+            400,
+        ),
+        (
+            "a bad room",
+            format!(
+                "{}/api/recordings/not-a-room/participants/{gid}/chunks/1",
+                api.base
+            ),
+            token.to_string(),
+            400,
+        ),
+    ];
+    for (what, url, tok, want) in cases {
+        // Raw HTTP: an HTTP client library would normalise `..` away.
+        let path = url.trim_start_matches(&api.base);
+        let answer = raw_put(running.http_addr.unwrap(), path, &tok, b"0123456789").await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {want}")),
+            "{what}: {answer}"
+        );
+        assert!(answer.contains("\"message\""), "{what}: {answer}");
+    }
+    let after = (chunk_events(&running, &room).await, listing().await);
+    assert_eq!(before, after, "log and bucket unchanged");
+    let kept = object(&store, &format!("{}/{gid}/0.webm", s(&room["roomId"])))
+        .await
+        .unwrap();
+    assert_eq!(kept, original, "the stored chunk is untouched");
+
+    // Resume: what is stored, with size and hash.
+    let listed: Value = api
+        .http
+        .get(format!(
+            "{}/api/recordings/{}/participants/{gid}/chunks",
+            api.base,
+            s(&room["roomId"])
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["chunks"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["chunks"][0]["size"], 1000);
+    assert_eq!(
+        listed["chunks"][0]["sha256"],
+        hex(&sha2::Sha256::digest(&original))
+    );
+    running.stop().await;
+}
+
+async fn completions(running: &Running, room: &Value) -> Vec<Value> {
+    room_events(
+        &running.backends.pool,
+        RoomId::parse(s(&room["roomId"])).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|e| e.event_type == "SessionCompleted")
+    .map(|e| e.payload)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_completes_once_when_everyone_has_finished() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let rid = s(&room["roomId"]).to_string();
+    let (hid, htok) = (s(&room["hostParticipantId"]), s(&room["hostToken"]));
+    let (gid, gtok) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    for (p, t, i) in [(hid, htok, "0"), (hid, htok, "1"), (gid, gtok, "0")] {
+        assert_eq!(
+            put(&api, &chunk_url(&api, &room, p, i), t, bytes(100, 9))
+                .await
+                .0,
+            201
+        );
+    }
+    assert_eq!(
+        api.post(
+            &format!("/api/recordings/{rid}/stop"),
+            Some(htok),
+            json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    let done = |p: &str, n: u32| json!({"roomId": rid, "participantId": p, "chunkCount": n});
+    let (status, first) = api
+        .post("/api/uploads/complete", Some(htok), done(hid, 2))
+        .await;
+    assert_eq!(
+        (status, first["sessionCompleted"].as_bool()),
+        (200, Some(false)),
+        "{first}"
+    );
+    let (status, err) = api
+        .post("/api/uploads/complete", Some(gtok), done(hid, 2))
+        .await;
+    assert_eq!(status, 403, "{err}");
+    let (status, last) = api
+        .post("/api/uploads/complete", Some(gtok), done(gid, 1))
+        .await;
+    assert_eq!(
+        (status, last["sessionCompleted"].as_bool()),
+        (200, Some(true)),
+        "{last}"
+    );
+    let (status, _) = api
+        .post("/api/uploads/complete", Some(gtok), done(gid, 1))
+        .await;
+    assert_eq!(status, 200, "repeating it is harmless");
+    // The grace period (1.5 s in tests) passing changes nothing either.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let c = completions(&running, &room).await;
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0]["reason"], "all-finished");
+    assert_eq!(c[0]["expected_chunks"], json!({hid: 2, gid: 1}));
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_completes_once_when_the_grace_period_runs_out() {
+    let env = TestEnv::new(); // grace period 1.5 s
+    let running = env.start(Parts::ALL).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let rid = s(&room["roomId"]).to_string();
+    let (hid, htok) = (s(&room["hostParticipantId"]), s(&room["hostToken"]));
+    let (gid, gtok) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    for (p, t, i) in [(hid, htok, "0"), (gid, gtok, "0"), (gid, gtok, "1")] {
+        assert_eq!(
+            put(&api, &chunk_url(&api, &room, p, i), t, bytes(100, 4))
+                .await
+                .0,
+            201
+        );
+    }
+    api.post(
+        &format!("/api/recordings/{rid}/stop"),
+        Some(htok),
+        json!({}),
+    )
+    .await;
+    let (status, r) = api
+        .post(
+            "/api/uploads/complete",
+            Some(htok),
+            json!({"roomId": rid, "participantId": hid, "chunkCount": 1}),
+        )
+        .await;
+    assert_eq!(
+        (status, r["sessionCompleted"].as_bool()),
+        (200, Some(false))
+    );
+    // The guest vanished: the grace period completes the session.
+    let c = eventually(
+        Duration::from_secs(10),
+        "SessionCompleted after the grace period",
+        || {
+            let (running, room) = (&running, &room);
+            async move { Some(completions(running, room).await).filter(|c| !c.is_empty()) }
+        },
+    )
+    .await;
+    assert_eq!(c[0]["reason"], "grace-period-expired");
+    assert_eq!(c[0]["expected_chunks"], json!({hid: 1, gid: 2}));
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(completions(&running, &room).await.len(), 1, "exactly once");
+    running.stop().await;
+}
