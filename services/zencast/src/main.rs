@@ -72,6 +72,16 @@ enum BenchWhat {
         #[arg(long, default_value_t = 16)]
         rooms: usize,
     },
+    /// Chunk upload throughput through the api against a direct S3 PUT, and the
+    /// api's peak memory under 50 concurrent 20 MB uploads.
+    Uploads {
+        #[arg(long, default_value_t = 24)]
+        chunks: usize,
+        #[arg(long, default_value_t = 8)]
+        chunk_mib: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrent: usize,
+    },
     /// Signaling latency across two api nodes against raw NATS, and rooms per node.
     Relay {
         /// Messages per second between the two sockets.
@@ -159,6 +169,17 @@ async fn main() -> anyhow::Result<()> {
             what: BenchWhat::Events { count, rooms },
         } => {
             zencast::cli::bench::events::run(&cli.config, count, rooms).await?;
+            0
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Uploads {
+                    chunks,
+                    chunk_mib,
+                    concurrent,
+                },
+        } => {
+            zencast::cli::bench::uploads::run(&cli.config, chunks, chunk_mib, concurrent).await?;
             0
         }
         Command::Bench {
