@@ -9,6 +9,19 @@ use zencast_events::{IdError, RecordingError};
 use zencast_nats::{CommandError, LogError};
 use zencast_projections::ProjectionError;
 
+/// The shape of every error response (for the API description).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `bad_request`, `not_found`, `room_full`, `chunk_conflict`, …
+    pub code: String,
+    pub message: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::socket::router())
         .merge(routes::chunks::router())
         .merge(routes::uploads::router())
+        .merge(routes::openapi::router())
         .merge(routes::ops::router())
         .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
         .with_state(state)

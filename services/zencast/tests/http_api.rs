@@ -114,3 +114,56 @@ async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
     assert!(metrics.contains("zencast_relay_lag_events"), "{metrics}");
     running.stop().await;
 }
+
+/// The API description lists every HTTP route, generated from the code.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_route() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let base = format!("http://{}", running.http_addr.unwrap());
+    let doc: serde_json::Value = reqwest::get(format!("{base}/api/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for (path, method) in [
+        ("/api/recordings", "post"),
+        ("/api/recordings/{roomId}", "get"),
+        ("/api/recordings/{roomId}/events", "get"),
+        ("/api/recordings/{roomId}/join", "post"),
+        ("/api/recordings/{roomId}/start", "post"),
+        ("/api/recordings/{roomId}/stop", "post"),
+        (
+            "/api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}",
+            "put",
+        ),
+        (
+            "/api/recordings/{roomId}/participants/{participantId}/chunks",
+            "get",
+        ),
+        ("/api/uploads/complete", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+    let schemas = &doc["components"]["schemas"];
+    for s in [
+        "CreateRoom",
+        "Created",
+        "JoinRequest",
+        "ChunkStored",
+        "Complete",
+        "ErrorBody",
+    ] {
+        assert!(schemas[s].is_object(), "schema {s} missing");
+    }
+    assert_eq!(
+        schemas["CreateRoom"]["required"],
+        serde_json::json!(["title"])
+    );
+    running.stop().await;
+}

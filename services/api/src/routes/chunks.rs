@@ -16,12 +16,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use zencast_events::{ChunkIndex, Phase, RecordingCommand, Sha256};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::ChunkPath;
 use crate::staging::stage;
 use crate::state::AppState;
@@ -44,15 +45,26 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChunkStored {
+    #[schema(value_type = u32)]
     pub index: ChunkIndex,
     pub size: u64,
+    /// 64 lower-case hex digits.
+    #[schema(value_type = String)]
     pub sha256: Sha256,
     pub key: String,
 }
 
+#[utoipa::path(put, path = "/api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}", tag = "chunks",
+    params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid),
+        ("chunkIndex" = u32, Path, maximum = 100000)),
+    request_body(content = Vec<u8>, content_type = "video/webm", description = "The chunk's bytes"),
+    security(("participant_token" = [])),
+    responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// `PUT /api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}`
 /// with the participant's own token: 201 stored, 200 already stored (same bytes).
 async fn upload(
@@ -185,13 +197,17 @@ async fn upload(
     })
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredChunks {
     pub participant_id: String,
     pub chunks: Vec<ChunkStored>,
 }
 
+#[utoipa::path(get, path = "/api/recordings/{roomId}/participants/{participantId}/chunks", tag = "chunks",
+    params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid)),
+    security(("participant_token" = [])),
+    responses((status = 200, body = StoredChunks), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 /// `GET …/participants/{participantId}/chunks`: what is stored, so a client that
 /// lost its place knows exactly what to send again.
 async fn list(

@@ -6,13 +6,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use zencast_events::{Envelope, Layout, ParticipantId, RecordingCommand, Role, RoomId};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
 use zencast_projections::view::{read_room, RoomView};
 
 use crate::auth::{self, Caller};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, RoomPath};
 use crate::state::AppState;
 
@@ -26,15 +27,20 @@ pub fn router() -> Router<AppState> {
         .route("/api/recordings/{room_id}/stop", post(stop))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRoom {
     pub title: String,
+    /// `grid` (default), `side-by-side`, `speaker` or `audio-only`.
     #[serde(default)]
+    #[schema(value_type = Option<String>, example = "grid")]
     pub layout: Layout,
+    /// Chunk length in seconds, 1 to 60 (default 10).
     #[serde(default = "default_chunk_seconds")]
+    #[schema(value_type = Option<u32>)]
     pub chunk_seconds: u32,
     #[serde(default = "default_host_name")]
+    #[schema(value_type = Option<String>)]
     pub host_name: String,
 }
 
@@ -45,10 +51,12 @@ fn default_host_name() -> String {
     "Host".into()
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Created {
+    #[schema(value_type = String, format = Uuid)]
     pub room_id: RoomId,
+    #[schema(value_type = String, format = Uuid)]
     pub host_participant_id: ParticipantId,
     pub host_token: String,
     /// A guest invite, and the link that carries it.
@@ -58,6 +66,8 @@ pub struct Created {
     pub sequence: u64,
 }
 
+#[utoipa::path(post, path = "/api/recordings", request_body = CreateRoom, tag = "rooms",
+    responses((status = 201, body = Created), (status = 400, body = ErrorBody)))]
 /// `POST /api/recordings`: appends `RoomCreated` (and the host's
 /// `ParticipantJoined`) and returns the host's token.
 async fn create(
@@ -99,7 +109,7 @@ async fn create(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JoinRequest {
     pub display_name: String,
@@ -111,15 +121,23 @@ pub struct JoinRequest {
     pub participant_token: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Joined {
+    #[schema(value_type = String, format = Uuid)]
     pub room_id: RoomId,
+    #[schema(value_type = String, format = Uuid)]
     pub participant_id: ParticipantId,
     pub participant_token: String,
+    /// `host` or `guest`.
+    #[schema(value_type = String)]
     pub role: Role,
 }
 
+#[utoipa::path(post, path = "/api/recordings/{roomId}/join", request_body = JoinRequest, tag = "rooms",
+    params(("roomId" = String, Path, format = Uuid)),
+    responses((status = 200, body = Joined), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 /// `POST /api/recordings/{roomId}/join`: with an invite, a new guest joins;
 /// with a participant token, the same participant comes back (no new
 /// participant, and no event at all if it never left).
@@ -170,7 +188,7 @@ async fn join(
     }))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Control {
     pub status: String,
@@ -179,6 +197,9 @@ pub struct Control {
     pub sequence: u64,
 }
 
+#[utoipa::path(post, path = "/api/recordings/{roomId}/start", tag = "rooms",
+    params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
+    responses((status = 200, body = Control), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 /// `POST /api/recordings/{roomId}/start` (host only): `RecordingStarted`.
 async fn start(
     State(app): State<AppState>,
@@ -194,6 +215,9 @@ async fn start(
     control(&app, room, cmd, origin, "recording").await
 }
 
+#[utoipa::path(post, path = "/api/recordings/{roomId}/stop", tag = "rooms",
+    params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
+    responses((status = 200, body = Control), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 /// `POST /api/recordings/{roomId}/stop` (host only): `RecordingStopped`.
 async fn stop(
     State(app): State<AppState>,
@@ -224,6 +248,10 @@ async fn control(
     }))
 }
 
+#[utoipa::path(get, path = "/api/recordings/{roomId}", tag = "rooms",
+    params(("roomId" = String, Path, format = Uuid)),
+    responses((status = 200, description = "The room's state from the Redis projection"),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// `GET /api/recordings/{roomId}`: the room's state from the Redis projection.
 async fn show(
     State(app): State<AppState>,
@@ -242,13 +270,19 @@ async fn show(
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Timeline {
+    #[schema(value_type = String, format = Uuid)]
     pub room_id: RoomId,
+    /// Event envelopes (see docs/events.md), in sequence order.
+    #[schema(value_type = Vec<Object>)]
     pub events: Vec<Envelope>,
 }
 
+#[utoipa::path(get, path = "/api/recordings/{roomId}/events", tag = "rooms",
+    params(("roomId" = String, Path, format = Uuid)),
+    responses((status = 200, body = Timeline), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// `GET /api/recordings/{roomId}/events`: the audit timeline, from Postgres.
 async fn events(
     State(app): State<AppState>,

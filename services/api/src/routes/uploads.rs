@@ -4,11 +4,12 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use zencast_events::{ParticipantId, RecordingCommand, RoomId};
 use zencast_nats::Origin;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -16,15 +17,17 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/uploads/complete", post(complete))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Complete {
+    #[schema(value_type = String, format = Uuid)]
     pub room_id: RoomId,
+    #[schema(value_type = String, format = Uuid)]
     pub participant_id: ParticipantId,
     pub chunk_count: u32,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Completed {
     /// Whether this call completed the whole session.
@@ -32,6 +35,9 @@ pub struct Completed {
     pub sequence: u64,
 }
 
+#[utoipa::path(post, path = "/api/uploads/complete", request_body = Complete, tag = "chunks",
+    security(("participant_token" = [])),
+    responses((status = 200, body = Completed), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 /// Appends `ParticipantUploadsFinished` (and `SessionCompleted` when recording
 /// has stopped and everyone has finished). Repeating it is a no-op.
 async fn complete(
