@@ -6,7 +6,14 @@
 //! - `GET /api/recordings/{roomId}` → the room's state from the Redis projection
 //!   (404 unknown room; 503 while a just-created room is still being projected).
 //! - `GET /api/recordings/{roomId}/events` → the audit timeline, read from Postgres.
-//! - `GET /healthz`, `GET /metrics` (Prometheus text).
+//! - `POST /api/recordings/{roomId}/join`, `/start`, `/stop`: invites, joins and host
+//!   controls; every refusal appends nothing.
+//! - `GET /api/recordings/{roomId}/ws?token=…`: presence, live events, clock sync and
+//!   the signaling relay over core NATS ([`session`]).
+//! - `PUT …/participants/{participantId}/chunks/{chunkIndex}`, `GET …/chunks`,
+//!   `POST /api/uploads/complete`: retry-safe uploads ([`routes::chunks`]): `ChunkUploaded`
+//!   only once the object is in S3, whole.
+//! - `GET /api/openapi.json`, `GET /healthz`, `GET /metrics` (Prometheus text).
 //!
 //! Every error is JSON `{"error": {"code", "message"}}`; malformed JSON or ids
 //! are 400, never 500.
@@ -15,6 +22,10 @@
 //! - [`routes`]: one module per resource. [`error`]: `ApiError`, mapped once.
 //! - [`extract`]: body and path extractors that validate. [`tokens`]: signed tokens.
 //! - [`state`]: `AppState`, what every handler gets.
+//! - [`auth`]: who is calling. [`presence`]: live sockets across nodes, in Redis.
+//! - [`frames`], [`session`]: the WebSocket protocol and one socket's loop.
+//! - [`staging`], [`storage`]: receiving a chunk body; S3 objects.
+//! - [`completion`]: the upload grace period after stop.
 
 pub mod auth;
 pub mod completion;
