@@ -24,5 +24,5 @@ pub mod subjects;
 
 pub use log::{CommandError, EventLog, LogError, Origin};
 pub use metrics::Metrics;
-pub use shutdown::{shutdown_pair, Shutdown, ShutdownTrigger};
+pub use shutdown::{shutdown_pair, supervise, Shutdown, ShutdownTrigger};
 pub use subjects::Subjects;

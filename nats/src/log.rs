@@ -23,7 +23,7 @@ use zencast_events::{
 };
 
 use crate::metrics::Metrics;
-use crate::repository::{metadata_map, PgEventRepository};
+use crate::repository::{envelope_from_row, PgEventRepository};
 
 /// A snapshot of the aggregate every this many events, so that loading a long
 /// session reads at most this many events.
@@ -272,16 +272,7 @@ pub async fn room_events(
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|row| {
-            Ok(Envelope::from_stored(
-                room,
-                row.get::<i64, _>("sequence") as u64,
-                row.get::<&str, _>("event_type"),
-                row.get::<&str, _>("event_version"),
-                row.get("payload"),
-                &metadata_map(&row.get("metadata")),
-            )?)
-        })
+        .map(|row| Ok(envelope_from_row(room, row)?))
         .collect()
 }
 

@@ -20,12 +20,12 @@ use async_nats::jetstream;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use sqlx::{Connection, PgConnection, PgPool, Row};
-use zencast_events::{Envelope, Recording, RoomId};
+use zencast_events::{Recording, RoomId};
 
 use crate::failpoint;
 use crate::metrics::Metrics;
-use crate::repository::metadata_map;
-use crate::shutdown::Shutdown;
+use crate::repository::envelope_from_row;
+use crate::shutdown::{supervise, Shutdown};
 use crate::subjects::Subjects;
 
 pub const HEADER_EVENT_TYPE: &str = "Zencast-Event-Type";
@@ -90,21 +90,11 @@ impl Relay {
     }
 
     /// Runs until shutdown, surviving database and NATS outages.
-    pub async fn run(self, mut shutdown: Shutdown) {
-        while !shutdown.is_triggered() {
-            tokio::select! {
-                result = self.lead(shutdown.clone()) => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "outbox relay interrupted; retrying in 1 s");
-                    }
-                }
-                _ = shutdown.wait() => break,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.wait() => break,
-            }
-        }
+    pub async fn run(self, shutdown: Shutdown) {
+        supervise("outbox relay", shutdown.clone(), || {
+            self.lead(shutdown.clone())
+        })
+        .await
     }
 
     /// Takes the leader lock, then drains the outbox until shutdown or error.
@@ -173,14 +163,7 @@ impl Relay {
             let room = RoomId::parse(&id).map_err(|e| {
                 sqlx::Error::Decode(format!("outbox row with bad room id: {e}").into())
             })?;
-            envelopes.push(Envelope::from_stored(
-                room,
-                row.get::<i64, _>("sequence") as u64,
-                row.get::<&str, _>("event_type"),
-                row.get::<&str, _>("event_version"),
-                row.get("payload"),
-                &metadata_map(&row.get("metadata")),
-            )?);
+            envelopes.push(envelope_from_row(room, row)?);
         }
 
         failpoint::hit(failpoint::RELAY_BEFORE_PUBLISH);

@@ -229,6 +229,22 @@ fn replay_stream(events: Vec<SerializedEvent>) -> ReplayStream {
     stream
 }
 
+/// The envelope of a stored event row (columns `sequence`, `event_type`,
+/// `event_version`, `payload`, `metadata`) of `room`.
+pub fn envelope_from_row(
+    room: RoomId,
+    row: &PgRow,
+) -> Result<zencast_events::Envelope, zencast_events::EnvelopeError> {
+    zencast_events::Envelope::from_stored(
+        room,
+        row.get::<i64, _>("sequence") as u64,
+        row.get::<&str, _>("event_type"),
+        row.get::<&str, _>("event_version"),
+        row.get("payload"),
+        &metadata_map(&row.get("metadata")),
+    )
+}
+
 /// Metadata as stored: a JSON object of strings.
 pub fn metadata_map(value: &Value) -> HashMap<String, String> {
     value

@@ -1,5 +1,9 @@
 //! Graceful shutdown, passed explicitly to every long-running task.
 
+use std::fmt::Display;
+use std::future::Future;
+use std::time::Duration;
+
 use tokio::sync::watch;
 
 /// The sending half: `trigger` tells every task to finish.
@@ -31,5 +35,30 @@ impl Shutdown {
     /// Resolves once shutdown is triggered (or its trigger is gone).
     pub async fn wait(&mut self) {
         let _ = self.0.wait_for(|v| *v).await;
+    }
+}
+
+/// Runs `work` until shutdown. When it returns (an outage of Postgres, NATS or
+/// Redis), the failure is logged and `work` starts again after a second: a
+/// service survives its dependencies going away and coming back.
+pub async fn supervise<F, Fut, E>(what: &str, mut shutdown: Shutdown, mut work: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: Display,
+{
+    while !shutdown.is_triggered() {
+        tokio::select! {
+            result = work() => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "{what} interrupted; retrying in 1 s");
+                }
+            }
+            _ = shutdown.wait() => break,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.wait() => break,
+        }
     }
 }

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, mpsc};
 use zencast_events::Envelope;
 use zencast_nats::log::room_events;
-use zencast_nats::{Metrics, Shutdown};
+use zencast_nats::{supervise, Metrics, Shutdown};
 
 use crate::room_state::{Outcome, RoomState};
 use crate::ProjectionError;
@@ -53,21 +53,8 @@ impl Projector {
         self.applied.clone()
     }
 
-    pub async fn run(self, mut shutdown: Shutdown) {
-        while !shutdown.is_triggered() {
-            tokio::select! {
-                result = self.consume() => {
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "projector interrupted; retrying in 1 s");
-                    }
-                }
-                _ = shutdown.wait() => break,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.wait() => break,
-            }
-        }
+    pub async fn run(self, shutdown: Shutdown) {
+        supervise("projector", shutdown.clone(), || self.consume()).await
     }
 
     async fn consume(&self) -> Result<(), ProjectionError> {

@@ -12,7 +12,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
 use zencast_events::{Envelope, RecordingCommand, RecordingEvent, SYSTEM_ACTOR};
-use zencast_nats::{CommandError, EventLog, Origin, Shutdown};
+use zencast_nats::{supervise, CommandError, EventLog, Origin, Shutdown};
 
 pub const COMPLETION_CONSUMER: &str = "completion";
 
@@ -23,21 +23,8 @@ pub struct GraceWatcher {
 }
 
 impl GraceWatcher {
-    pub async fn run(self, mut shutdown: Shutdown) {
-        while !shutdown.is_triggered() {
-            tokio::select! {
-                r = self.consume() => {
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, "grace watcher interrupted; retrying in 1 s");
-                    }
-                }
-                _ = shutdown.wait() => break,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                _ = shutdown.wait() => break,
-            }
-        }
+    pub async fn run(self, shutdown: Shutdown) {
+        supervise("grace watcher", shutdown.clone(), || self.consume()).await
     }
 
     async fn consume(&self) -> Result<(), String> {
