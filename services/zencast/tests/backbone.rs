@@ -67,11 +67,14 @@ async fn a_created_room_reaches_postgres_jetstream_and_redis_within_a_second() {
     let body: zencast_events::Envelope = serde_json::from_slice(&msg.payload).unwrap();
     assert_eq!(body, logged[0]);
 
+    // Wait for everything the creation appended (its reply says up to which sequence).
+    let created_up_to = created["sequence"].as_u64().unwrap();
     let view: serde_json::Value = eventually(Duration::from_secs(5), "room in Redis", || {
         let req = http.get(up.url(&format!("/api/recordings/{room}")));
         async move {
             let r = req.send().await.ok()?;
-            (r.status() == 200).then_some(r.json().await.ok()?)
+            let v: serde_json::Value = r.json().await.ok()?;
+            (v["lastSequence"].as_u64() == Some(created_up_to)).then_some(v)
         }
     })
     .await;
