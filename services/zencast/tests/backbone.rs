@@ -553,3 +553,97 @@ async fn the_event_log_is_append_only_and_gap_free() {
     assert_eq!(outbox, 2, "one outbox row per event, written with it");
     running.stop().await;
 }
+
+/// `zencast audit` prints the room's timeline from Postgres; `zencast tail`
+/// follows the stream as any ops tool would, filtered by room and type.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_and_tail_show_the_events() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    let o = Origin::now("test");
+    running
+        .log
+        .execute(
+            room,
+            RecordingCommand::CreateRoom {
+                title: "Audited".into(),
+                host,
+                host_name: "H".into(),
+                layout: Layout::Grid,
+                chunk_seconds: 10,
+                max_participants: 8,
+            },
+            &o,
+        )
+        .await
+        .unwrap();
+
+    let (code, out) = env.run_cli(&["audit", &room.to_string(), "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let timeline: Vec<zencast_events::Envelope> = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        timeline
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["RoomCreated", "ParticipantJoined"]
+    );
+    let (code, _) = env.run_cli(&["audit", &RoomId::new().to_string()]);
+    assert_eq!(code, 2, "an unknown room is an error");
+
+    // tail from the start of the stream, only this room's RecordingStarted.
+    let mut tail = std::process::Command::new(env!("CARGO_BIN_EXE_zencast"))
+        .args([
+            "tail",
+            "--all",
+            "--json",
+            "--room",
+            &room.to_string(),
+            "--type",
+            "RecordingStarted",
+        ])
+        .envs(env.env_vars())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = tail.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    running
+        .log
+        .execute(
+            room,
+            RecordingCommand::StartRecording { by: host, at: o.at },
+            &o,
+        )
+        .await
+        .unwrap();
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("tail printed the event");
+    let env_line: zencast_events::Envelope = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (
+            env_line.room_id,
+            env_line.event_type.as_str(),
+            env_line.sequence
+        ),
+        (room, "RecordingStarted", 3)
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing else matches the filter"
+    );
+    let _ = tail.kill();
+    let _ = tail.wait();
+    running.stop().await;
+}
