@@ -20,6 +20,9 @@ use crate::frames::{self, ClientFrame};
 use crate::presence;
 use crate::state::AppState;
 
+/// Whatever ended a socket (the peer, Redis, NATS, the log), for the debug log.
+type SocketResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
 /// A token bucket: `rate` messages per second, bursts up to twice that.
 struct RateLimit {
     rate: f64,
@@ -96,7 +99,7 @@ async fn serve(
     me: ParticipantId,
     socket_id: Uuid,
     socket: WebSocket,
-) -> anyhow_lite::Result<()> {
+) -> SocketResult {
     presence::hold(&app.redis, app.prefix(), room, me, socket_id).await?;
     rejoin_if_left(app, room, me).await?;
 
@@ -211,11 +214,7 @@ async fn handle(
 
 /// A participant who left (its grace period ran out) and connects again is
 /// back in the room: the same participant, joined again.
-async fn rejoin_if_left(
-    app: &AppState,
-    room: RoomId,
-    me: ParticipantId,
-) -> anyhow_lite::Result<()> {
+async fn rejoin_if_left(app: &AppState, room: RoomId, me: ParticipantId) -> SocketResult {
     let Some(state) = app.log.load(room).await? else {
         return Ok(());
     };
@@ -252,9 +251,4 @@ async fn online(app: &AppState, room: RoomId) -> Vec<ParticipantId> {
         }
     }
     out
-}
-
-/// The socket's own error type: whatever ended it, for the debug log.
-mod anyhow_lite {
-    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 }
