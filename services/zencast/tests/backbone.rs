@@ -11,6 +11,21 @@ use zencast_nats::log::{room_events, rooms};
 use zencast_nats::{EventLog, Metrics, Origin};
 use zencast_projections::model::RoomModel;
 
+/// A room with a host, created through `log`.
+async fn create_room(log: &EventLog, room: RoomId, host: ParticipantId, title: &str) {
+    let create = RecordingCommand::CreateRoom {
+        title: title.into(),
+        host,
+        host_name: "H".into(),
+        layout: Layout::Grid,
+        chunk_seconds: 10,
+        max_participants: 8,
+    };
+    log.execute(room, create, &Origin::now("test"))
+        .await
+        .unwrap();
+}
+
 fn sha(i: u32) -> zencast_events::Sha256 {
     zencast_events::Sha256::parse(&format!("{:064x}", i)).unwrap()
 }
@@ -304,21 +319,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
     ];
     let (room, host) = (RoomId::new(), ParticipantId::new());
     let o = Origin::now("test");
-    nodes[0]
-        .execute(
-            room,
-            RecordingCommand::CreateRoom {
-                title: "Race".into(),
-                host,
-                host_name: "H".into(),
-                layout: Layout::Grid,
-                chunk_seconds: 10,
-                max_participants: 8,
-            },
-            &o,
-        )
-        .await
-        .unwrap();
+    create_room(&nodes[0], room, host, "Race").await;
     nodes[0]
         .execute(
             room,
@@ -424,22 +425,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
     let b = running.backends.clone();
     let (room, host) = (RoomId::new(), ParticipantId::new());
     let o = Origin::now("test");
-    running
-        .log
-        .execute(
-            room,
-            RecordingCommand::CreateRoom {
-                title: "Gap".into(),
-                host,
-                host_name: "H".into(),
-                layout: Layout::Grid,
-                chunk_seconds: 10,
-                max_participants: 8,
-            },
-            &o,
-        )
-        .await
-        .unwrap();
+    create_room(&running.log, room, host, "Gap").await;
     let started = running
         .log
         .execute(
@@ -516,22 +502,7 @@ async fn the_event_log_is_append_only_and_gap_free() {
         .await;
     let pool = running.backends.pool.clone();
     let (room, host) = (RoomId::new(), ParticipantId::new());
-    running
-        .log
-        .execute(
-            room,
-            RecordingCommand::CreateRoom {
-                title: "Immutable".into(),
-                host,
-                host_name: "H".into(),
-                layout: Layout::Grid,
-                chunk_seconds: 10,
-                max_participants: 8,
-            },
-            &Origin::now("t"),
-        )
-        .await
-        .unwrap();
+    create_room(&running.log, room, host, "Immutable").await;
     let update = sqlx::query("UPDATE events SET payload = '{}'")
         .execute(&pool)
         .await;
@@ -562,22 +533,7 @@ async fn audit_and_tail_show_the_events() {
     let running = env.start(Parts::ALL).await;
     let (room, host) = (RoomId::new(), ParticipantId::new());
     let o = Origin::now("test");
-    running
-        .log
-        .execute(
-            room,
-            RecordingCommand::CreateRoom {
-                title: "Audited".into(),
-                host,
-                host_name: "H".into(),
-                layout: Layout::Grid,
-                chunk_seconds: 10,
-                max_participants: 8,
-            },
-            &o,
-        )
-        .await
-        .unwrap();
+    create_room(&running.log, room, host, "Audited").await;
 
     let (code, out) = env.run_cli(&["audit", &room.to_string(), "--json"]);
     assert_eq!(code, 0, "{out}");

@@ -68,7 +68,8 @@ async fn object(store: &ChunkStore, key: &str) -> Option<Vec<u8>> {
     Some(got.body.collect().await.unwrap().into_bytes().to_vec())
 }
 
-async fn chunk_events(running: &Running, room: &Value) -> Vec<Value> {
+/// The payloads of the room's events of one type, from the log.
+async fn payloads_of(running: &Running, room: &Value, event_type: &str) -> Vec<Value> {
     room_events(
         &running.backends.pool,
         RoomId::parse(s(&room["roomId"])).unwrap(),
@@ -78,9 +79,13 @@ async fn chunk_events(running: &Running, room: &Value) -> Vec<Value> {
     .await
     .unwrap()
     .into_iter()
-    .filter(|e| e.event_type == "ChunkUploaded")
+    .filter(|e| e.event_type == event_type)
     .map(|e| e.payload)
     .collect()
+}
+
+async fn chunk_events(running: &Running, room: &Value) -> Vec<Value> {
+    payloads_of(running, room, "ChunkUploaded").await
 }
 
 fn bytes(n: usize, seed: u8) -> Vec<u8> {
@@ -362,18 +367,7 @@ async fn refused_uploads_change_neither_the_log_nor_the_bucket() {
 }
 
 async fn completions(running: &Running, room: &Value) -> Vec<Value> {
-    room_events(
-        &running.backends.pool,
-        RoomId::parse(s(&room["roomId"])).unwrap(),
-        0,
-        None,
-    )
-    .await
-    .unwrap()
-    .into_iter()
-    .filter(|e| e.event_type == "SessionCompleted")
-    .map(|e| e.payload)
-    .collect()
+    payloads_of(running, room, "SessionCompleted").await
 }
 
 #[tokio::test(flavor = "multi_thread")]

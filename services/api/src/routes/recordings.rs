@@ -206,13 +206,10 @@ async fn start(
     RoomPath(room): RoomPath,
     caller: Caller,
 ) -> Result<Json<Control>, ApiError> {
-    let caller = caller.in_room(room)?;
-    let origin = Origin::now(caller.participant.to_string());
-    let cmd = RecordingCommand::StartRecording {
-        by: caller.participant,
-        at: origin.at,
-    };
-    control(&app, room, cmd, origin, "recording").await
+    control(&app, room, caller, "recording", |by, at| {
+        RecordingCommand::StartRecording { by, at }
+    })
+    .await
 }
 
 #[utoipa::path(post, path = "/api/recordings/{roomId}/stop", tag = "rooms",
@@ -224,22 +221,24 @@ async fn stop(
     RoomPath(room): RoomPath,
     caller: Caller,
 ) -> Result<Json<Control>, ApiError> {
-    let caller = caller.in_room(room)?;
-    let origin = Origin::now(caller.participant.to_string());
-    let cmd = RecordingCommand::StopRecording {
-        by: caller.participant,
-        at: origin.at,
-    };
-    control(&app, room, cmd, origin, "stopped").await
+    control(&app, room, caller, "stopped", |by, at| {
+        RecordingCommand::StopRecording { by, at }
+    })
+    .await
 }
 
+/// A host control: the command made by `command` from the caller and the
+/// server time (the aggregate refuses anyone but the host).
 async fn control(
     app: &AppState,
     room: RoomId,
-    cmd: RecordingCommand,
-    origin: Origin,
+    caller: Caller,
     status: &str,
+    command: impl FnOnce(ParticipantId, chrono::DateTime<Utc>) -> RecordingCommand,
 ) -> Result<Json<Control>, ApiError> {
+    let caller = caller.in_room(room)?;
+    let origin = Origin::now(caller.participant.to_string());
+    let cmd = command(caller.participant, origin.at);
     let appended = app.log.execute(room, cmd, &origin).await?;
     Ok(Json(Control {
         status: status.into(),

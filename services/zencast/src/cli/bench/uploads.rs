@@ -71,6 +71,23 @@ fn spawn(config: &Config, subcommand: &str, s3_endpoint: Option<&str>) -> anyhow
     })
 }
 
+/// Runs `put(0..n)`, `concurrent` at a time; returns how long all took.
+async fn timed<F, Fut>(n: usize, concurrent: usize, put: F) -> anyhow::Result<std::time::Duration>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let start = Instant::now();
+    futures::stream::iter(0..n)
+        .map(put)
+        .buffer_unordered(concurrent)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(start.elapsed())
+}
+
 /// Peak resident memory of a process, in MiB (VmHWM).
 fn peak_rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -146,52 +163,37 @@ async fn measure(
     let url = |i: usize| format!("{base}/api/recordings/{rid}/participants/{pid}/chunks/{i}");
 
     // Through the api, `concurrent` at a time.
-    let start = Instant::now();
-    futures::stream::iter(0..chunks)
-        .map(|i| {
-            let (http, url, token) = (http.clone(), url(i), token.clone());
-            async move {
-                http.put(url)
-                    .bearer_auth(token)
-                    .body(body(size, i as u8))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(concurrent)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let via_api = start.elapsed();
+    let via_api = timed(chunks, concurrent, |i| {
+        let (http, url, token) = (http.clone(), url(i), token.clone());
+        async move {
+            http.put(url)
+                .bearer_auth(token)
+                .body(body(size, i as u8))
+                .send()
+                .await?
+                .error_for_status()?;
+            anyhow::Ok(())
+        }
+    })
+    .await?;
 
     // Directly to the store, same sizes and concurrency.
     let store = ChunkStore::new(&scratch.config.s3_settings(up.s3));
-    let start = Instant::now();
-    futures::stream::iter(0..chunks)
-        .map(|i| {
-            let store = store.clone();
-            async move {
-                let bytes = vec![i as u8; size];
-                store
-                    .client()
-                    .put_object()
-                    .bucket(store.bucket())
-                    .key(format!("direct/{i}.webm"))
-                    .body(ByteStream::from(bytes))
-                    .send()
-                    .await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(concurrent)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let direct = start.elapsed();
+    let direct = timed(chunks, concurrent, |i| {
+        let store = store.clone();
+        async move {
+            store
+                .client()
+                .put_object()
+                .bucket(store.bucket())
+                .key(format!("direct/{i}.webm"))
+                .body(ByteStream::from(vec![i as u8; size]))
+                .send()
+                .await?;
+            anyhow::Ok(())
+        }
+    })
+    .await?;
 
     // Memory: 50 uploads of 20 MB at once.
     let before = peak_rss_mib(api_node.child.id());
