@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (Debian 12, as root) and starts what Zencast needs, when absent:
-# PostgreSQL, Redis and NATS with JetStream. Idempotent: on a machine where they
+# PostgreSQL, Redis, NATS with JetStream and ffmpeg. Idempotent: on a machine where they
 # already run, it only checks them. Also creates the `zencast` database role.
 set -euo pipefail
 
@@ -18,6 +18,10 @@ command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v nats-server >/dev/null || missing+=(nats-server)
 command -v cc >/dev/null || missing+=(build-essential)
+# The render worker drives the system ffmpeg (nothing is ever downloaded); its
+# audio-only card and name labels need a font.
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   apt-get update -q
