@@ -236,7 +236,8 @@ pub fn compose_pass(
         }
         let _ = write!(mix, "[m{t}]");
     }
-    let loudness = "loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000";
+    let loudness = "loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000,\
+                    aformat=sample_fmts=fltp:channel_layouts=stereo";
     if tracks.len() > 1 {
         let _ = writeln!(
             graph,

@@ -195,9 +195,8 @@ impl Worker {
             })
         };
         let _stop_heart = AbortOnDrop(heart);
-        self.progress
-            .beat(room, &beat.lock().expect("beat poisoned").clone())
-            .await?;
+        let first = beat.lock().expect("beat poisoned").clone();
+        self.progress.beat(room, &first).await?;
 
         let result = async {
             let events = room_events(&self.pool, room, 0, None).await?;

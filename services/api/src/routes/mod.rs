@@ -4,5 +4,6 @@ pub mod chunks;
 pub mod openapi;
 pub mod ops;
 pub mod recordings;
+pub mod renders;
 pub mod socket;
 pub mod uploads;
