@@ -74,7 +74,15 @@ pub struct Probe {
 /// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode).
 pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
     let output = tokio::process::Command::new(ffmpeg)
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-fflags", "+genpts", "-i"])
+        .args([
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-fflags",
+            "+genpts",
+            "-i",
+        ])
         .arg(raw)
         .args(["-c", "copy"])
         .arg(out)
@@ -93,7 +101,14 @@ pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderEr
 
 pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
     let output = tokio::process::Command::new(ffprobe)
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type",
+            "-of",
+            "json",
+        ])
         .arg(file)
         .stdin(Stdio::null())
         .output()

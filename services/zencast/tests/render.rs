@@ -36,12 +36,36 @@ fn recording(dir: &Path, name: &str, seconds: f64, beep_at: f64, freq: u32) -> V
         end = beep_at + 0.2
     );
     let status = Command::new("ffmpeg")
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .args([
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("testsrc2=size=320x240:rate=15:duration={seconds}"))
         .args(["-f", "lavfi", "-i", &beep])
         .args([
-            "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g",
-            "15", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "webm",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            "300k",
+            "-g",
+            "15",
+            "-c:a",
+            "libopus",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-f",
+            "webm",
         ])
         .arg(&out)
         .status()
@@ -148,7 +172,11 @@ impl Session {
         let r = self
             .api
             .http
-            .get(format!("{}/api/recordings/{}", self.api.base, self.room_id()))
+            .get(format!(
+                "{}/api/recordings/{}",
+                self.api.base,
+                self.room_id()
+            ))
             .send()
             .await
             .unwrap();
@@ -201,7 +229,14 @@ struct Probed {
 
 fn ffprobe(file: &Path) -> Probed {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height,sample_rate", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type,codec_name,width,height,sample_rate",
+            "-of",
+            "json",
+        ])
         .arg(file)
         .output()
         .unwrap();
@@ -232,7 +267,9 @@ fn beeps(file: &Path) -> Vec<f64> {
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(file)
-        .args(["-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .args([
+            "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
         .stdout(Stdio::piped())
         .output()
         .unwrap();
@@ -261,13 +298,18 @@ fn near(got: f64, want: f64, tolerance: f64) -> bool {
 }
 
 async fn render_events(running: &Running, room: &str) -> Vec<RecordingEvent> {
-    room_events(&running.backends.pool, RoomId::parse(room).unwrap(), 0, None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .filter(RecordingEvent::is_render_event)
-        .collect()
+    room_events(
+        &running.backends.pool,
+        RoomId::parse(room).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|e| e.event().unwrap())
+    .filter(RecordingEvent::is_render_event)
+    .collect()
 }
 
 /// Host: 6 s, recorder started 0.2 s after start, beep 2.0 s in (2.2 s on
@@ -277,11 +319,21 @@ async fn two_person_session(running: &Running, dir: &Path, title: &str, layout: 
     let host = recording(dir, "host", 6.0, 2.0, 1000);
     let guest = recording(dir, "guest", 6.0, 3.0, 1500);
     session
-        .upload(s(&session.room["hostParticipantId"]), s(&session.room["hostToken"]), &chunks(&host, 3), 0.2)
+        .upload(
+            s(&session.room["hostParticipantId"]),
+            s(&session.room["hostToken"]),
+            &chunks(&host, 3),
+            0.2,
+        )
         .await;
     session.stop().await;
     session
-        .upload(s(&session.guest["participantId"]), s(&session.guest["participantToken"]), &chunks(&guest, 4), 1.3)
+        .upload(
+            s(&session.guest["participantId"]),
+            s(&session.guest["participantToken"]),
+            &chunks(&guest, 4),
+            1.3,
+        )
         .await;
     session
 }
@@ -327,20 +379,38 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
     // The guest's recorder ran from 1.3 s to 7.3 s.
     assert!(near(p.duration, 7.3, 0.5), "duration {}", p.duration);
-    assert!(near(view["render"]["finalDurationMs"].as_f64().unwrap() / 1000.0, 7.3, 0.5));
+    assert!(near(
+        view["render"]["finalDurationMs"].as_f64().unwrap() / 1000.0,
+        7.3,
+        0.5
+    ));
 
     // Each beep where it belongs on the timeline: in the mix and in each track.
     let onsets = beeps(&final_mp4);
     assert_eq!(onsets.len(), 2, "{onsets:?}");
-    assert!(near(onsets[0], 2.2, 0.020), "host beep at {} s, want 2.2", onsets[0]);
-    assert!(near(onsets[1], 4.3, 0.020), "guest beep at {} s, want 4.3", onsets[1]);
+    assert!(
+        near(onsets[0], 2.2, 0.020),
+        "host beep at {} s, want 2.2",
+        onsets[0]
+    );
+    assert!(
+        near(onsets[1], 4.3, 0.020),
+        "guest beep at {} s, want 4.3",
+        onsets[1]
+    );
     for (who, at) in [(&host, 2.2), (&guest, 4.3)] {
         for ext in ["wav", "mp4"] {
             let file = dir.join(format!("{who}.{ext}"));
-            session.download(&format!("tracks/{who}.{ext}"), &file).await;
+            session
+                .download(&format!("tracks/{who}.{ext}"), &file)
+                .await;
             let b = beeps(&file);
             assert_eq!(b.len(), 1, "{ext}: {b:?}");
-            assert!(near(b[0], at, 0.020), "{ext} of {who}: beep at {} s, want {at}", b[0]);
+            assert!(
+                near(b[0], at, 0.020),
+                "{ext} of {who}: beep at {} s, want {at}",
+                b[0]
+            );
             let p = ffprobe(&file);
             assert!(near(p.duration, 7.3, 0.5), "{ext}: {}", p.duration);
             if ext == "mp4" {
@@ -402,7 +472,10 @@ fn spawn_worker(env: &TestEnv, running: &Running, extra: &[(&str, &str)]) -> Chi
     Command::new(env!("CARGO_BIN_EXE_zencast"))
         .arg("render")
         .envs(env.env_vars())
-        .env("ZENCAST_S3_ENDPOINT", format!("http://{}", running.s3_addr.unwrap()))
+        .env(
+            "ZENCAST_S3_ENDPOINT",
+            format!("http://{}", running.s3_addr.unwrap()),
+        )
         .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .spawn()
@@ -425,7 +498,10 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
     let worker = |name: &str| {
         let mut w = zencast::run::render_worker(
             &running.backends,
-            Arc::new(EventLog::new(running.backends.pool.clone(), running.backends.metrics.clone())),
+            Arc::new(EventLog::new(
+                running.backends.pool.clone(),
+                running.backends.metrics.clone(),
+            )),
             running.s3_addr,
         )
         .unwrap();
@@ -439,13 +515,18 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
     let started: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            RecordingEvent::RenderStarted { worker, attempt, .. } => Some((worker.clone(), *attempt)),
+            RecordingEvent::RenderStarted {
+                worker, attempt, ..
+            } => Some((worker.clone(), *attempt)),
             _ => None,
         })
         .collect();
     assert_eq!(started.len(), 1, "{events:?}");
     assert_eq!(
-        events.iter().filter(|e| matches!(e, RecordingEvent::RenderCompleted { .. })).count(),
+        events
+            .iter()
+            .filter(|e| matches!(e, RecordingEvent::RenderCompleted { .. }))
+            .count(),
         1
     );
     assert!(
@@ -455,13 +536,28 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
 
     // A worker killed with SIGKILL mid-render; another one takes over.
     let session = two_person_session(&running, &dir, "Crash", "grid").await;
-    let mut slow = spawn_worker(&env, &running, &[("ZENCAST_RENDER_PRESET", "veryslow"), ("ZENCAST_RENDER_CRF", "0")]);
-    eventually(Duration::from_secs(60), "the slow worker encoding", || async {
-        let v = session.view().await;
-        (v["render"]["stage"] == "encoding" && v["render"]["percent"].as_f64() > Some(21.0)).then_some(())
-    })
+    let mut slow = spawn_worker(
+        &env,
+        &running,
+        &[
+            ("ZENCAST_RENDER_PRESET", "veryslow"),
+            ("ZENCAST_RENDER_CRF", "0"),
+        ],
+    );
+    eventually(
+        Duration::from_secs(60),
+        "the slow worker encoding",
+        || async {
+            let v = session.view().await;
+            (v["render"]["stage"] == "encoding" && v["render"]["percent"].as_f64() > Some(21.0))
+                .then_some(())
+        },
+    )
     .await;
-    Command::new("kill").args(["-9", &slow.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-9", &slow.id().to_string()])
+        .status()
+        .unwrap();
     let _ = slow.wait();
     let mut fast = spawn_worker(&env, &running, &[]);
     let view = session.rendered(Duration::from_secs(120)).await;
@@ -473,7 +569,11 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .iter()
         .map(|e| match e {
             RecordingEvent::RenderStarted { attempt, .. } => format!("started {attempt}"),
-            RecordingEvent::RenderFailed { attempt, reason, last } => {
+            RecordingEvent::RenderFailed {
+                attempt,
+                reason,
+                last,
+            } => {
                 assert!(reason.contains("stopped responding"), "{reason}");
                 format!("failed {attempt} last={last}")
             }
@@ -483,7 +583,12 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .collect();
     assert_eq!(
         summary,
-        vec!["started 1", "failed 1 last=false", "started 2", "completed 2"],
+        vec![
+            "started 1",
+            "failed 1 last=false",
+            "started 2",
+            "completed 2"
+        ],
     );
     running.stop().await;
 }

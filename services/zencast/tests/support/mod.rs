@@ -61,6 +61,7 @@ impl TestEnv {
             render_attempts: 3,
             render_backoff_ms: 200,
             render_ack_wait_ms: 2_000,
+            render_track_videos: true,
             font: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf".into(),
             data_dir: data_dir.clone(),
         };
@@ -114,8 +115,14 @@ impl TestEnv {
             ),
             ("ZENCAST_RENDER_PRESET", self.config.render_preset.clone()),
             ("ZENCAST_RENDER_CRF", self.config.render_crf.to_string()),
-            ("ZENCAST_RENDER_BACKOFF_MS", self.config.render_backoff_ms.to_string()),
-            ("ZENCAST_RENDER_ACK_WAIT_MS", self.config.render_ack_wait_ms.to_string()),
+            (
+                "ZENCAST_RENDER_BACKOFF_MS",
+                self.config.render_backoff_ms.to_string(),
+            ),
+            (
+                "ZENCAST_RENDER_ACK_WAIT_MS",
+                self.config.render_ack_wait_ms.to_string(),
+            ),
             ("RUST_LOG", "warn".into()),
         ]
     }
