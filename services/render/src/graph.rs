@@ -172,7 +172,7 @@ pub fn compose_pass(
                 "[{i}:v]fps=30,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
                  pad={tw}:{th}:-1:-1:color=black,setsar=1,setpts=PTS+{}/TB[t{t}p{k}];\
                  [{last}][t{t}p{k}]overlay=eof_action=repeat[t{t}b{}];",
-                secs(*start),
+                secs(start.max(0.0)),
                 k + 1
             );
             last = format!("t{t}b{}", k + 1);

@@ -80,10 +80,10 @@ impl Renderer {
                 media::remux(&s.ffmpeg, &raw, &remuxed).await?;
                 let _ = tokio::fs::remove_file(&raw).await;
                 let probe = media::probe(&s.ffprobe, &remuxed).await?;
-                duration = duration.max(piece.start + probe.duration);
+                duration = duration.max(piece.start + probe.end);
                 inputs.push(Input {
                     path: remuxed,
-                    start: piece.start,
+                    start: piece.start + probe.start,
                     has_audio: probe.has_audio,
                     has_video: probe.has_video,
                 });

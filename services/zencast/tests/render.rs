@@ -127,8 +127,30 @@ impl Session {
     /// Uploads `parts` as `participant`'s chunks, its recorder having started
     /// `offset` seconds after the host pressed start, and finishes.
     async fn upload(&self, participant: &str, token: &str, parts: &[Vec<u8>], offset: f64) {
-        let start = format!("{:.3}", self.started_ms + offset * 1000.0);
-        for (i, body) in parts.iter().enumerate() {
+        let all: Vec<usize> = (0..parts.len()).collect();
+        self.upload_some(participant, token, &[(offset, parts.to_vec())], &all)
+            .await;
+        self.finish(participant, token, parts.len()).await;
+    }
+
+    /// Uploads the chunks numbered in `only` of recorder segments given as
+    /// (start offset after the host's start, chunks); indexes run on across
+    /// segments, as a client's do after a reload.
+    async fn upload_some(
+        &self,
+        participant: &str,
+        token: &str,
+        segments: &[(f64, Vec<Vec<u8>>)],
+        only: &[usize],
+    ) {
+        let numbered = segments.iter().flat_map(|(offset, parts)| {
+            let start = format!("{:.3}", self.started_ms + offset * 1000.0);
+            parts.iter().map(move |p| (start.clone(), p))
+        });
+        for (i, (start, body)) in numbered.enumerate() {
+            if !only.contains(&i) {
+                continue;
+            }
             let r = self
                 .api
                 .http
@@ -145,12 +167,15 @@ impl Session {
                 .unwrap();
             assert_eq!(r.status().as_u16(), 201, "chunk {i}");
         }
+    }
+
+    async fn finish(&self, participant: &str, token: &str, count: usize) {
         let (status, v) = self
             .api
             .post(
                 "/api/uploads/complete",
                 Some(token),
-                json!({"roomId": self.room_id(), "participantId": participant, "chunkCount": parts.len()}),
+                json!({"roomId": self.room_id(), "participantId": participant, "chunkCount": count}),
             )
             .await;
         assert_eq!(status, 200, "{v}");
@@ -387,6 +412,7 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
 
     // Each beep where it belongs on the timeline: in the mix and in each track.
     let onsets = beeps(&final_mp4);
+    eprintln!("beeps in final.mp4 at {onsets:?} s; they belong at 2.2 and 4.3");
     assert_eq!(onsets.len(), 2, "{onsets:?}");
     assert!(
         near(onsets[0], 2.2, 0.020),
@@ -464,6 +490,174 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
         .filter(|e| matches!(e, RecordingEvent::RenderStarted { .. }))
         .count();
     assert_eq!(started, 4);
+    running.stop().await;
+}
+
+fn fixture(who: &str, from: usize, count: usize) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/chromium")
+        .join(who);
+    (from..from + count)
+        .map(|i| std::fs::read(dir.join(format!("{i}.webm"))).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
+    // Real MediaRecorder chunks (see tests/fixtures/chromium/record.mjs and
+    // manifest.json): `a` one recorder of 5.0 s; `b` two recorders of 2.0 s
+    // started 0.19 s and 3.01 s after `a`, as after a reload.
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let session = recording_session(&running, "Chromium", "speaker").await;
+    let (host, guest) = (
+        s(&session.room["hostParticipantId"]).to_string(),
+        s(&session.guest["participantId"]).to_string(),
+    );
+    session
+        .upload(
+            &host,
+            s(&session.room["hostToken"]),
+            &fixture("a", 0, 5),
+            0.1,
+        )
+        .await;
+    session.stop().await;
+    let token = s(&session.guest["participantToken"]).to_string();
+    let segments = [
+        (0.1 + 0.193, fixture("b", 0, 2)),
+        (0.1 + 3.009, fixture("b", 2, 2)),
+    ];
+    session
+        .upload_some(&guest, &token, &segments, &[0, 1, 2, 3])
+        .await;
+    session.finish(&guest, &token, 4).await;
+
+    let view = session.rendered(Duration::from_secs(120)).await;
+    assert_eq!(view["render"]["layout"], "speaker");
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    let p = ffprobe(&final_mp4);
+    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
+    assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
+    // `b`'s second recorder ends last: 0.1 + 3.009 + 1.98 s.
+    assert!(near(p.duration, 5.09, 0.5), "duration {}", p.duration);
+    let wav = dir.join("b.wav");
+    session.download(&format!("tracks/{guest}.wav"), &wav).await;
+    assert!(near(ffprobe(&wav).duration, 5.09, 0.5));
+    let events = room_events(
+        &running.backends.pool,
+        RoomId::parse(session.room_id()).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap();
+    let segment_starts = events
+        .iter()
+        .filter_map(|e| match e.event().unwrap() {
+            RecordingEvent::ChunkUploaded {
+                participant,
+                index,
+                starts_segment: true,
+                recorder_started_at: Some(_),
+                ..
+            } => Some((participant.to_string(), index.get())),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        segment_starts,
+        vec![(host.clone(), 0), (guest.clone(), 0), (guest.clone(), 2)]
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let session = recording_session(&running, "Gappy", "grid").await;
+    let (host, guest) = (
+        s(&session.room["hostParticipantId"]).to_string(),
+        s(&session.guest["participantId"]).to_string(),
+    );
+    let guest_chunks = chunks(&recording(&dir, "g", 6.0, 3.0, 1500), 4);
+    session
+        .upload(
+            &host,
+            s(&session.room["hostToken"]),
+            &chunks(&recording(&dir, "h", 6.0, 2.0, 1000), 3),
+            0.2,
+        )
+        .await;
+    session.stop().await;
+    // The guest's chunk 1 never arrives; it says it recorded 4.
+    let token = s(&session.guest["participantToken"]).to_string();
+    session
+        .upload_some(&guest, &token, &[(1.3, guest_chunks)], &[0, 2, 3])
+        .await;
+    session.finish(&guest, &token, 4).await;
+
+    // The grace period completes the session; the render refuses, visibly.
+    let failed = eventually(Duration::from_secs(60), "the render to fail", || async {
+        let v = session.view().await;
+        (v["render"]["status"] == "failed").then_some(v)
+    })
+    .await;
+    let error = failed["render"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("chunks are missing") && error.contains(&format!("{guest} 1–1")),
+        "{error}"
+    );
+    assert!(error.contains("--force"), "{error}");
+
+    // The operator renders with what is stored.
+    let out = Command::new(env!("CARGO_BIN_EXE_zencast"))
+        .args(["render", "--force", session.room_id()])
+        .envs(env.env_vars())
+        .env(
+            "ZENCAST_S3_ENDPOINT",
+            format!("http://{}", running.s3_addr.unwrap()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("render completed"), "{stdout}");
+    let view = session.rendered(Duration::from_secs(30)).await;
+    assert_eq!(view["render"]["forced"], true);
+    let events = render_events(&running, session.room_id()).await;
+    let filled = events.iter().find_map(|e| match e {
+        RecordingEvent::RenderCompleted { filled_gaps, .. } => Some(filled_gaps.clone()),
+        _ => None,
+    });
+    let filled = filled.expect("a completed render");
+    assert_eq!(filled.len(), 1);
+    assert_eq!(
+        (
+            filled[0].participant.to_string(),
+            filled[0].from,
+            filled[0].to
+        ),
+        (guest.clone(), 1, 1)
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, RecordingEvent::RenderRequested { force: true, .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, RecordingEvent::RenderStarted { forced: true, .. })));
+    // The chunks after the gap still play, at their place: full length.
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    assert!(near(ffprobe(&final_mp4).duration, 7.3, 0.5));
     running.stop().await;
 }
 
