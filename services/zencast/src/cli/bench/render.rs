@@ -33,10 +33,13 @@ pub async fn run(base: &Config, people: &[usize], seconds: u32) -> anyhow::Resul
 async fn measure(scratch: &Scratch, people: &[usize], seconds: u32) -> anyhow::Result<()> {
     let dir = scratch.config.data_dir.join("bench-render");
     std::fs::create_dir_all(&dir)?;
+    // The recordings are kept between runs (they take minutes to make).
+    let inputs_dir = scratch.base.data_dir.join("bench");
+    std::fs::create_dir_all(&inputs_dir)?;
     let most = people.iter().copied().max().unwrap_or(2);
     println!("making {most} recordings of {seconds} s at 1280x720 30 fps (VP8 + Opus) …");
     let recordings: Vec<PathBuf> = (0..most)
-        .map(|i| make_recording(&dir, i, seconds))
+        .map(|i| make_recording(&inputs_dir, i, seconds))
         .collect::<anyhow::Result<_>>()?;
 
     let running = start(
@@ -105,7 +108,11 @@ async fn measure(scratch: &Scratch, people: &[usize], seconds: u32) -> anyhow::R
 }
 
 fn make_recording(dir: &Path, i: usize, seconds: u32) -> anyhow::Result<PathBuf> {
-    let out = dir.join(format!("p{i}.webm"));
+    let out = dir.join(format!("render-{seconds}s-{i}.webm"));
+    if out.exists() {
+        return Ok(out);
+    }
+    let partial = dir.join(format!("render-{seconds}s-{i}.part.webm"));
     let status = Command::new("ffmpeg")
         .args([
             "-y",
@@ -140,12 +147,13 @@ fn make_recording(dir: &Path, i: usize, seconds: u32) -> anyhow::Result<PathBuf>
             "-f",
             "webm",
         ])
-        .arg(&out)
+        .arg(&partial)
         .status()?;
     anyhow::ensure!(
         status.success(),
         "ffmpeg could not make the bench recording"
     );
+    std::fs::rename(&partial, &out)?;
     Ok(out)
 }
 
@@ -258,7 +266,8 @@ fn hand_written(dir: &Path, inputs: &[PathBuf], seconds: u32, preset: &str) -> a
         mix.push_str(&format!("[{i}:a]"));
     }
     graph.push_str(&format!(
-        "[k{n}]format=yuv420p[v];{mix}amix=inputs={n}:normalize=0,loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000[a]"
+        "[k{n}]format=yuv420p[v];{mix}amix=inputs={n}:normalize=0,loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000,\
+         aformat=sample_fmts=fltp:channel_layouts=stereo[a]"
     ));
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-y", "-hide_banner", "-loglevel", "error"]);
