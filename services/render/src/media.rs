@@ -77,48 +77,42 @@ pub struct Probe {
     pub has_video: bool,
 }
 
-/// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode).
-pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
-    let output = tokio::process::Command::new(ffmpeg)
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-copyts", "-i"])
-        .arg(raw)
-        .args(["-c", "copy"])
-        .arg(out)
-        .stdin(Stdio::null())
-        .output()
-        .await?;
+/// Runs a short tool (`doing` names the work in the error); returns stdout.
+async fn run_tool(
+    mut command: tokio::process::Command,
+    doing: String,
+) -> Result<Vec<u8>, RenderError> {
+    let output = command.stdin(Stdio::null()).output().await?;
     if !output.status.success() {
         return Err(RenderError::Media(format!(
-            "remuxing {}: {}",
-            raw.display(),
+            "{doing}: {}",
             tail(&String::from_utf8_lossy(&output.stderr))
         )));
     }
+    Ok(output.stdout)
+}
+
+/// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode;
+/// timestamps kept as recorded).
+pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
+    let mut command = tokio::process::Command::new(ffmpeg);
+    command
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-copyts", "-i"])
+        .arg(raw)
+        .args(["-c", "copy"])
+        .arg(out);
+    run_tool(command, format!("remuxing {}", raw.display())).await?;
     Ok(())
 }
 
 pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
-    let output = tokio::process::Command::new(ffprobe)
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=start_time,duration:stream=codec_type",
-            "-of",
-            "json",
-        ])
-        .arg(file)
-        .stdin(Stdio::null())
-        .output()
-        .await?;
-    if !output.status.success() {
-        return Err(RenderError::Media(format!(
-            "probing {}: {}",
-            file.display(),
-            tail(&String::from_utf8_lossy(&output.stderr))
-        )));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+    let mut command = tokio::process::Command::new(ffprobe);
+    command
+        .args(["-v", "error", "-of", "json", "-show_entries"])
+        .arg("format=start_time,duration:stream=codec_type")
+        .arg(file);
+    let stdout = run_tool(command, format!("probing {}", file.display())).await?;
+    let json: serde_json::Value = serde_json::from_slice(&stdout)
         .map_err(|e| RenderError::Media(format!("ffprobe output: {e}")))?;
     let kinds: Vec<&str> = json["streams"]
         .as_array()

@@ -219,6 +219,14 @@ impl Worker {
 
         match result {
             Ok((rendered, filled_gaps)) => {
+                // The last word of progress, whatever the heartbeat's timing.
+                let last = {
+                    let mut b = beat.lock().expect("beat poisoned");
+                    b.stage = "done".into();
+                    b.percent = 100.0;
+                    b.clone()
+                };
+                let _ = self.progress.beat(room, &last).await;
                 let done = RecordingCommand::CompleteRender {
                     attempt,
                     key: rendered.final_key,

@@ -374,8 +374,37 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     let env = TestEnv::new();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
+    // Progress on core NATS, as any client (or the room's WebSocket) sees it.
+    let mut progress = running
+        .backends
+        .nats
+        .subscribe(format!("{}.progress.*", env.tag))
+        .await
+        .unwrap();
     let session = two_person_session(&running, &dir, "Aligned", "grid").await;
     let view = session.rendered(Duration::from_secs(120)).await;
+    let mut frames = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(
+        Duration::from_millis(200),
+        futures::StreamExt::next(&mut progress),
+    )
+    .await
+    {
+        frames.push(serde_json::from_slice::<Value>(&m.payload).unwrap());
+    }
+    let percents: Vec<f64> = frames
+        .iter()
+        .map(|f| f["percent"].as_f64().unwrap())
+        .collect();
+    assert!(frames
+        .iter()
+        .all(|f| f["type"] == "progress" && f["roomId"] == session.room_id()));
+    assert!(
+        frames.iter().any(|f| f["stage"] == "encoding"),
+        "{frames:?}"
+    );
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    assert_eq!(percents.last(), Some(&100.0), "{percents:?}");
     let (host, guest) = (
         s(&session.room["hostParticipantId"]).to_string(),
         s(&session.guest["participantId"]).to_string(),
