@@ -82,7 +82,11 @@ async fn run_tool(
     mut command: tokio::process::Command,
     doing: String,
 ) -> Result<Vec<u8>, RenderError> {
-    let output = command.stdin(Stdio::null()).output().await?;
+    let output = command
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await?;
     if !output.status.success() {
         return Err(RenderError::Media(format!(
             "{doing}: {}",
@@ -143,8 +147,10 @@ pub fn run_ffmpeg(
     args: &[String],
     mut progress: impl FnMut(f64),
 ) -> Result<(), RenderError> {
-    let mut child = FfmpegCommand::new_with_path(ffmpeg)
-        .args(args)
+    let mut command = FfmpegCommand::new_with_path(ffmpeg);
+    command.args(args);
+    die_with_parent(command.as_inner_mut());
+    let mut child = command
         .spawn()
         .map_err(|e| RenderError::Media(format!("cannot run {}: {e}", ffmpeg.display())))?;
     let mut errors: Vec<String> = Vec::new();
@@ -177,6 +183,21 @@ pub fn run_ffmpeg(
         )));
     }
     Ok(())
+}
+
+/// A worker killed mid-render must not leave its ffmpeg encoding on: the
+/// kernel kills the child when the thread that started it goes away.
+fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches nothing but this process.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// `HH:MM:SS.xx` → seconds.

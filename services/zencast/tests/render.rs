@@ -690,6 +690,15 @@ async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
     running.stop().await;
 }
 
+/// Whether a running process has `text` in its command line.
+fn any_process_mentions(text: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(text))
+}
+
 /// `zencast render` as a child process (a worker of its own).
 fn spawn_worker(env: &TestEnv, running: &Running, extra: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_zencast"))
@@ -782,6 +791,13 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .status()
         .unwrap();
     let _ = slow.wait();
+    // Its ffmpeg dies with it (nothing keeps encoding attempt 1 in the background).
+    let attempt_dir = format!("{}-1", session.room_id());
+    eventually(Duration::from_secs(5), "the killed worker's ffmpeg to exit", || {
+        let gone = !any_process_mentions(&attempt_dir);
+        async move { gone.then_some(()) }
+    })
+    .await;
     let mut fast = spawn_worker(&env, &running, &[]);
     let view = session.rendered(Duration::from_secs(120)).await;
     let _ = fast.kill();
