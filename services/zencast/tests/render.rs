@@ -363,6 +363,14 @@ async fn two_person_session(running: &Running, dir: &Path, title: &str, layout: 
     session
 }
 
+/// A test deployment whose upload grace period outlasts a slow upload on a
+/// busy machine (the missing-chunk test waits for it to run out).
+fn test_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.config.upload_grace_ms = 5_000;
+    env
+}
+
 fn scratch(env: &TestEnv) -> PathBuf {
     let dir = env.data_dir.join("fixtures");
     std::fs::create_dir_all(&dir).unwrap();
@@ -371,7 +379,7 @@ fn scratch(env: &TestEnv) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
     // Progress on core NATS, as any client (or the room's WebSocket) sees it.
@@ -536,7 +544,7 @@ async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
     // Real MediaRecorder chunks (see tests/fixtures/chromium/record.mjs and
     // manifest.json): `a` one recorder of 5.0 s; `b` two recorders of 2.0 s
     // started 0.19 s and 3.01 s after `a`, as after a reload.
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
     let session = recording_session(&running, "Chromium", "speaker").await;
@@ -605,7 +613,7 @@ async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
     let session = recording_session(&running, "Gappy", "grid").await;
@@ -716,7 +724,7 @@ fn spawn_worker(env: &TestEnv, running: &Running, extra: &[(&str, &str)]) -> Chi
 
 #[tokio::test(flavor = "multi_thread")]
 async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(NO_WORKER).await;
     let dir = scratch(&env);
 
@@ -793,10 +801,14 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
     let _ = slow.wait();
     // Its ffmpeg dies with it (nothing keeps encoding attempt 1 in the background).
     let attempt_dir = format!("{}-1", session.room_id());
-    eventually(Duration::from_secs(5), "the killed worker's ffmpeg to exit", || {
-        let gone = !any_process_mentions(&attempt_dir);
-        async move { gone.then_some(()) }
-    })
+    eventually(
+        Duration::from_secs(5),
+        "the killed worker's ffmpeg to exit",
+        || {
+            let gone = !any_process_mentions(&attempt_dir);
+            async move { gone.then_some(()) }
+        },
+    )
     .await;
     let mut fast = spawn_worker(&env, &running, &[]);
     let view = session.rendered(Duration::from_secs(120)).await;
