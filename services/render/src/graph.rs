@@ -23,6 +23,9 @@ pub struct Input {
     pub start: f64,
     pub has_audio: bool,
     pub has_video: bool,
+    /// After its end, its last frame stays until the next piece (a recorder
+    /// restart); `false` when chunks are missing after it: black until the next.
+    pub hold: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -141,12 +144,12 @@ pub fn compose_pass(
 
     // Inputs: every video piece, then every track's WAV.
     let mut input = 0usize;
-    let mut video_inputs: Vec<Vec<(usize, f64)>> = Vec::new();
+    let mut video_inputs: Vec<Vec<(usize, f64, bool)>> = Vec::new();
     for track in tracks {
         let mut mine = Vec::new();
         for i in track.inputs.iter().filter(|i| i.has_video) {
             args.extend(["-i".into(), i.path.display().to_string()]);
-            mine.push((input, i.start));
+            mine.push((input, i.start, i.hold));
             input += 1;
         }
         video_inputs.push(mine);
@@ -171,7 +174,7 @@ pub fn compose_pass(
             }
             // One recorder (the usual case): at its own size, padded with black
             // at the start; its last frame holds to the end (overlay's default).
-            [(i, start)] => {
+            [(i, start, _)] => {
                 let _ = writeln!(
                     graph,
                     "[{i}:v]fps=30,setsar=1,tpad=start_duration={}:color=black[t{t}b];",
@@ -183,13 +186,14 @@ pub fn compose_pass(
             pieces => {
                 let _ = writeln!(graph, "color=c=black:s={tw}x{th}:r=30:d={d}[t{t}b0];");
                 let mut last = format!("t{t}b0");
-                for (k, (i, start)) in pieces.iter().enumerate() {
+                for (k, (i, start, hold)) in pieces.iter().enumerate() {
                     let _ = writeln!(
                         graph,
                         "[{i}:v]fps=30,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
                          pad={tw}:{th}:-1:-1:color=black,setsar=1,setpts=PTS+{}/TB[t{t}p{k}];\
-                         [{last}][t{t}p{k}]overlay=eof_action=repeat[t{t}b{}];",
+                         [{last}][t{t}p{k}]overlay=eof_action={}[t{t}b{}];",
                         secs(start.max(0.0)),
+                        if *hold { "repeat" } else { "pass" },
                         k + 1
                     );
                     last = format!("t{t}b{}", k + 1);

@@ -695,7 +695,31 @@ async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
     assert!(near(ffprobe(&final_mp4).duration, 7.3, 0.5));
+    // During the missing chunk (about 2.8–4.3 s) the guest's tile is black;
+    // the host's is not.
+    let guest_tile = mean_luma(&final_mp4, 3.6, (640, 180, 640, 360));
+    let host_tile = mean_luma(&final_mp4, 3.6, (0, 180, 640, 360));
+    assert!(guest_tile < 20.0, "guest tile luma {guest_tile}");
+    assert!(host_tile > 40.0, "host tile luma {host_tile}");
     running.stop().await;
+}
+
+/// The mean luma of a rectangle (x, y, w, h) of the frame at `at` seconds.
+fn mean_luma(file: &Path, at: f64, (x, y, w, h): (u32, u32, u32, u32)) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &at.to_string(), "-i"])
+        .arg(file)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            &format!("crop={w}:{h}:{x}:{y},format=gray"),
+        ])
+        .args(["-f", "rawvideo", "-"])
+        .output()
+        .unwrap();
+    assert!(!out.stdout.is_empty());
+    out.stdout.iter().map(|b| f64::from(*b)).sum::<f64>() / out.stdout.len() as f64
 }
 
 /// Whether a running process has `text` in its command line.
