@@ -72,9 +72,10 @@ impl Worker {
     async fn consume(&self, consumer: PullConsumer) -> Result<(), String> {
         loop {
             // One message at a time: a render holds this worker, and messages
-            // it has not started stay free for the other workers.
+            // it has not started stay free for the other workers. (`batch`
+            // waits for a message; `fetch` would return at once and spin.)
             let mut batch = consumer
-                .fetch()
+                .batch()
                 .max_messages(1)
                 .expires(Duration::from_secs(5))
                 .messages()
