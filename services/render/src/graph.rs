@@ -9,6 +9,7 @@
 //! piece's last frame until the next one begins. `amix` runs with
 //! `normalize=0` so mixing does not lower everyone's level.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -50,30 +51,52 @@ fn secs(v: f64) -> String {
     format!("{v:.6}")
 }
 
-/// Arguments of the audio pass: every track as a WAV of `duration` seconds.
-pub fn audio_pass(tracks: &[TrackFiles], duration: f64) -> Vec<String> {
-    let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into()];
-    let mut graph = String::new();
-    let mut next_input = 0usize;
-    for input in tracks
-        .iter()
-        .flat_map(|t| &t.inputs)
-        .filter(|i| i.has_audio)
-    {
-        args.extend(["-i".into(), input.path.display().to_string()]);
+/// Where the compose pass takes each participant's audio from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioFrom {
+    /// The WAVs an `audio_pass` wrote (the speaker layout reads their levels first).
+    Wavs,
+    /// The pieces themselves: aligned in the compose pass, which also writes
+    /// the WAVs, so the audio is decoded once.
+    Pieces,
+}
+
+/// Input indexes: `(track, piece)` → ffmpeg input, for the pieces `wanted` keeps.
+fn number_inputs(
+    tracks: &[TrackFiles],
+    args: &mut Vec<String>,
+    first: usize,
+    wanted: impl Fn(&Input) -> bool,
+) -> HashMap<(usize, usize), usize> {
+    let mut index = HashMap::new();
+    for (t, track) in tracks.iter().enumerate() {
+        for (k, input) in track.inputs.iter().enumerate().filter(|(_, i)| wanted(i)) {
+            args.extend(["-i".into(), input.path.display().to_string()]);
+            index.insert((t, k), first + index.len());
+        }
     }
+    index
+}
+
+/// Each track's audio on the timeline, `duration` long, as `[a{t}]`.
+fn align_audio(
+    graph: &mut String,
+    tracks: &[TrackFiles],
+    duration: f64,
+    inputs: &HashMap<(usize, usize), usize>,
+) {
     for (t, track) in tracks.iter().enumerate() {
         let mut pieces = Vec::new();
-        for input in track.inputs.iter().filter(|i| i.has_audio) {
+        for (k, input) in track.inputs.iter().enumerate().filter(|(_, i)| i.has_audio) {
+            let i = inputs[&(t, k)];
             let delay = (input.start * f64::from(SAMPLE_RATE)).round().max(0.0) as u64;
-            let label = format!("a{t}p{}", pieces.len());
+            let label = format!("a{t}p{k}");
             let _ = writeln!(
                 graph,
-                "[{next_input}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0,\
+                "[{i}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0,\
                  aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo,\
                  adelay=delays={delay}S:all=1[{label}];"
             );
-            next_input += 1;
             pieces.push(label);
         }
         let pad = format!("apad=whole_dur={}", secs(duration));
@@ -97,22 +120,33 @@ pub fn audio_pass(tracks: &[TrackFiles], duration: f64) -> Vec<String> {
             }
         }
     }
+}
+
+fn wav_output(label: &str, duration: f64, path: &Path) -> Vec<String> {
+    [
+        "-map",
+        label,
+        "-c:a",
+        "pcm_s16le",
+        "-ar",
+        &SAMPLE_RATE.to_string(),
+        "-t",
+        &secs(duration),
+        &path.display().to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Arguments of the audio pass: every track as a WAV of `duration` seconds.
+pub fn audio_pass(tracks: &[TrackFiles], duration: f64) -> Vec<String> {
+    let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into()];
+    let inputs = number_inputs(tracks, &mut args, 0, |i| i.has_audio);
+    let mut graph = String::new();
+    align_audio(&mut graph, tracks, duration, &inputs);
     args.extend(["-filter_complex".into(), trim_graph(graph)]);
     for (t, track) in tracks.iter().enumerate() {
-        args.extend(
-            [
-                "-map",
-                &format!("[a{t}]"),
-                "-c:a",
-                "pcm_s16le",
-                "-ar",
-                &SAMPLE_RATE.to_string(),
-                "-t",
-                &secs(duration),
-                &track.wav.display().to_string(),
-            ]
-            .map(String::from),
-        );
+        args.extend(wav_output(&format!("[a{t}]"), duration, &track.wav));
     }
     args
 }
@@ -125,6 +159,7 @@ pub fn compose_pass(
     duration: f64,
     encoding: &Encoding,
     final_path: &Path,
+    audio: AudioFrom,
 ) -> Vec<String> {
     let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into()];
     let mut graph = String::new();
@@ -144,21 +179,31 @@ pub fn compose_pass(
         }
     };
 
-    // Inputs: every video piece, then every track's WAV.
-    let mut input = 0usize;
-    let mut video_inputs: Vec<Vec<(usize, f64, bool)>> = Vec::new();
-    for track in tracks {
-        let mut mine = Vec::new();
-        for i in track.inputs.iter().filter(|i| i.has_video) {
-            args.extend(["-i".into(), i.path.display().to_string()]);
-            mine.push((input, i.start, i.hold));
-            input += 1;
+    // Inputs: the pieces (with video, or with audio too when aligning it
+    // here), then, from an audio pass, every track's WAV.
+    let inputs = number_inputs(tracks, &mut args, 0, |i| {
+        i.has_video || (audio == AudioFrom::Pieces && i.has_audio)
+    });
+    let video_inputs: Vec<Vec<(usize, f64, bool)>> = tracks
+        .iter()
+        .enumerate()
+        .map(|(t, track)| {
+            track
+                .inputs
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.has_video)
+                .map(|(k, i)| (inputs[&(t, k)], i.start, i.hold))
+                .collect()
+        })
+        .collect();
+    let wav_input = inputs.len();
+    if audio == AudioFrom::Wavs {
+        for track in tracks {
+            args.extend(["-i".into(), track.wav.display().to_string()]);
         }
-        video_inputs.push(mine);
-    }
-    let wav_input = input;
-    for track in tracks {
-        args.extend(["-i".into(), track.wav.display().to_string()]);
+    } else {
+        align_audio(&mut graph, tracks, duration, &inputs);
     }
 
     // Each participant's picture on the timeline.
@@ -263,14 +308,27 @@ pub fn compose_pass(
     }
     let _ = writeln!(graph, "[{canvas}]format=yuv420p[final];");
 
-    // Audio: each track to its MP4 and into the mix.
+    // Audio: each track into the mix, to its MP4 and (aligned here) its WAV.
     let mut mix = String::new();
     for (t, track) in tracks.iter().enumerate() {
-        let w = wav_input + t;
+        let source = match audio {
+            AudioFrom::Wavs => format!("[{}:a]", wav_input + t),
+            AudioFrom::Pieces => format!("[a{t}]"),
+        };
+        let mut outs = format!("[m{t}]");
         if track.mp4.is_some() {
-            let _ = writeln!(graph, "[{w}:a]asplit=2[m{t}][o{t}];");
-        } else {
-            let _ = writeln!(graph, "[{w}:a]anull[m{t}];");
+            outs.push_str(&format!("[o{t}]"));
+        }
+        if audio == AudioFrom::Pieces {
+            outs.push_str(&format!("[w{t}]"));
+        }
+        match outs.matches('[').count() {
+            1 => {
+                let _ = writeln!(graph, "{source}anull{outs};");
+            }
+            n => {
+                let _ = writeln!(graph, "{source}asplit={n}{outs};");
+            }
         }
         let _ = write!(mix, "[m{t}]");
     }
@@ -301,7 +359,7 @@ pub fn compose_pass(
         .map(String::from)
         .to_vec()
     };
-    let audio = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"].map(String::from);
+    let aac = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"].map(String::from);
     let tail = |path: &Path| -> Vec<String> {
         [
             "-movflags",
@@ -320,7 +378,7 @@ pub fn compose_pass(
         "[mix]".into(),
     ]);
     args.extend(video(&encoding.preset, encoding.crf));
-    args.extend(audio.clone());
+    args.extend(aac.clone());
     args.extend(tail(final_path));
     for (t, track) in tracks.iter().enumerate() {
         if let Some(mp4) = &track.mp4 {
@@ -331,8 +389,11 @@ pub fn compose_pass(
                 format!("[o{t}]"),
             ]);
             args.extend(video(&encoding.preset, encoding.crf));
-            args.extend(audio.clone());
+            args.extend(aac.clone());
             args.extend(tail(mp4));
+        }
+        if audio == AudioFrom::Pieces {
+            args.extend(wav_output(&format!("[w{t}]"), duration, &track.wav));
         }
     }
     args

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use zencast_api::storage::ChunkStore;
 use zencast_events::{Layout, OutputKind, RenderOutput, RoomId};
 
-use crate::graph::{self, Encoding, Input, TrackFiles};
+use crate::graph::{self, AudioFrom, Encoding, Input, TrackFiles};
 use crate::layout;
 use crate::media::{self, WorkDir};
 use crate::plan::Plan;
@@ -107,24 +107,24 @@ impl Renderer {
             return Err(RenderError::Media("the recording has no duration".into()));
         }
 
-        // 2. Each participant's aligned audio (10–20 %).
-        let args = graph::audio_pass(&tracks, duration);
-        self.ffmpeg(args, report.clone(), "aligning audio", 10.0, 10.0, duration)
-            .await?;
-
-        // 3. Who speaks when, for the speaker layout.
-        let shots = if layout == Layout::Speaker {
+        // 2. Who speaks when, for the speaker layout: its levels need each
+        //    participant's aligned audio first (an audio pass, 10–20 %). Other
+        //    layouts align the audio in the compose pass and decode it once.
+        let (shots, audio, encode_from) = if layout == Layout::Speaker {
+            let args = graph::audio_pass(&tracks, duration);
+            self.ffmpeg(args, report.clone(), "aligning audio", 10.0, 10.0, duration)
+                .await?;
             let mut levels = Vec::new();
             for t in &tracks {
                 levels.push(media::wav_levels(&t.wav, speaker::WINDOW).await?);
             }
-            speaker::shots(&levels, duration)
+            (speaker::shots(&levels, duration), AudioFrom::Wavs, 20.0)
         } else {
-            vec![]
+            (vec![], AudioFrom::Pieces, 10.0)
         };
         let composition = layout::compose(layout, tracks.len(), duration, &shots);
 
-        // 4. Compose final.mp4 and each participant's MP4 (20–95 %).
+        // 3. Compose final.mp4 and each participant's MP4 (… – 95 %).
         let title_file = dir.join("title.txt");
         tokio::fs::write(&title_file, &plan.title).await?;
         let final_path = dir.join("final.mp4");
@@ -135,11 +135,20 @@ impl Renderer {
             duration,
             &s.encoding,
             &final_path,
+            audio,
         );
-        self.ffmpeg(args, report.clone(), "encoding", 20.0, 75.0, duration)
-            .await?;
+        let span = 95.0 - encode_from;
+        self.ffmpeg(
+            args,
+            report.clone(),
+            "encoding",
+            encode_from,
+            span,
+            duration,
+        )
+        .await?;
 
-        // 5. Upload (95–100 %).
+        // 4. Upload (95–100 %).
         report("uploading", 95.0);
         let mut outputs = Vec::new();
         let key = final_key(room);
