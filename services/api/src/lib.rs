@@ -14,6 +14,8 @@
 //!   `POST /api/uploads/complete`: retry-safe uploads ([`routes::chunks`]): `ChunkUploaded`
 //!   only once the object is in S3, whole.
 //! - `GET /api/openapi.json`, `GET /healthz`, `GET /metrics` (Prometheus text).
+//! - Any other `GET`: the web client's files, or its `index.html` for the
+//!   client's own routes ([`routes::web`]).
 //!
 //! Every error is JSON `{"error": {"code", "message"}}`; malformed JSON or ids
 //! are 400, never 500.
@@ -52,6 +54,6 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::uploads::router())
         .merge(routes::openapi::router())
         .merge(routes::ops::router())
-        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .fallback(routes::web::serve)
         .with_state(state)
 }

@@ -6,3 +6,4 @@ pub mod ops;
 pub mod recordings;
 pub mod socket;
 pub mod uploads;
+pub mod web;
