@@ -35,7 +35,8 @@ async function newPage(name) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on('pageerror', (e) => log(`${name} page error:`, e.message));
-  page.on('console', (m) => { if (m.type() === 'error') log(`${name} console:`, m.text()); });
+  page.on('response', (r) => { if (r.status() >= 400) log(`${name}: ${r.status()} ${r.request().method()} ${r.url()}`); });
+  page.on('requestfailed', (r) => log(`${name}: failed ${r.request().method()} ${r.url()} (${r.failure()?.errorText})`));
   return { context, page };
 }
 
