@@ -53,8 +53,15 @@ pub struct Participant {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RenderState {
-    /// Attempts started so far.
+    /// Attempts started so far, over every request (attempt numbers never repeat).
     pub attempts: u32,
+    /// Attempts started for the current request (the session's completion or
+    /// the latest `RenderRequested`).
+    pub request_attempts: u32,
+    /// The layout asked for by the latest `RenderRequested`; else the room's.
+    pub layout: Option<Layout>,
+    /// The current request renders with what is stored, gaps filled.
+    pub force: bool,
     /// The attempt in progress, if any.
     pub running: Option<u32>,
     pub completed: bool,
@@ -154,8 +161,16 @@ impl Aggregate for Recording {
                 self.phase = Phase::Completed;
                 self.expected_chunks = expected_chunks;
             }
+            RenderRequested { layout, force } => {
+                self.render.completed = false;
+                self.render.failed = false;
+                self.render.request_attempts = 0;
+                self.render.layout = Some(layout);
+                self.render.force = force;
+            }
             RenderStarted { attempt, .. } => {
                 self.render.attempts = attempt;
+                self.render.request_attempts += 1;
                 self.render.running = Some(attempt);
                 self.render.failed = false;
             }
@@ -172,6 +187,15 @@ impl Aggregate for Recording {
 }
 
 impl Participant {
+    /// Indexes below `count` that are not stored.
+    pub fn missing_chunks(&self, count: u32) -> Vec<u32> {
+        (0..count)
+            .filter(|i| {
+                !ChunkIndex::new(*i).is_ok_and(|i| self.chunks.contains_key(&i))
+            })
+            .collect()
+    }
+
     /// What a participant that never finished counts with: up to its highest
     /// stored chunk. A gap below it stays visible as a missing index (the render
     /// sees it from the indexes) instead of silently dropping the chunks after it.
@@ -316,6 +340,8 @@ impl Recording {
                 size,
                 sha256,
                 key,
+                starts_segment,
+                recorder_started_at,
             } => {
                 let p = self.participant(participant)?;
                 match p.chunks.get(&index) {
@@ -340,12 +366,15 @@ impl Recording {
                 if size == 0 {
                     return Err(RecordingError::Invalid("a chunk cannot be empty".into()));
                 }
-                Ok(vec![E::ChunkUploaded {
+                // The last missing chunk of a finished participant completes the session.
+                self.with_completion(vec![E::ChunkUploaded {
                     participant,
                     index,
                     size,
                     sha256,
                     key,
+                    starts_segment,
+                    recorder_started_at,
                 }])
             }
 
@@ -401,11 +430,21 @@ impl Recording {
                 _ => Err(RecordingError::NotRecording),
             },
 
-            C::StartRender {
-                worker,
-                layout,
-                attempt,
-            } => {
+            C::RequestRender { layout, force } => {
+                if !completed {
+                    return Err(RecordingError::Render(
+                        "the session is not completed yet".into(),
+                    ));
+                }
+                if let Some(running) = self.render.running {
+                    return Err(RecordingError::Render(format!(
+                        "render attempt {running} is in progress"
+                    )));
+                }
+                Ok(vec![E::RenderRequested { layout, force }])
+            }
+
+            C::StartRender { worker, attempt } => {
                 if !completed {
                     return Err(RecordingError::Render(
                         "the session is not completed yet".into(),
@@ -414,16 +453,32 @@ impl Recording {
                 if self.render.completed {
                     return Err(RecordingError::Render("the render is already done".into()));
                 }
+                if self.render.failed {
+                    return Err(RecordingError::Render(
+                        "the render failed for good; ask for another".into(),
+                    ));
+                }
+                if let Some(running) = self.render.running {
+                    return Err(RecordingError::Render(format!(
+                        "render attempt {running} is in progress"
+                    )));
+                }
                 if attempt != self.render.attempts + 1 {
                     return Err(RecordingError::Render(format!(
                         "render attempt {attempt} is not next (attempts so far: {})",
                         self.render.attempts
                     )));
                 }
+                let layout = self
+                    .render
+                    .layout
+                    .or(room.map(|r| r.layout))
+                    .unwrap_or_default();
                 Ok(vec![E::RenderStarted {
                     worker,
                     layout,
                     attempt,
+                    forced: self.render.force,
                 }])
             }
 
@@ -432,6 +487,8 @@ impl Recording {
                 key,
                 size,
                 duration_ms,
+                outputs,
+                filled_gaps,
             } => {
                 self.require_running_render(attempt)?;
                 Ok(vec![E::RenderCompleted {
@@ -439,6 +496,8 @@ impl Recording {
                     key,
                     size,
                     duration_ms,
+                    outputs,
+                    filled_gaps,
                 }])
             }
 
@@ -467,8 +526,14 @@ impl Recording {
         for e in &events {
             after.apply(e.clone());
         }
-        let all_finished = after.participants.values().all(|p| p.finished.is_some());
-        if after.phase == Phase::Stopped && all_finished {
+        // Finished, and every chunk below the declared count is stored: only
+        // then is the render possible. A missing chunk may still arrive (it is
+        // accepted below the count) until the grace period runs out.
+        let all_stored = after.participants.values().all(|p| {
+            p.finished
+                .is_some_and(|count| p.chunks.len() as u32 == count)
+        });
+        if after.phase == Phase::Stopped && all_stored {
             events.push(RecordingEvent::SessionCompleted {
                 expected_chunks: after
                     .participants

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Layout, Role};
+use crate::event::{FilledGap, Layout, RenderOutput, Role};
 use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +42,8 @@ pub enum RecordingCommand {
         size: u64,
         sha256: Sha256,
         key: String,
+        starts_segment: bool,
+        recorder_started_at: Option<DateTime<Utc>>,
     },
     FinishUploads {
         participant: ParticipantId,
@@ -49,9 +51,15 @@ pub enum RecordingCommand {
     },
     /// Sent by the system when the grace period after stop has run out.
     ExpireGracePeriod,
+    /// Asks for another render of a completed session.
+    RequestRender {
+        layout: Layout,
+        force: bool,
+    },
+    /// A worker claims the next render attempt; the expected-version append
+    /// lets exactly one of several racing workers win it.
     StartRender {
         worker: String,
-        layout: Layout,
         attempt: u32,
     },
     CompleteRender {
@@ -59,6 +67,8 @@ pub enum RecordingCommand {
         key: String,
         size: u64,
         duration_ms: u64,
+        outputs: Vec<RenderOutput>,
+        filled_gaps: Vec<FilledGap>,
     },
     FailRender {
         attempt: u32,

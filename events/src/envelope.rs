@@ -144,17 +144,31 @@ impl Envelope {
 }
 
 /// Brings a stored payload of any known schema version to the current one.
-/// There is one version today; an older version gets its conversion here, and
-/// stays readable forever.
+/// Every older version gets its conversion here, and stays readable forever.
+///
+/// - 1 → 2: `ChunkUploaded` gained `starts_segment` (a recorder's first chunk;
+///   in schema 1 only chunk 0 was one) and `recorder_started_at` (absent).
+///   `RenderStarted` gained `forced` and `RenderCompleted` gained `outputs`
+///   (both default to nothing).
 pub fn upcast(
     room: RoomId,
     sequence: u64,
     event_type: &str,
     version: &str,
-    tagged_payload: serde_json::Value,
+    mut tagged_payload: serde_json::Value,
 ) -> Result<serde_json::Value, EnvelopeError> {
     match version {
         SCHEMA_VERSION => Ok(tagged_payload),
+        "1" => {
+            if let Some(chunk) = tagged_payload
+                .get_mut("ChunkUploaded")
+                .and_then(|c| c.as_object_mut())
+            {
+                let first = chunk.get("index").and_then(|i| i.as_u64()) == Some(0);
+                chunk.insert("starts_segment".into(), first.into());
+            }
+            Ok(tagged_payload)
+        }
         _ => Err(EnvelopeError::UnknownVersion {
             room,
             sequence,
@@ -196,6 +210,31 @@ mod tests {
         let back = Envelope::from_stored(room, 7, "ParticipantJoined", "1", stored, &meta).unwrap();
         assert_eq!(back, env);
         assert_eq!(back.event().unwrap(), event);
+    }
+
+    #[test]
+    fn schema_1_chunks_are_upcast_with_chunk_0_starting_the_segment() {
+        let meta = HashMap::from([(META_OCCURRED_AT.to_string(), Utc::now().to_rfc3339())]);
+        let participant = ParticipantId::new();
+        for (index, first) in [(0, true), (3, false)] {
+            let v1 = serde_json::json!({"ChunkUploaded": {
+                "participant": participant, "index": index, "size": 10,
+                "sha256": "00".repeat(32), "key": "k"}});
+            let env = Envelope::from_stored(RoomId::new(), 5, "ChunkUploaded", "1", v1, &meta)
+                .unwrap();
+            assert_eq!(env.schema_version, SCHEMA_VERSION);
+            match env.event().unwrap() {
+                RecordingEvent::ChunkUploaded {
+                    starts_segment,
+                    recorder_started_at,
+                    ..
+                } => {
+                    assert_eq!(starts_segment, first);
+                    assert_eq!(recorder_started_at, None);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 /// The schema version every event is written with today. A change of payload
 /// shape bumps it; readers upcast older versions (see `envelope::upcast`).
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// How the final video is composed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -67,6 +67,35 @@ pub enum CompletionReason {
     GracePeriodExpired,
 }
 
+/// What a file written by a render is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// The composed video with the mixed audio.
+    Final,
+    /// One participant's audio alone, on the session timeline (WAV).
+    TrackAudio,
+    /// One participant's video and audio alone, on the session timeline (MP4).
+    TrackVideo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderOutput {
+    pub kind: OutputKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant: Option<ParticipantId>,
+    pub key: String,
+    pub size: u64,
+}
+
+/// Chunks `from..=to` of a participant were missing and rendered as a gap.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilledGap {
+    pub participant: ParticipantId,
+    pub from: u32,
+    pub to: u32,
+}
+
 /// Everything that can happen to a recording. Serialized externally tagged
 /// (`{"ChunkUploaded": {...}}`), which is the form cqrs-es stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +129,16 @@ pub enum RecordingEvent {
         size: u64,
         sha256: Sha256,
         key: String,
+        /// The chunk begins with a WebM header: the first chunk of a recorder
+        /// (a reload or a device change starts a new one, a new segment).
+        /// Schema 2; schema-1 events are upcast with `index == 0`.
+        #[serde(default)]
+        starts_segment: bool,
+        /// When the recorder that produced this chunk started, in server time
+        /// (the client's clock corrected by the WebSocket clock sync). Places
+        /// the segment on the session timeline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorder_started_at: Option<DateTime<Utc>>,
     },
     ParticipantUploadsFinished {
         participant: ParticipantId,
@@ -109,16 +148,33 @@ pub enum RecordingEvent {
         expected_chunks: BTreeMap<ParticipantId, u32>,
         reason: CompletionReason,
     },
+    /// Another render of a completed session (the host asked, with a layout,
+    /// or an operator forced one with what is stored).
+    RenderRequested {
+        layout: Layout,
+        /// Render even with chunks missing: gaps become silence and black.
+        force: bool,
+    },
     RenderStarted {
         worker: String,
         layout: Layout,
         attempt: u32,
+        /// Rendering with what is stored, gaps filled (`zencast render --force`).
+        #[serde(default)]
+        forced: bool,
     },
     RenderCompleted {
         attempt: u32,
+        /// The composed file, `processed/{roomId}/final.mp4`.
         key: String,
         size: u64,
         duration_ms: u64,
+        /// Every file written: the composed one and each participant's tracks.
+        #[serde(default)]
+        outputs: Vec<RenderOutput>,
+        /// Spans rendered as silence and black because their chunks are missing.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        filled_gaps: Vec<FilledGap>,
     },
     RenderFailed {
         attempt: u32,
@@ -130,7 +186,7 @@ pub enum RecordingEvent {
 
 impl RecordingEvent {
     /// Every event type name, in the order of the architecture's table.
-    pub const TYPES: [&'static str; 11] = [
+    pub const TYPES: [&'static str; 12] = [
         "RoomCreated",
         "ParticipantJoined",
         "ParticipantLeft",
@@ -139,6 +195,7 @@ impl RecordingEvent {
         "ChunkUploaded",
         "ParticipantUploadsFinished",
         "SessionCompleted",
+        "RenderRequested",
         "RenderStarted",
         "RenderCompleted",
         "RenderFailed",
@@ -154,6 +211,7 @@ impl RecordingEvent {
             Self::ChunkUploaded { .. } => "ChunkUploaded",
             Self::ParticipantUploadsFinished { .. } => "ParticipantUploadsFinished",
             Self::SessionCompleted { .. } => "SessionCompleted",
+            Self::RenderRequested { .. } => "RenderRequested",
             Self::RenderStarted { .. } => "RenderStarted",
             Self::RenderCompleted { .. } => "RenderCompleted",
             Self::RenderFailed { .. } => "RenderFailed",
@@ -163,7 +221,10 @@ impl RecordingEvent {
     pub fn is_render_event(&self) -> bool {
         matches!(
             self,
-            Self::RenderStarted { .. } | Self::RenderCompleted { .. } | Self::RenderFailed { .. }
+            Self::RenderRequested { .. }
+                | Self::RenderStarted { .. }
+                | Self::RenderCompleted { .. }
+                | Self::RenderFailed { .. }
         )
     }
 }

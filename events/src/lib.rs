@@ -21,5 +21,8 @@ pub use aggregate::{Phase, Recording};
 pub use command::RecordingCommand;
 pub use envelope::{event_id, Envelope, EnvelopeError, SYSTEM_ACTOR};
 pub use error::RecordingError;
-pub use event::{CompletionReason, Layout, RecordingEvent, Role, SCHEMA_VERSION};
+pub use event::{
+    CompletionReason, FilledGap, Layout, OutputKind, RecordingEvent, RenderOutput, Role,
+    SCHEMA_VERSION,
+};
 pub use ids::{ChunkIndex, IdError, ParticipantId, RoomId, Sha256};

@@ -80,7 +80,7 @@ fn command() -> impl Strategy<Value = C> {
     let stop = (mostly_host(), 0..100i64).prop_map(|(by, t)| C::StopRecording { by, at: at(t) });
     let chunk = (
         anyone(),
-        0..6u32,
+        0..3u32,
         0..HASHES.len(),
         prop_oneof![9 => Just(1000u64), 1 => Just(0u64)],
     )
@@ -90,14 +90,19 @@ fn command() -> impl Strategy<Value = C> {
             size,
             sha256: zencast_events::Sha256::parse(HASHES[hash]).unwrap(),
             key: format!("{participant}/{index}"),
+            starts_segment: index == 0,
+            recorder_started_at: None,
         });
-    let finish = (anyone(), 0..7u32).prop_map(|(participant, chunk_count)| C::FinishUploads {
-        participant,
-        chunk_count,
-    });
+    // Half of the finishes are a well-behaved client's: the count it stored
+    // (`AS_STORED`, resolved by `run`); the others are any count.
+    let finish = (anyone(), prop_oneof![Just(AS_STORED), 0..4u32]).prop_map(
+        |(participant, chunk_count)| C::FinishUploads {
+            participant,
+            chunk_count,
+        },
+    );
     let start_render = (1..4u32, prop::bool::ANY).prop_map(|(attempt, w)| C::StartRender {
         worker: if w { "w1" } else { "w2" }.into(),
-        layout: Layout::Grid,
         attempt,
     });
     let complete_render = (1..4u32).prop_map(|attempt| C::CompleteRender {
@@ -105,12 +110,19 @@ fn command() -> impl Strategy<Value = C> {
         key: format!("render/{attempt}.mp4"),
         size: 5000,
         duration_ms: 60_000,
+        outputs: vec![],
+        filled_gaps: vec![],
     });
     let fail_render =
         (1..4u32, prop::bool::weighted(0.3)).prop_map(|(attempt, last)| C::FailRender {
             attempt,
             reason: "boom".into(),
             last,
+        });
+    let request_render = (0..Layout::ALL.len(), prop::bool::weighted(0.3))
+        .prop_map(|(l, force)| C::RequestRender {
+            layout: Layout::ALL[l],
+            force,
         });
     prop_oneof![
         1 => create_room(),
@@ -120,18 +132,19 @@ fn command() -> impl Strategy<Value = C> {
         3 => stop,
         12 => chunk,
         6 => finish,
-        2 => Just(C::ExpireGracePeriod),
-        3 => start_render,
+        1 => Just(C::ExpireGracePeriod),
+        4 => start_render,
         2 => complete_render,
-        2 => fail_render,
+        3 => fail_render,
+        1 => request_render,
     ]
 }
 
-/// A CreateRoom most of the time, then up to 60 random commands.
+/// A CreateRoom most of the time, then up to 80 random commands.
 fn script() -> impl Strategy<Value = Vec<C>> {
     (
         prop_oneof![9 => create_room(), 1 => command()],
-        prop::collection::vec(command(), 0..60),
+        prop::collection::vec(command(), 0..80),
     )
         .prop_map(|(first, rest)| {
             let mut commands = vec![first];
@@ -150,11 +163,31 @@ struct Run {
     log: Vec<(u64, E)>,
 }
 
+/// A `FinishUploads` count standing for "as many chunks as it has stored".
+const AS_STORED: u32 = u32::MAX;
+
+/// The command as sent on this state (`AS_STORED` becomes the stored count).
+fn resolve(state: &Recording, command: &C) -> C {
+    match command {
+        C::FinishUploads {
+            participant,
+            chunk_count: AS_STORED,
+        } => C::FinishUploads {
+            participant: *participant,
+            chunk_count: state
+                .participants
+                .get(participant)
+                .map_or(0, |p| p.chunk_count()),
+        },
+        other => other.clone(),
+    }
+}
+
 fn run(commands: &[C]) -> Run {
     let mut live = Recording::default();
     let mut log = Vec::new();
     for command in commands {
-        if let Ok(events) = live.decide(command.clone()) {
+        if let Ok(events) = live.decide(resolve(&live, command)) {
             for event in events {
                 live.apply(event.clone());
                 log.push((log.len() as u64 + 1, event));
@@ -175,7 +208,8 @@ fn run_through_handle(commands: &[C]) -> (Recording, Vec<E>) {
         for command in commands {
             let mut attempt = aggregate.clone();
             let sink = EventSink::<Recording>::default();
-            if attempt.handle(command.clone(), &(), &sink).await.is_ok() {
+            let command = resolve(&aggregate, command);
+            if attempt.handle(command, &(), &sink).await.is_ok() {
                 aggregate = attempt;
                 events.extend(sink.collect().await);
             }
@@ -263,10 +297,12 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
                 prop_assert_eq!(&keys, &joined);
                 if *reason == CompletionReason::AllFinished {
                     for (p, count) in expected_chunks {
-                        prop_assert_eq!(
-                            run.live.participants[p].finished,
-                            Some(*count),
-                            "count of {}",
+                        let participant = &run.live.participants[p];
+                        prop_assert_eq!(participant.finished, Some(*count), "count of {}", p);
+                        prop_assert!(
+                            participant.missing_chunks(*count).is_empty(),
+                            "event {}: completed with chunks of {} missing",
+                            sequence,
                             p
                         );
                     }
@@ -282,6 +318,11 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
                 prop_assert_eq!(*attempt, last_attempt + 1);
                 last_attempt = *attempt;
                 running = Some(*attempt);
+            }
+            E::RenderRequested { .. } => {
+                prop_assert!(completed, "event {sequence}: render asked before completion");
+                prop_assert_eq!(running, None, "event {}: asked while rendering", sequence);
+                rendered = false;
             }
             E::RenderCompleted { attempt, .. } | E::RenderFailed { attempt, .. } => {
                 prop_assert_eq!(
@@ -403,6 +444,7 @@ fn the_generator_reaches_every_phase() {
         "RenderStarted/retry",
         "RenderCompleted",
         "RenderFailed",
+        "RenderRequested",
     ] {
         let n = seen.get(name).copied().unwrap_or(0);
         assert!(n >= 5, "only {n} {name} in {cases} scripts: {seen:?}");

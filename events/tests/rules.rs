@@ -90,6 +90,8 @@ fn chunk_cmd(p: ParticipantId, i: u32, sha256: &str) -> C {
         size: 1000,
         sha256: zencast_events::Sha256::parse(sha256).unwrap(),
         key: key(p, i),
+        starts_segment: i == 0,
+        recorder_started_at: None,
     }
 }
 fn finish_cmd(p: ParticipantId, chunk_count: u32) -> C {
@@ -101,7 +103,6 @@ fn finish_cmd(p: ParticipantId, chunk_count: u32) -> C {
 fn start_render(worker: &str, attempt: u32) -> C {
     C::StartRender {
         worker: worker.into(),
-        layout: Layout::Grid,
         attempt,
     }
 }
@@ -111,6 +112,8 @@ fn complete_render(attempt: u32) -> C {
         key: "renders/r/final.mp4".into(),
         size: 5000,
         duration_ms: 60_000,
+        outputs: vec![],
+        filled_gaps: vec![],
     }
 }
 fn fail_render(attempt: u32, last: bool) -> C {
@@ -158,6 +161,8 @@ fn chunk(p: ParticipantId, i: u32, sha256: &str) -> E {
         size: 1000,
         sha256: zencast_events::Sha256::parse(sha256).unwrap(),
         key: key(p, i),
+        starts_segment: i == 0,
+        recorder_started_at: None,
     }
 }
 fn finished(p: ParticipantId, chunk_count: u32) -> E {
@@ -177,6 +182,7 @@ fn render_started(worker: &str, attempt: u32) -> E {
         worker: worker.into(),
         layout: Layout::Grid,
         attempt,
+        forced: false,
     }
 }
 fn render_completed(attempt: u32) -> E {
@@ -185,6 +191,8 @@ fn render_completed(attempt: u32) -> E {
         key: "renders/r/final.mp4".into(),
         size: 5000,
         duration_ms: 60_000,
+        outputs: vec![],
+        filled_gaps: vec![],
     }
 }
 fn render_failed(attempt: u32, last: bool) -> E {
@@ -631,6 +639,8 @@ fn an_empty_chunk_is_refused() {
             size: 0,
             sha256: zencast_events::Sha256::parse(HASH_A).unwrap(),
             key: key(ada(), 0),
+            starts_segment: true,
+            recorder_started_at: None,
         })
         .then_expect_error(invalid("a chunk cannot be empty"));
 }
@@ -741,9 +751,27 @@ fn stopping_with_someone_unfinished_does_not_complete_the_session() {
 #[test]
 fn the_last_finish_after_stop_completes_the_session() {
     given(with(stopped_room(), [finished(host(), 2)]))
-        .when(finish_cmd(ada(), 3))
+        .when(finish_cmd(ada(), 1))
         .then_expect_events(vec![
-            finished(ada(), 3),
+            finished(ada(), 1),
+            completed(&[(host(), 2), (ada(), 1)], CompletionReason::AllFinished),
+        ]);
+}
+
+#[test]
+fn a_finish_with_chunks_missing_waits_for_them_before_completing() {
+    let history = with(stopped_room(), [finished(host(), 2)]);
+    given(history.clone())
+        .when(finish_cmd(ada(), 3))
+        .then_expect_events(vec![finished(ada(), 3)]);
+    let history = with(history, [finished(ada(), 3)]);
+    given(history.clone())
+        .when(chunk_cmd(ada(), 2, HASH_B))
+        .then_expect_events(vec![chunk(ada(), 2, HASH_B)]);
+    given(with(history, [chunk(ada(), 2, HASH_B)]))
+        .when(chunk_cmd(ada(), 1, HASH_B))
+        .then_expect_events(vec![
+            chunk(ada(), 1, HASH_B),
             completed(&[(host(), 2), (ada(), 3)], CompletionReason::AllFinished),
         ]);
 }
@@ -882,9 +910,68 @@ fn the_first_render_is_attempt_1() {
 fn a_second_worker_with_the_same_attempt_is_refused() {
     given(with(completed_room(), [render_started("w1", 1)]))
         .when(start_render("w2", 1))
-        .then_expect_error(render_error(
-            "render attempt 1 is not next (attempts so far: 1)",
-        ));
+        .then_expect_error(render_error("render attempt 1 is in progress"));
+    given(with(completed_room(), [render_started("w1", 1)]))
+        .when(start_render("w2", 2))
+        .then_expect_error(render_error("render attempt 1 is in progress"));
+}
+
+#[test]
+fn another_render_can_be_asked_for_only_after_completion_and_not_while_one_runs() {
+    let ask = C::RequestRender {
+        layout: Layout::Speaker,
+        force: false,
+    };
+    given(stopped_room())
+        .when(ask.clone())
+        .then_expect_error(render_error("the session is not completed yet"));
+    given(with(completed_room(), [render_started("w1", 1)]))
+        .when(ask.clone())
+        .then_expect_error(render_error("render attempt 1 is in progress"));
+    given(with(
+        completed_room(),
+        [render_started("w1", 1), render_completed(1)],
+    ))
+    .when(ask)
+    .then_expect_events(vec![E::RenderRequested {
+        layout: Layout::Speaker,
+        force: false,
+    }]);
+}
+
+#[test]
+fn a_requested_render_starts_with_its_layout_and_the_next_attempt_number() {
+    let history = with(
+        completed_room(),
+        [
+            render_started("w1", 1),
+            render_failed(1, true),
+            E::RenderRequested {
+                layout: Layout::AudioOnly,
+                force: true,
+            },
+        ],
+    );
+    given(history)
+        .when(start_render("w2", 2))
+        .then_expect_events(vec![E::RenderStarted {
+            worker: "w2".into(),
+            layout: Layout::AudioOnly,
+            attempt: 2,
+            forced: true,
+        }]);
+}
+
+#[test]
+fn a_render_failed_for_good_starts_again_only_when_asked() {
+    given(with(
+        completed_room(),
+        [render_started("w1", 1), render_failed(1, true)],
+    ))
+    .when(start_render("w1", 2))
+    .then_expect_error(render_error(
+        "the render failed for good; ask for another",
+    ));
 }
 
 #[test]

@@ -15,7 +15,8 @@ use cqrs_es::Aggregate;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
-use zencast_events::{event_id, RoomId};
+use zencast_events::envelope::upcast;
+use zencast_events::{event_id, RoomId, SCHEMA_VERSION};
 
 #[derive(Clone)]
 pub struct PgEventRepository {
@@ -51,16 +52,25 @@ fn from_sqlx(e: sqlx::Error) -> PersistenceError {
     }
 }
 
-fn row_to_event(row: &PgRow) -> SerializedEvent {
-    SerializedEvent::new(
-        row.get("aggregate_id"),
-        row.get::<i64, _>("sequence") as usize,
+/// A stored row as cqrs-es reads it, upcast to the current schema so the
+/// aggregate only ever folds current payloads.
+fn row_to_event(row: &PgRow) -> Result<SerializedEvent, PersistenceError> {
+    let id: String = row.get("aggregate_id");
+    let sequence = row.get::<i64, _>("sequence");
+    let event_type: String = row.get("event_type");
+    let version: String = row.get("event_version");
+    let room = RoomId::parse(&id).map_err(unknown)?;
+    let payload = upcast(room, sequence as u64, &event_type, &version, row.get("payload"))
+        .map_err(unknown)?;
+    Ok(SerializedEvent::new(
+        id,
+        sequence as usize,
         row.get("aggregate_type"),
-        row.get("event_type"),
-        row.get("event_version"),
-        row.get("payload"),
+        event_type,
+        SCHEMA_VERSION.to_string(),
+        payload,
         row.get("metadata"),
-    )
+    ))
 }
 
 impl PgEventRepository {
@@ -76,7 +86,7 @@ impl PgEventRepository {
             .fetch_all(&self.pool)
             .await
             .map_err(from_sqlx)?;
-        Ok(rows.iter().map(row_to_event).collect())
+        rows.iter().map(row_to_event).collect()
     }
 }
 
@@ -182,7 +192,9 @@ impl PersistedEventRepository for PgEventRepository {
         .fetch_all(&self.pool)
         .await
         .map_err(from_sqlx)?;
-        Ok(replay_stream(rows.iter().map(row_to_event).collect()))
+        Ok(replay_stream(
+            rows.iter().map(row_to_event).collect::<Result<_, _>>()?,
+        ))
     }
 }
 

@@ -28,6 +28,12 @@ impl RoomKeys {
     pub fn chunks(&self, participant: ParticipantId) -> String {
         format!("{}:room:{}:chunks:{participant}", self.prefix, self.room)
     }
+    /// `zencast:progress:{id}`: the running render's live progress (percent,
+    /// stage), written by the render worker with a short expiry. Not part of
+    /// the projection: not an event, not rebuilt by replay.
+    pub fn progress(&self) -> String {
+        format!("{}:progress:{}", self.prefix, self.room)
+    }
     /// Matches every key of this room (ids are fixed-length, so no other room's).
     pub fn pattern(&self) -> String {
         format!("{}:room:{}*", self.prefix, self.room)

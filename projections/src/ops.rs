@@ -40,6 +40,10 @@ pub mod field {
     pub const RENDER_ATTEMPT: &str = "render_attempt";
     pub const RENDER_WORKER: &str = "render_worker";
     pub const RENDER_ERROR: &str = "render_error";
+    pub const RENDER_LAYOUT: &str = "render_layout";
+    pub const RENDER_FORCED: &str = "render_forced";
+    /// JSON list of the files the last completed render wrote.
+    pub const RENDER_OUTPUTS: &str = "render_outputs";
     pub const FINAL_KEY: &str = "final_key";
     pub const FINAL_SIZE: &str = "final_size";
     pub const FINAL_DURATION_MS: &str = "final_duration_ms";
@@ -147,23 +151,39 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
                 ops.push(hset(Key::Room, field::participant(&p, "expected"), n));
             }
         }
+        E::RenderRequested { layout, force } => ops.extend([
+            hset(Key::Room, RENDER_STATUS, "requested"),
+            hset(Key::Room, RENDER_LAYOUT, layout.as_str()),
+            hset(Key::Room, RENDER_FORCED, force),
+        ]),
         E::RenderStarted {
-            worker, attempt, ..
+            worker,
+            attempt,
+            layout,
+            forced,
         } => ops.extend([
             hset(Key::Room, RENDER_STATUS, "running"),
             hset(Key::Room, RENDER_ATTEMPT, attempt),
             hset(Key::Room, RENDER_WORKER, worker),
+            hset(Key::Room, RENDER_LAYOUT, layout.as_str()),
+            hset(Key::Room, RENDER_FORCED, forced),
         ]),
         E::RenderCompleted {
             key,
             size,
             duration_ms,
+            outputs,
             ..
         } => ops.extend([
             hset(Key::Room, RENDER_STATUS, "completed"),
             hset(Key::Room, FINAL_KEY, key),
             hset(Key::Room, FINAL_SIZE, size),
             hset(Key::Room, FINAL_DURATION_MS, duration_ms),
+            hset(
+                Key::Room,
+                RENDER_OUTPUTS,
+                serde_json::to_string(&outputs).unwrap_or_default(),
+            ),
         ]),
         E::RenderFailed { reason, last, .. } => ops.extend([
             hset(

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use redis::aio::ConnectionManager;
 use serde::Serialize;
-use zencast_events::RoomId;
+use zencast_events::{OutputKind, RenderOutput, RoomId};
 
 use crate::keys::RoomKeys;
 use crate::ops::field;
@@ -26,13 +26,59 @@ pub struct ParticipantView {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderView {
+    /// `pending`, `requested`, `running`, `retrying`, `completed` or `failed`.
     pub status: Option<String>,
     pub attempt: Option<u64>,
     pub worker: Option<String>,
+    pub layout: Option<String>,
+    pub forced: bool,
+    /// The last failure, while it matters (`retrying` or `failed`).
     pub error: Option<String>,
+    /// Live progress of the running attempt, 0–100.
+    pub percent: Option<f64>,
+    pub stage: Option<String>,
     pub final_key: Option<String>,
     pub final_size: Option<u64>,
     pub final_duration_ms: Option<u64>,
+    /// What the last completed render wrote, with where to download it.
+    pub files: Vec<FileView>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    /// `final.mp4`, `tracks/{participantId}.wav` or `tracks/{participantId}.mp4`.
+    pub name: String,
+    /// `final`, `track-audio` or `track-video`.
+    pub kind: OutputKind,
+    pub participant_id: Option<String>,
+    pub size: u64,
+    /// `/api/recordings/{roomId}/files/{name}` (needs a participant token).
+    pub url: String,
+}
+
+/// The download name of an output key: the part after `processed/{roomId}/`.
+pub fn file_name(room: RoomId, key: &str) -> Option<&str> {
+    key.strip_prefix(&format!("processed/{room}/"))
+}
+
+fn files(room: RoomId, outputs: Option<&String>) -> Vec<FileView> {
+    let outputs: Vec<RenderOutput> = outputs
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default();
+    outputs
+        .into_iter()
+        .filter_map(|o| {
+            let name = file_name(room, &o.key)?.to_string();
+            Some(FileView {
+                url: format!("/api/recordings/{room}/files/{name}"),
+                name,
+                kind: o.kind,
+                participant_id: o.participant.map(|p| p.to_string()),
+                size: o.size,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,9 +110,14 @@ pub async fn read_room(
 ) -> Result<Option<RoomView>, ProjectionError> {
     let keys = RoomKeys::new(prefix, room);
     let mut conn = redis.clone();
-    let (hash, present): (HashMap<String, String>, Vec<String>) = redis::pipe()
+    let (hash, present, progress): (
+        HashMap<String, String>,
+        Vec<String>,
+        HashMap<String, String>,
+    ) = redis::pipe()
         .hgetall(keys.room())
         .smembers(keys.participants())
+        .hgetall(keys.progress())
         .query_async(&mut conn)
         .await?;
     if hash.is_empty() {
@@ -96,6 +147,9 @@ pub async fn read_room(
             );
         }
     }
+    let render_status = get(field::RENDER_STATUS);
+    let live_attempt = render_status.as_deref() == Some("running")
+        && progress.get("attempt") == hash.get(field::RENDER_ATTEMPT);
     Ok(Some(RoomView {
         room_id: room,
         status: get(field::STATUS).unwrap_or_default(),
@@ -112,10 +166,22 @@ pub async fn read_room(
         bytes_total: num(field::BYTES_TOTAL).unwrap_or(0),
         participants: participants.into_values().collect(),
         render: RenderView {
-            status: get(field::RENDER_STATUS),
             attempt: num(field::RENDER_ATTEMPT),
             worker: get(field::RENDER_WORKER),
-            error: get(field::RENDER_ERROR),
+            layout: get(field::RENDER_LAYOUT),
+            forced: get(field::RENDER_FORCED).as_deref() == Some("true"),
+            error: render_status
+                .as_deref()
+                .filter(|s| matches!(*s, "retrying" | "failed"))
+                .and(get(field::RENDER_ERROR)),
+            // Progress of the attempt that is running now, not of an earlier one.
+            percent: progress
+                .get("percent")
+                .filter(|_| live_attempt)
+                .and_then(|p| p.parse().ok()),
+            stage: progress.get("stage").filter(|_| live_attempt).cloned(),
+            files: files(room, hash.get(field::RENDER_OUTPUTS)),
+            status: render_status,
             final_key: get(field::FINAL_KEY),
             final_size: num(field::FINAL_SIZE),
             final_duration_ms: num(field::FINAL_DURATION_MS),

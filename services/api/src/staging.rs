@@ -15,7 +15,13 @@ pub struct Staged {
     pub path: PathBuf,
     pub size: u64,
     pub sha256: Sha256,
+    /// The bytes begin with the EBML magic: the first chunk of a recorder (a
+    /// segment of its own on the timeline).
+    pub starts_with_header: bool,
 }
+
+/// The four bytes every WebM (EBML) file starts with.
+pub const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
 impl Drop for Staged {
     fn drop(&mut self) {
@@ -51,6 +57,7 @@ pub async fn stage(dir: &Path, body: Body, max: u64) -> Result<Staged, StageErro
     let mut file = tokio::fs::File::create(&path).await?;
     let mut hasher = sha2::Sha256::new();
     let mut size = 0u64;
+    let mut head = Vec::with_capacity(EBML_MAGIC.len());
     let mut stream = body.into_data_stream();
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| StageError::Interrupted(e.to_string()))?;
@@ -59,6 +66,8 @@ pub async fn stage(dir: &Path, body: Body, max: u64) -> Result<Staged, StageErro
             return Err(StageError::TooLarge(max));
         }
         hasher.update(&piece);
+        let wanted = EBML_MAGIC.len().saturating_sub(head.len()).min(piece.len());
+        head.extend_from_slice(&piece[..wanted]);
         file.write_all(&piece).await?;
     }
     file.sync_all().await?;
@@ -68,5 +77,6 @@ pub async fn stage(dir: &Path, body: Body, max: u64) -> Result<Staged, StageErro
         path,
         size,
         sha256: Sha256::from_bytes(hasher.finalize().into()),
+        starts_with_header: head == EBML_MAGIC,
     })
 }

@@ -204,6 +204,8 @@ async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
                 size: 100 + i as u64,
                 sha256: sha(i),
                 key: format!("{room}/{p}/{i}.webm"),
+                starts_segment: i == 0,
+                recorder_started_at: None,
             },
             &o,
         )
@@ -342,6 +344,8 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
                     size: 1,
                     sha256: sha(i),
                     key: format!("k{i}"),
+                    starts_segment: i == 0,
+                    recorder_started_at: None,
                 },
                 &o,
             )

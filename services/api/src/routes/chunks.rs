@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, put};
+use chrono::{DateTime, Utc};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -186,6 +187,8 @@ async fn upload(
                 size: staged.size,
                 sha256: staged.sha256,
                 key: key.clone(),
+                starts_segment: staged.starts_with_header,
+                recorder_started_at: recording_start(&headers)?,
             },
             &Origin::now(participant.to_string()),
         )
@@ -195,6 +198,32 @@ async fn upload(
     } else {
         StatusCode::CREATED
     })
+}
+
+/// The request header with the recorder's start in server time (milliseconds
+/// since the Unix epoch, the client's clock corrected by the WebSocket clock
+/// sync). Clients send it with every chunk; the log keeps it for the chunks that
+/// start a segment.
+pub const RECORDING_START_HEADER: &str = "zencast-recording-start";
+
+fn recording_start(headers: &HeaderMap) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(value) = headers.get(RECORDING_START_HEADER) else {
+        return Ok(None);
+    };
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "{RECORDING_START_HEADER} must be milliseconds since the Unix epoch"
+        ))
+    };
+    let ms: f64 = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|ms: &f64| ms.is_finite() && *ms > 0.0)
+        .ok_or_else(bad)?;
+    DateTime::from_timestamp_micros((ms * 1000.0).round() as i64)
+        .map(Some)
+        .ok_or_else(bad)
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -229,6 +258,7 @@ async fn list(
             size,
             sha256,
             key,
+            ..
         }) = e.event()
         {
             if participant == path.participant {

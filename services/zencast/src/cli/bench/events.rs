@@ -198,6 +198,8 @@ async fn phase(
                     size: 1_000_000,
                     sha256: Sha256::parse(&format!("{:064x}", i)).expect("64 hex digits"),
                     key: format!("{room}/{host}/{i}.webm"),
+                    starts_segment: i == 0,
+                    recorder_started_at: None,
                 };
                 let appended = log.execute(room, cmd, &o).await?;
                 let mut s = sent.lock().await;
