@@ -36,7 +36,7 @@ async function newPage(name) {
   const page = await context.newPage();
   page.on('pageerror', (e) => log(`${name} page error:`, e.message));
   page.on('response', (r) => { if (r.status() >= 400) log(`${name}: ${r.status()} ${r.request().method()} ${r.url()}`); });
-  page.on('requestfailed', (r) => log(`${name}: failed ${r.request().method()} ${r.url()} (${r.failure()?.errorText})`));
+  page.on('requestfailed', (r) => log(`${name}: failed ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
   return { context, page };
 }
 
