@@ -71,7 +71,10 @@ pub fn Finish(room: String) -> Element {
 
     let render_text = match render_status.as_str() {
         "" => "Waiting for everyone's uploads before the render starts…".to_string(),
-        "pending" | "requested" => "Everything is uploaded: the render starts as soon as a render worker is free.".to_string(),
+        "pending" | "requested" => {
+            "Everything is uploaded: the render starts as soon as a render worker is free."
+                .to_string()
+        }
         "running" => format!("Rendering: {:.0} %", render.percent.unwrap_or(0.0)),
         "completed" => "The render is done.".to_string(),
         "failed" => format!(

@@ -3,6 +3,15 @@
 //! numbering of its chunks. It runs as a task that outlives page changes, so
 //! the finish page sees uploads go on; pages read its [`StudioView`] and send
 //! it [`Command`]s.
+//!
+//! - this module: the handle, the actor's state and its loop, the socket and the room view;
+//! - [`signaling`]: the peer connections, negotiated over the socket;
+//! - [`recording`]: the recorder, kept in line with the room, and its chunks;
+//! - [`view`]: what the pages draw.
+
+mod recording;
+mod signaling;
+mod view;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -17,61 +26,14 @@ use web_sys::MediaStream;
 
 use crate::api::{self, RoomView};
 use crate::browser::{now_ms, sleep};
-use crate::chunk_store::{self, PendingChunk};
 use crate::credentials::Credentials;
 use crate::media;
-use crate::peers::{we_offer, Peer, PeerEvent};
+use crate::peers::{Peer, PeerEvent};
 use crate::recorder::{Recorder, RecorderEvent};
 use crate::socket::{ClockSync, Socket, SocketEvent};
 use crate::uploader::{self, UploadProgress, UploadQueue};
 
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub enum Connection {
-    #[default]
-    Connecting,
-    Online,
-    /// Lost; trying again.
-    Reconnecting,
-    /// Nothing more to connect to (the session is over, or we are not in it).
-    Closed,
-}
-
-/// One participant as the studio shows them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tile {
-    pub participant_id: String,
-    pub name: String,
-    pub is_me: bool,
-    pub online: bool,
-    /// The WebRTC connection state (`new`, `connecting`, `connected`, …); "local" for our own tile.
-    pub peer_state: String,
-    pub stream: Option<MediaStream>,
-    pub chunks_stored: u32,
-    pub chunks_recorded: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StudioView {
-    pub creds: Option<Credentials>,
-    pub connection: Connection,
-    pub room: Option<RoomView>,
-    pub tiles: Vec<Tile>,
-    pub local_stream: Option<MediaStream>,
-    pub mic_on: bool,
-    pub camera_on: bool,
-    /// Our recorder is running.
-    pub recording: bool,
-    /// When the room's recording started, in server time.
-    pub recording_started_ms: Option<f64>,
-    /// The host stopped the recording (seen by this page or before it).
-    pub stopped: bool,
-    /// Server time minus local time.
-    pub clock_offset_ms: f64,
-    /// Chunks our recorders have produced (the next index).
-    pub chunks_recorded: u32,
-    /// Plain words on what is wrong, if anything.
-    pub problem: Option<String>,
-}
+pub use view::{Connection, StudioView, Tile};
 
 pub enum Command {
     StartRecording,
@@ -327,7 +289,6 @@ impl Session {
     }
 
     async fn on_frame(&mut self, frame: Value) {
-        let from = frame["from"].as_str().unwrap_or_default().to_string();
         match frame["type"].as_str().unwrap_or_default() {
             "_ping" => {
                 if let Some(socket) = &self.socket {
@@ -340,60 +301,7 @@ impl Session {
                 self.view.write().clock_offset_ms = self.clock.offset_ms();
                 self.reconcile().await;
             }
-            "welcome" => {
-                self.online = frame["online"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .filter(|id| *id != self.creds.participant_id)
-                    .collect();
-                let online: Vec<String> = self.online.iter().cloned().collect();
-                for peer in online {
-                    if we_offer(&self.creds.participant_id, &peer) {
-                        self.call(&peer).await;
-                    }
-                }
-            }
-            "presence" => {
-                let peer = frame["participant"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                if frame["online"].as_bool() == Some(true) {
-                    self.online.insert(peer.clone());
-                    if we_offer(&self.creds.participant_id, &peer) {
-                        self.call(&peer).await;
-                    }
-                } else {
-                    self.online.remove(&peer);
-                    if let Some(p) = self.peers.remove(&peer) {
-                        p.close();
-                    }
-                }
-                self.refresh_room().await;
-            }
-            "offer" => {
-                let Some(mut peer) = self.new_peer(&from) else {
-                    return;
-                };
-                match peer.answer(&frame["payload"]).await {
-                    Ok(answer) => self.signal("answer", &from, answer),
-                    Err(_) => return,
-                }
-                self.online.insert(from.clone());
-                self.peers.insert(from, peer);
-            }
-            "answer" => {
-                if let Some(peer) = self.peers.get_mut(&from) {
-                    let _ = peer.accept_answer(&frame["payload"]).await;
-                }
-            }
-            "ice" => {
-                if let Some(peer) = self.peers.get_mut(&from) {
-                    let _ = peer.add_candidate(&frame["payload"]).await;
-                }
-            }
+            "welcome" | "presence" | "offer" | "answer" | "ice" => self.on_signal(frame).await,
             "event" => {
                 match frame["event"]["event_type"].as_str().unwrap_or_default() {
                     "RecordingStarted" => {
@@ -410,152 +318,6 @@ impl Session {
                 self.refresh_room().await;
             }
             _ => {}
-        }
-    }
-
-    /// A fresh connection to `peer`, replacing any earlier one.
-    fn new_peer(&mut self, peer: &str) -> Option<Peer> {
-        if let Some(old) = self.peers.remove(peer) {
-            old.close();
-        }
-        let local = self.local.as_ref()?;
-        self.peer_generation += 1;
-        Peer::new(peer, self.peer_generation, local, self.peer_events.clone()).ok()
-    }
-
-    async fn call(&mut self, peer: &str) {
-        let Some(p) = self.new_peer(peer) else { return };
-        if let Ok(offer) = p.offer().await {
-            self.signal("offer", peer, offer);
-        }
-        self.peers.insert(peer.to_string(), p);
-    }
-
-    fn signal(&self, kind: &str, to: &str, payload: Value) {
-        if let Some(socket) = &self.socket {
-            socket.send(&json!({"type": kind, "to": to, "payload": payload}));
-        }
-    }
-
-    fn on_peer(&mut self, peer_id: String, generation: u32, event: PeerEvent) {
-        let Some(peer) = self
-            .peers
-            .get_mut(&peer_id)
-            .filter(|p| p.generation == generation)
-        else {
-            return;
-        };
-        match event {
-            PeerEvent::Ice(candidate) => {
-                let frame = json!({"type": "ice", "to": peer_id, "payload": candidate});
-                if let Some(socket) = &self.socket {
-                    socket.send(&frame);
-                }
-            }
-            PeerEvent::Track(stream) => peer.stream = Some(stream),
-            PeerEvent::State(state) => peer.state = state,
-        }
-    }
-
-    /// Brings the recorder in line with the room: recording while the room
-    /// records (a new segment after a reload), stopped once the host stopped.
-    async fn reconcile(&mut self) {
-        let room_recording = self.room.as_ref().is_some_and(|r| r.status == "recording");
-        if self.session_over() && !self.stopped {
-            self.recording_stopped();
-        }
-        if room_recording && !self.stopped && self.recorder.is_none() && self.synced {
-            self.start_recorder().await;
-        }
-    }
-
-    async fn start_recorder(&mut self) {
-        let Some(local) = self.local.clone() else {
-            return;
-        };
-        if self.next_index.is_none() {
-            // After a reload, carry on numbering after everything stored or waiting.
-            let (room, me, token) = (
-                &self.creds.room_id,
-                &self.creds.participant_id,
-                &self.creds.token,
-            );
-            let Ok(stored) = api::stored_chunks(room, me, token).await else {
-                return;
-            };
-            let waiting = chunk_store::pending(room, me).await.unwrap_or_default();
-            let highest = stored
-                .into_iter()
-                .chain(waiting.iter().map(|c| c.index))
-                .max();
-            self.next_index = Some(highest.map_or(0, |h| h + 1));
-        }
-        let chunk_ms = self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000;
-        match Recorder::start(&local, chunk_ms, self.recorder_events.clone()) {
-            Ok(recorder) => {
-                self.recorder = Some(recorder);
-                self.view.write().recording = true;
-            }
-            Err(_) => {
-                self.view.write().problem =
-                    Some("This browser cannot record video (MediaRecorder failed to start).".into())
-            }
-        }
-    }
-
-    fn recording_stopped(&mut self) {
-        self.stopped = true;
-        if let Some(room) = &mut self.room {
-            if room.status == "recording" {
-                room.status = "stopped".into();
-            }
-        }
-        match &self.recorder {
-            Some(recorder) => recorder.stop(),
-            // Nothing to wait for: whatever is stored or waiting is all there is.
-            None => {
-                self.queue.recording_over.set(true);
-                self.queue.wake();
-            }
-        }
-        self.view.write().stopped = true;
-    }
-
-    async fn on_recorder(&mut self, event: RecorderEvent) {
-        match event {
-            RecorderEvent::Started { local_ms } => {
-                self.segment_start_ms = Some(self.clock.to_server(local_ms))
-            }
-            RecorderEvent::Chunk(blob) => {
-                let index = self.next_index.unwrap_or(0);
-                self.next_index = Some(index + 1);
-                let start = self
-                    .segment_start_ms
-                    .unwrap_or_else(|| self.clock.to_server(now_ms()));
-                let chunk = PendingChunk {
-                    index,
-                    recording_start_ms: start,
-                    blob,
-                };
-                if chunk_store::put(&self.creds.room_id, &self.creds.participant_id, &chunk)
-                    .await
-                    .is_err()
-                {
-                    self.view.write().problem =
-                        Some("This browser refused to keep the recording (storage full?).".into());
-                } else {
-                    self.uploads.write().pending += 1;
-                }
-                self.queue.wake();
-            }
-            RecorderEvent::Stopped => {
-                self.recorder = None;
-                self.view.write().recording = false;
-                if self.stopped {
-                    self.queue.recording_over.set(true);
-                }
-                self.queue.wake();
-            }
         }
     }
 
@@ -628,77 +390,5 @@ impl Session {
             }
             self.reconcile().await;
         }
-    }
-
-    /// Copies the actor's state into the view the pages draw.
-    fn publish(&mut self) {
-        let me = self.creds.participant_id.clone();
-        let room = self.room.clone();
-        let started = room
-            .as_ref()
-            .and_then(|r| r.recording_started_at.as_deref())
-            .map(js_sys::Date::parse)
-            .filter(|t| t.is_finite());
-        let stopped_at = room
-            .as_ref()
-            .and_then(|r| r.recording_stopped_at.as_deref())
-            .map(js_sys::Date::parse)
-            .filter(|t| t.is_finite());
-        let chunk_ms = room
-            .as_ref()
-            .map_or(10_000.0, |r| r.chunk_seconds.max(1) as f64 * 1_000.0);
-        // Other people's recorders are not visible here: estimate from the room's clock.
-        let server_now = now_ms() + self.clock.offset_ms();
-        let expected = started.map_or(0, |s| {
-            ((stopped_at.unwrap_or(server_now) - s) / chunk_ms)
-                .floor()
-                .max(0.0) as u32
-        });
-        let tiles = room
-            .as_ref()
-            .map(|r| {
-                r.participants
-                    .iter()
-                    .filter(|p| {
-                        p.participant_id == me
-                            || p.present
-                            || self.online.contains(&p.participant_id)
-                    })
-                    .map(|p| {
-                        let is_me = p.participant_id == me;
-                        let peer = self.peers.get(&p.participant_id);
-                        Tile {
-                            participant_id: p.participant_id.clone(),
-                            name: p.display_name.clone(),
-                            is_me,
-                            online: is_me || self.online.contains(&p.participant_id),
-                            peer_state: if is_me {
-                                "local".into()
-                            } else {
-                                peer.map_or("new".into(), |p| p.state.clone())
-                            },
-                            stream: if is_me {
-                                self.local.clone()
-                            } else {
-                                peer.and_then(|p| p.stream.clone())
-                            },
-                            chunks_stored: p.chunks_stored,
-                            chunks_recorded: if is_me {
-                                self.next_index.unwrap_or(0).max(p.chunks_stored)
-                            } else {
-                                p.chunks_finished.unwrap_or(expected.max(p.chunks_stored))
-                            },
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut v = self.view.write();
-        v.room = room;
-        v.tiles = tiles;
-        v.local_stream = self.local.clone();
-        v.recording_started_ms = started;
-        v.stopped = self.stopped;
-        v.chunks_recorded = self.next_index.unwrap_or(0);
     }
 }
