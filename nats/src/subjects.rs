@@ -63,6 +63,11 @@ impl Subjects {
         format!("{}.signal.{room}.{participant}", self.prefix)
     }
 
+    /// Core NATS: a running render's progress (`{"attempt","percent","stage"}`).
+    pub fn progress(&self, room: RoomId) -> String {
+        format!("{}.progress.{room}", self.prefix)
+    }
+
     /// Core NATS: presence in a room.
     pub fn signal_broadcast(&self, room: RoomId) -> String {
         format!("{}.signal.{room}.broadcast", self.prefix)

@@ -64,7 +64,18 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
-        participant(app, header.trim())
+            .map(str::to_string);
+        // A plain link (a download, a WebSocket) cannot carry a header.
+        let query = || {
+            parts.uri.query().and_then(|q| {
+                q.split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .map(str::to_string)
+            })
+        };
+        let token = header.or_else(query).ok_or_else(|| {
+            ApiError::Unauthorized("missing Authorization: Bearer token (or ?token=)".into())
+        })?;
+        participant(app, token.trim())
     }
 }

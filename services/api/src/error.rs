@@ -133,7 +133,10 @@ impl From<ProjectionError> for ApiError {
 
 impl From<crate::storage::StorageError> for ApiError {
     fn from(e: crate::storage::StorageError) -> Self {
-        ApiError::Unavailable(e.to_string())
+        match e {
+            crate::storage::StorageError::Missing(_) => ApiError::NotFound(e.to_string()),
+            other => ApiError::Unavailable(other.to_string()),
+        }
     }
 }
 

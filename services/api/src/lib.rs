@@ -13,6 +13,8 @@
 //! - `PUT …/participants/{participantId}/chunks/{chunkIndex}`, `GET …/chunks`,
 //!   `POST /api/uploads/complete`: retry-safe uploads ([`routes::chunks`]): `ChunkUploaded`
 //!   only once the object is in S3, whole.
+//! - `POST /api/recordings/{roomId}/render` (host): another render (`RenderRequested`);
+//!   `GET …/files`, `GET …/files/{name}`: the rendered files, streamed from S3.
 //! - `GET /api/openapi.json`, `GET /healthz`, `GET /metrics` (Prometheus text).
 //! - Any other `GET`: the web client's files, or its `index.html` for the
 //!   client's own routes ([`routes::web`]).
@@ -52,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::socket::router())
         .merge(routes::chunks::router())
         .merge(routes::uploads::router())
+        .merge(routes::renders::router())
         .merge(routes::openapi::router())
         .merge(routes::ops::router())
         .fallback(routes::web::serve)

@@ -112,6 +112,8 @@ async fn serve(
         .nats
         .subscribe(app.subjects.event_filter(Some(room), None))
         .await?;
+    // The render worker publishes ready-made `progress` frames.
+    let mut progress = app.nats.subscribe(app.subjects.progress(room)).await?;
     app.nats
         .publish(
             app.subjects.signal_broadcast(room),
@@ -154,6 +156,7 @@ async fn serve(
                 "{{\"type\":\"event\",\"event\":{}}}",
                 String::from_utf8_lossy(&m.payload)
             )),
+            Some(m) = progress.next() => Some(String::from_utf8_lossy(&m.payload).into_owned()),
             _ = refresh.tick() => {
                 presence::hold(&app.redis, app.prefix(), room, me, socket_id).await?;
                 None

@@ -21,6 +21,8 @@ pub enum StorageError {
     S3(String),
     #[error("reading the staged chunk: {0}")]
     Io(#[from] std::io::Error),
+    #[error("no object `{0}` in the store")]
+    Missing(String),
 }
 
 fn s3<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
@@ -159,6 +161,65 @@ impl ChunkStore {
             }
             Err(e) if only_new && e.raw_response().map(|r| r.status().as_u16()) == Some(412) => {
                 Ok(false)
+            }
+            Err(e) => Err(s3(e)),
+        }
+    }
+
+    /// Stores a file written by the render (it may replace an earlier render's
+    /// file: outputs are derived, the events are the record). The body is
+    /// streamed from disk.
+    pub async fn put_output(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+    ) -> Result<u64, StorageError> {
+        let size = tokio::fs::metadata(path).await?.len();
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_length(size as i64)
+            .content_type(content_type)
+            .body(
+                ByteStream::from_path(path)
+                    .await
+                    .map_err(|e| StorageError::S3(e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(s3)?;
+        Ok(size)
+    }
+
+    /// Streams the object under `key` into `out`, appending; returns its size.
+    /// Never holds the whole object in memory.
+    pub async fn append_to<W>(&self, key: &str, out: &mut W) -> Result<u64, StorageError>
+    where
+        W: tokio::io::AsyncWrite + Unpin,
+    {
+        let object = self.get(key).await?;
+        let mut body = object.body.into_async_read();
+        Ok(tokio::io::copy(&mut body, out).await?)
+    }
+
+    /// The object under `key` as a stream, with its length and content type.
+    pub async fn get(
+        &self,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StorageError> {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o),
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => {
+                Err(StorageError::Missing(key.to_string()))
             }
             Err(e) => Err(s3(e)),
         }

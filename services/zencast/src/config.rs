@@ -123,6 +123,36 @@ pub struct Config {
     /// `web/dist` in the working directory, else in the source tree).
     #[arg(long, env = "ZENCAST_WEB_DIR", global = true)]
     pub web_dir: Option<PathBuf>,
+    /// The ffmpeg the render worker runs (never downloaded).
+    #[arg(long, env = "ZENCAST_FFMPEG", default_value = "ffmpeg", global = true)]
+    pub ffmpeg: PathBuf,
+    #[arg(long, env = "ZENCAST_FFPROBE", default_value = "ffprobe", global = true)]
+    pub ffprobe: PathBuf,
+    /// x264 preset of the render (`ultrafast` … `veryslow`).
+    #[arg(long, env = "ZENCAST_RENDER_PRESET", default_value = "veryfast", global = true)]
+    pub render_preset: String,
+    /// x264 quality of the render (lower is better and larger).
+    #[arg(long, env = "ZENCAST_RENDER_CRF", default_value_t = 23, global = true)]
+    pub render_crf: u32,
+    /// Attempts per render before `RenderFailed` is final.
+    #[arg(long, env = "ZENCAST_RENDER_ATTEMPTS", default_value_t = 3, global = true)]
+    pub render_attempts: u32,
+    /// Wait before the first retry of a failed render; doubles each time.
+    #[arg(long, env = "ZENCAST_RENDER_BACKOFF_MS", default_value_t = 5_000, global = true)]
+    pub render_backoff_ms: u64,
+    /// A render worker silent this long is presumed dead: JetStream hands its
+    /// job to another worker (the `render` consumer's ack wait) and its
+    /// heartbeat expires.
+    #[arg(long, env = "ZENCAST_RENDER_ACK_WAIT_MS", default_value_t = 30_000, global = true)]
+    pub render_ack_wait_ms: u64,
+    /// Font for names on tiles and the audio-only card.
+    #[arg(
+        long,
+        env = "ZENCAST_FONT",
+        default_value = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        global = true
+    )]
+    pub font: PathBuf,
     /// Local state (the generated secret, the embedded store, staged uploads).
     #[arg(
         long,
@@ -134,6 +164,33 @@ pub struct Config {
 }
 
 impl Config {
+    /// The render worker's media settings.
+    pub fn render_settings(&self) -> zencast_render::RenderSettings {
+        zencast_render::RenderSettings {
+            ffmpeg: self.ffmpeg.clone(),
+            ffprobe: self.ffprobe.clone(),
+            work_dir: self.data_dir.join("render"),
+            encoding: zencast_render::graph::Encoding {
+                preset: self.render_preset.clone(),
+                crf: self.render_crf,
+                font: self.font.exists().then(|| self.font.clone()),
+            },
+        }
+    }
+
+    pub fn render_ack_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.render_ack_wait_ms)
+    }
+
+    pub fn worker_settings(&self) -> zencast_render::WorkerSettings {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        zencast_render::WorkerSettings {
+            name: format!("{}-{}", host.trim(), std::process::id()),
+            max_attempts: self.render_attempts.max(1),
+            backoff: std::time::Duration::from_millis(self.render_backoff_ms),
+        }
+    }
+
     /// The api's tunables.
     pub fn settings(&self, bound: std::net::SocketAddr) -> zencast_api::Settings {
         zencast_api::Settings {

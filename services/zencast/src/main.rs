@@ -29,6 +29,15 @@ enum Command {
     Projector,
     /// The outbox relay (Postgres → JetStream) only.
     Relay,
+    /// The render worker only; with `--force ROOM`, render that room now with
+    /// what is stored (missing chunks become silence and black) and wait.
+    Render {
+        #[arg(long, value_name = "ROOM")]
+        force: Option<RoomId>,
+        /// With `--force`: the layout (default: the last one asked for, or the room's).
+        #[arg(long, requires = "force")]
+        layout: Option<String>,
+    },
     /// Rebuild the Redis room state from the Postgres log.
     Replay {
         #[arg(long)]
@@ -114,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
                     api: true,
                     relay: false,
                     projector: false,
+                    render: false,
                     embedded_s3: false,
                 },
             )
@@ -126,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
                     api: false,
                     relay: false,
                     projector: true,
+                    render: false,
                     embedded_s3: false,
                 },
             )
@@ -138,11 +149,29 @@ async fn main() -> anyhow::Result<()> {
                     api: false,
                     relay: true,
                     projector: false,
+                    render: false,
                     embedded_s3: false,
                 },
             )
             .await?
         }
+        Command::Render { force: None, .. } => {
+            serve(
+                &cli.config,
+                Parts {
+                    api: false,
+                    relay: false,
+                    projector: false,
+                    render: true,
+                    embedded_s3: false,
+                },
+            )
+            .await?
+        }
+        Command::Render {
+            force: Some(room),
+            layout,
+        } => zencast::cli::render::force(&cli.config, room, layout.as_deref()).await?,
         Command::Migrate => {
             zencast_nats::db::connect_and_migrate(&cli.config.database_url, 2).await?;
             println!("database migrated");
@@ -224,6 +253,9 @@ fn describe(p: Parts) -> String {
     }
     if p.projector {
         v.push("projector")
+    }
+    if p.render {
+        v.push("render worker")
     }
     v.join(", ")
 }

@@ -24,6 +24,8 @@ pub struct Parts {
     pub api: bool,
     pub relay: bool,
     pub projector: bool,
+    /// The render worker.
+    pub render: bool,
     /// The embedded S3-compatible store (only when no endpoint is configured).
     pub embedded_s3: bool,
 }
@@ -33,6 +35,7 @@ impl Parts {
         api: true,
         relay: true,
         projector: true,
+        render: true,
         embedded_s3: true,
     };
 }
@@ -106,6 +109,19 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
         tasks.push(tokio::spawn(projector.run(shutdown.clone())));
     }
 
+    if parts.render {
+        let worker = Arc::new(render_worker(&backends, log.clone(), s3_addr)?);
+        let consumer = stream::ensure_consumer(
+            &backends.stream,
+            &backends.subjects,
+            stream::RENDER_CONSUMER,
+            backends.config.render_ack_wait(),
+        )
+        .await?;
+        worker.renderer.store.ensure_bucket().await?;
+        tasks.push(tokio::spawn(worker.run(consumer, shutdown.clone())));
+    }
+
     if parts.api {
         let secret = backends.config.token_secret()?;
         let chunks = ChunkStore::new(&backends.config.s3_settings(s3_addr));
@@ -166,6 +182,30 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
         log,
         trigger,
         tasks,
+    })
+}
+
+/// A render worker on these backends (also used by `zencast render --force`).
+pub fn render_worker(
+    backends: &Backends,
+    log: Arc<EventLog>,
+    s3_addr: Option<SocketAddr>,
+) -> anyhow::Result<zencast_render::Worker> {
+    let c = &backends.config;
+    Ok(zencast_render::Worker {
+        log,
+        pool: backends.pool.clone(),
+        renderer: zencast_render::Renderer {
+            store: ChunkStore::new(&c.s3_settings(s3_addr)),
+            settings: c.render_settings(),
+        },
+        progress: zencast_render::progress::Progress {
+            nats: backends.nats.clone(),
+            redis: backends.redis.clone(),
+            subjects: backends.subjects.clone(),
+            ttl: c.render_ack_wait(),
+        },
+        settings: c.worker_settings(),
     })
 }
 

@@ -310,6 +310,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
             api: false,
             relay: true,
             projector: true,
+            render: false,
             embedded_s3: false,
         })
         .await;
@@ -423,6 +424,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
             api: false,
             relay: false,
             projector: false,
+            render: false,
             embedded_s3: false,
         })
         .await;
@@ -501,6 +503,7 @@ async fn the_event_log_is_append_only_and_gap_free() {
             api: false,
             relay: false,
             projector: false,
+            render: false,
             embedded_s3: false,
         })
         .await;

@@ -4,6 +4,7 @@ pub mod chunks;
 pub mod openapi;
 pub mod ops;
 pub mod recordings;
+pub mod renders;
 pub mod socket;
 pub mod uploads;
 pub mod web;

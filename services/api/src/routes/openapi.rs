@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{chunks, recordings, uploads};
+use crate::routes::{chunks, recordings, renders, uploads};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use crate::state::AppState;
     paths(
         recordings::create, recordings::show, recordings::events, recordings::join,
         recordings::start, recordings::stop, chunks::upload, chunks::list, uploads::complete,
+        renders::request, renders::list, renders::download,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerToken)

@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod bench;
+pub mod render;
 pub mod replay;
 pub mod tail;

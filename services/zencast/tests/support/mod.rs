@@ -55,6 +55,14 @@ impl TestEnv {
             max_chunk_bytes: 4 * 1024 * 1024,
             upload_grace_ms: 1_500,
             web_dir: None,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            render_preset: "ultrafast".into(),
+            render_crf: 28,
+            render_attempts: 3,
+            render_backoff_ms: 200,
+            render_ack_wait_ms: 2_000,
+            font: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf".into(),
             data_dir: data_dir.clone(),
         };
         Self {
@@ -105,6 +113,10 @@ impl TestEnv {
                 "ZENCAST_UPLOAD_GRACE_MS",
                 self.config.upload_grace_ms.to_string(),
             ),
+            ("ZENCAST_RENDER_PRESET", self.config.render_preset.clone()),
+            ("ZENCAST_RENDER_CRF", self.config.render_crf.to_string()),
+            ("ZENCAST_RENDER_BACKOFF_MS", self.config.render_backoff_ms.to_string()),
+            ("ZENCAST_RENDER_ACK_WAIT_MS", self.config.render_ack_wait_ms.to_string()),
             ("RUST_LOG", "warn".into()),
         ]
     }

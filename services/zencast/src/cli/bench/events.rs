@@ -35,6 +35,7 @@ async fn measure(backends: &Backends, count: usize, rooms: usize) -> anyhow::Res
             api: false,
             relay: true,
             projector: true,
+            render: false,
             embedded_s3: false,
         },
     )

@@ -50,6 +50,7 @@ async fn measure(
             api: true,
             relay: false,
             projector: false,
+            render: false,
             embedded_s3: false,
         },
     )

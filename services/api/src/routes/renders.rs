@@ -1,0 +1,161 @@
+//! Renders and their files: asking for another render of a completed room, and
+//! downloading what the last render wrote (`final.mp4`, each participant's
+//! WAV and MP4), streamed from S3 through the api.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use zencast_events::{Layout, RecordingCommand, Role, RoomId};
+use zencast_nats::Origin;
+use zencast_projections::view::{read_room, FileView};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::RoomPath;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/recordings/{room_id}/render", post(request))
+        .route("/api/recordings/{room_id}/files", get(list))
+        .route("/api/recordings/{room_id}/files/{*name}", get(download))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RenderRequest {
+    /// `grid`, `side-by-side`, `speaker` or `audio-only`; the room's layout when absent.
+    #[schema(value_type = Option<String>)]
+    pub layout: Option<Layout>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderAccepted {
+    pub status: String,
+    #[schema(value_type = String)]
+    pub layout: Layout,
+    pub sequence: u64,
+}
+
+#[utoipa::path(post, path = "/api/recordings/{roomId}/render", tag = "renders",
+    params(("roomId" = String, Path, format = Uuid)), request_body = RenderRequest,
+    security(("participant_token" = [])),
+    responses((status = 202, body = RenderAccepted, description = "Requested; a render worker picks it up"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Not completed yet, or a render is running")))]
+/// `POST /api/recordings/{roomId}/render` (host only): another render of a
+/// completed room, with another layout if given (`RenderRequested`).
+async fn request(
+    State(app): State<AppState>,
+    RoomPath(room): RoomPath,
+    caller: Caller,
+    body: Option<Json<RenderRequest>>,
+) -> Result<(StatusCode, Json<RenderAccepted>), ApiError> {
+    let caller = caller.in_room(room)?;
+    if caller.role != Role::Host {
+        return Err(ApiError::Forbidden("only the host asks for renders".into()));
+    }
+    let state = app
+        .log
+        .load(room)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("room {room} does not exist")))?;
+    let layout = body
+        .and_then(|Json(b)| b.layout)
+        .or(state.room.map(|r| r.layout))
+        .unwrap_or_default();
+    let ask = RecordingCommand::RequestRender {
+        layout,
+        force: false,
+    };
+    let appended = app
+        .log
+        .execute(room, ask, &Origin::now(caller.participant.to_string()))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RenderAccepted {
+            status: "requested".into(),
+            layout,
+            sequence: appended.last().map_or(0, |e| e.sequence),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Files {
+    #[schema(value_type = Vec<Object>)]
+    pub files: Vec<FileView>,
+}
+
+async fn files(app: &AppState, room: RoomId) -> Result<Vec<FileView>, ApiError> {
+    let view = read_room(&app.redis, app.prefix(), room)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("room {room} does not exist")))?;
+    Ok(view.render.files)
+}
+
+#[utoipa::path(get, path = "/api/recordings/{roomId}/files", tag = "renders",
+    params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
+    responses((status = 200, body = Files, description = "What the last completed render wrote; empty before"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// `GET /api/recordings/{roomId}/files` (any participant of the room).
+async fn list(
+    State(app): State<AppState>,
+    RoomPath(room): RoomPath,
+    caller: Caller,
+) -> Result<Json<Files>, ApiError> {
+    caller.in_room(room)?;
+    Ok(Json(Files {
+        files: files(&app, room).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/recordings/{roomId}/files/{name}", tag = "renders",
+    params(("roomId" = String, Path, format = Uuid), ("name" = String, Path, description = "`final.mp4`, `tracks/{participantId}.wav` or `.mp4`")),
+    security(("participant_token" = [])),
+    responses((status = 200, content_type = "application/octet-stream", description = "The file, streamed"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// `GET /api/recordings/{roomId}/files/{name}`: one rendered file, streamed
+/// from the store (only names the last render wrote; nothing else is reachable).
+async fn download(
+    State(app): State<AppState>,
+    Path((raw_room, name)): Path<(String, String)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let room = RoomId::parse(&raw_room)?;
+    caller.in_room(room)?;
+    let file = files(&app, room)
+        .await?
+        .into_iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| ApiError::NotFound(format!("no file `{name}` in this room's render")))?;
+    let object = app
+        .chunks
+        .get(&format!("processed/{room}/{}", file.name))
+        .await?;
+    let content_type = object
+        .content_type()
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let length = object.content_length().unwrap_or(0);
+    let stream = tokio_util::io::ReaderStream::new(object.body.into_async_read());
+    let download_name = file.name.replace('/', "-");
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length.max(0) as u64));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{download_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}

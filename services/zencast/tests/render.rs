@@ -1,0 +1,489 @@
+//! The render consumer against real Postgres, NATS, Redis, the embedded S3
+//! store and the system ffmpeg: chunks of WebM recordings (VP8 + Opus 48 kHz,
+//! split mid-cluster like MediaRecorder's) become final.mp4 and per-track
+//! files, aligned by each recorder's start in server time.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::{eventually, s, Api, TestEnv};
+use zencast::{Parts, Running};
+use zencast_events::{RecordingEvent, RoomId};
+use zencast_nats::log::room_events;
+use zencast_nats::EventLog;
+
+/// The api, relay and projector in this process; render workers are started
+/// by each test as it needs them.
+const NO_WORKER: Parts = Parts {
+    api: true,
+    relay: true,
+    projector: true,
+    render: false,
+    embedded_s3: true,
+};
+
+/// A recording as a browser makes it: VP8 + Opus at 48 kHz in WebM, a test
+/// picture, silence but for a 200 ms beep of `freq` Hz at `beep_at` seconds.
+fn recording(dir: &Path, name: &str, seconds: f64, beep_at: f64, freq: u32) -> Vec<u8> {
+    let out = dir.join(format!("{name}.webm"));
+    let beep = format!(
+        "aevalsrc=exprs='if(between(t,{beep_at},{end}),0.5*sin(2*PI*{freq}*t),0)':s=48000:d={seconds}",
+        end = beep_at + 0.2
+    );
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=320x240:rate=15:duration={seconds}"))
+        .args(["-f", "lavfi", "-i", &beep])
+        .args([
+            "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g",
+            "15", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "webm",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Splits like MediaRecorder with a timeslice: only chunk 0 has the header,
+/// boundaries fall anywhere (mid-cluster).
+fn chunks(bytes: &[u8], n: usize) -> Vec<Vec<u8>> {
+    let size = bytes.len().div_ceil(n);
+    bytes.chunks(size).map(<[u8]>::to_vec).collect()
+}
+
+struct Session {
+    api: Api,
+    room: Value,
+    guest: Value,
+    /// Server time of `RecordingStarted`, ms since the epoch.
+    started_ms: f64,
+}
+
+async fn recording_session(running: &Running, title: &str, layout: &str) -> Session {
+    let api = Api::new(running.http_addr.unwrap());
+    let (status, room) = api
+        .post(
+            "/api/recordings",
+            None,
+            json!({"title": title, "layout": layout, "chunkSeconds": 2, "hostName": "Hana"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{room}");
+    let guest = api
+        .join(s(&room["roomId"]), "Gus", s(&room["inviteToken"]))
+        .await;
+    let (status, started) = api
+        .post(
+            &format!("/api/recordings/{}/start", s(&room["roomId"])),
+            Some(s(&room["hostToken"])),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let at = chrono::DateTime::parse_from_rfc3339(s(&started["at"])).unwrap();
+    Session {
+        api,
+        room,
+        guest,
+        started_ms: at.timestamp_micros() as f64 / 1000.0,
+    }
+}
+
+impl Session {
+    fn room_id(&self) -> &str {
+        s(&self.room["roomId"])
+    }
+
+    /// Uploads `parts` as `participant`'s chunks, its recorder having started
+    /// `offset` seconds after the host pressed start, and finishes.
+    async fn upload(&self, participant: &str, token: &str, parts: &[Vec<u8>], offset: f64) {
+        let start = format!("{:.3}", self.started_ms + offset * 1000.0);
+        for (i, body) in parts.iter().enumerate() {
+            let r = self
+                .api
+                .http
+                .put(format!(
+                    "{}/api/recordings/{}/participants/{participant}/chunks/{i}",
+                    self.api.base,
+                    self.room_id()
+                ))
+                .bearer_auth(token)
+                .header("Zencast-Recording-Start", &start)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201, "chunk {i}");
+        }
+        let (status, v) = self
+            .api
+            .post(
+                "/api/uploads/complete",
+                Some(token),
+                json!({"roomId": self.room_id(), "participantId": participant, "chunkCount": parts.len()}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+    }
+
+    async fn stop(&self) {
+        let (status, v) = self
+            .api
+            .post(
+                &format!("/api/recordings/{}/stop", self.room_id()),
+                Some(s(&self.room["hostToken"])),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+    }
+
+    async fn view(&self) -> Value {
+        let r = self
+            .api
+            .http
+            .get(format!("{}/api/recordings/{}", self.api.base, self.room_id()))
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Waits for the render's end; returns the room view.
+    async fn rendered(&self, limit: Duration) -> Value {
+        self.rendered_after(0, limit).await
+    }
+
+    /// Waits for a render with an attempt number above `attempt` to end.
+    async fn rendered_after(&self, attempt: u64, limit: Duration) -> Value {
+        eventually(limit, "the render to complete", || async {
+            let v = self.view().await;
+            let newer = v["render"]["attempt"].as_u64().unwrap_or(0) > attempt;
+            match v["render"]["status"].as_str() {
+                Some("completed") if newer => Some(v),
+                Some("failed") => panic!("render failed: {v}"),
+                _ => None,
+            }
+        })
+        .await
+    }
+
+    async fn download(&self, name: &str, to: &Path) {
+        let r = self
+            .api
+            .http
+            .get(format!(
+                "{}/api/recordings/{}/files/{name}?token={}",
+                self.api.base,
+                self.room_id(),
+                s(&self.guest["participantToken"])
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{name}");
+        std::fs::write(to, r.bytes().await.unwrap()).unwrap();
+    }
+}
+
+#[derive(Debug)]
+struct Probed {
+    video: Option<(u64, u64, String)>,
+    audio: Option<(String, u64)>,
+    duration: f64,
+}
+
+fn ffprobe(file: &Path) -> Probed {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height,sample_rate", "-of", "json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let streams = v["streams"].as_array().cloned().unwrap_or_default();
+    let kind = |k: &str| streams.iter().find(|s| s["codec_type"] == k).cloned();
+    Probed {
+        video: kind("video").map(|s| {
+            (
+                s["width"].as_u64().unwrap(),
+                s["height"].as_u64().unwrap(),
+                s["codec_name"].as_str().unwrap().to_string(),
+            )
+        }),
+        audio: kind("audio").map(|s| {
+            (
+                s["codec_name"].as_str().unwrap().to_string(),
+                s["sample_rate"].as_str().unwrap().parse().unwrap(),
+            )
+        }),
+        duration: v["format"]["duration"].as_str().unwrap().parse().unwrap(),
+    }
+}
+
+/// Onsets (seconds) of the beeps in a file's audio: where the signal first
+/// rises above a third of its peak after at least half a second of quiet.
+fn beeps(file: &Path) -> Vec<f64> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let samples: Vec<f64> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])).abs())
+        .collect();
+    let peak = samples.iter().copied().fold(0.0, f64::max);
+    assert!(peak > 1000.0, "no sound in {}", file.display());
+    let mut onsets = Vec::new();
+    let mut last_loud: Option<usize> = None;
+    for (i, x) in samples.iter().enumerate() {
+        if *x > peak / 3.0 {
+            if last_loud.is_none_or(|l| i - l > 24_000) {
+                onsets.push(i as f64 / 48_000.0);
+            }
+            last_loud = Some(i);
+        }
+    }
+    onsets
+}
+
+fn near(got: f64, want: f64, tolerance: f64) -> bool {
+    (got - want).abs() <= tolerance
+}
+
+async fn render_events(running: &Running, room: &str) -> Vec<RecordingEvent> {
+    room_events(&running.backends.pool, RoomId::parse(room).unwrap(), 0, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event().unwrap())
+        .filter(RecordingEvent::is_render_event)
+        .collect()
+}
+
+/// Host: 6 s, recorder started 0.2 s after start, beep 2.0 s in (2.2 s on
+/// the timeline). Guest: 6 s, started 1.3 s after, beep 3.0 s in (4.3 s).
+async fn two_person_session(running: &Running, dir: &Path, title: &str, layout: &str) -> Session {
+    let session = recording_session(running, title, layout).await;
+    let host = recording(dir, "host", 6.0, 2.0, 1000);
+    let guest = recording(dir, "guest", 6.0, 3.0, 1500);
+    session
+        .upload(s(&session.room["hostParticipantId"]), s(&session.room["hostToken"]), &chunks(&host, 3), 0.2)
+        .await;
+    session.stop().await;
+    session
+        .upload(s(&session.guest["participantId"]), s(&session.guest["participantToken"]), &chunks(&guest, 4), 1.3)
+        .await;
+    session
+}
+
+fn scratch(env: &TestEnv) -> PathBuf {
+    let dir = env.data_dir.join("fixtures");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let session = two_person_session(&running, &dir, "Aligned", "grid").await;
+    let view = session.rendered(Duration::from_secs(120)).await;
+    let (host, guest) = (
+        s(&session.room["hostParticipantId"]).to_string(),
+        s(&session.guest["participantId"]).to_string(),
+    );
+
+    // The files the render lists, downloaded through the api.
+    let names: Vec<&str> = view["render"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| s(&f["name"]))
+        .collect();
+    for want in [
+        "final.mp4".to_string(),
+        format!("tracks/{host}.wav"),
+        format!("tracks/{host}.mp4"),
+        format!("tracks/{guest}.wav"),
+        format!("tracks/{guest}.mp4"),
+    ] {
+        assert!(names.contains(&want.as_str()), "{want} not in {names:?}");
+    }
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    let p = ffprobe(&final_mp4);
+    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
+    assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
+    // The guest's recorder ran from 1.3 s to 7.3 s.
+    assert!(near(p.duration, 7.3, 0.5), "duration {}", p.duration);
+    assert!(near(view["render"]["finalDurationMs"].as_f64().unwrap() / 1000.0, 7.3, 0.5));
+
+    // Each beep where it belongs on the timeline: in the mix and in each track.
+    let onsets = beeps(&final_mp4);
+    assert_eq!(onsets.len(), 2, "{onsets:?}");
+    assert!(near(onsets[0], 2.2, 0.020), "host beep at {} s, want 2.2", onsets[0]);
+    assert!(near(onsets[1], 4.3, 0.020), "guest beep at {} s, want 4.3", onsets[1]);
+    for (who, at) in [(&host, 2.2), (&guest, 4.3)] {
+        for ext in ["wav", "mp4"] {
+            let file = dir.join(format!("{who}.{ext}"));
+            session.download(&format!("tracks/{who}.{ext}"), &file).await;
+            let b = beeps(&file);
+            assert_eq!(b.len(), 1, "{ext}: {b:?}");
+            assert!(near(b[0], at, 0.020), "{ext} of {who}: beep at {} s, want {at}", b[0]);
+            let p = ffprobe(&file);
+            assert!(near(p.duration, 7.3, 0.5), "{ext}: {}", p.duration);
+            if ext == "mp4" {
+                assert_eq!(p.video, Some((1280, 720, "h264".into())));
+            }
+        }
+    }
+
+    // Another render in each other layout, asked for by the host.
+    let mut attempt = view["render"]["attempt"].as_u64().unwrap();
+    for (layout, video) in [
+        ("side-by-side", (1280, 720)),
+        ("speaker", (1280, 720)),
+        ("audio-only", (1280, 720)),
+    ] {
+        let (status, v) = session
+            .api
+            .post(
+                &format!("/api/recordings/{}/render", session.room_id()),
+                Some(s(&session.room["hostToken"])),
+                json!({"layout": layout}),
+            )
+            .await;
+        assert_eq!(status, 202, "{v}");
+        let view = session
+            .rendered_after(attempt, Duration::from_secs(120))
+            .await;
+        attempt = view["render"]["attempt"].as_u64().unwrap();
+        assert_eq!(view["render"]["layout"], layout);
+        let file = dir.join(format!("{layout}.mp4"));
+        session.download("final.mp4", &file).await;
+        let p = ffprobe(&file);
+        assert_eq!(p.video, Some((video.0, video.1, "h264".into())), "{layout}");
+        assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{layout}");
+        assert!(near(p.duration, 7.3, 0.5), "{layout}: {}", p.duration);
+    }
+    // A guest cannot ask for renders.
+    let (status, _) = session
+        .api
+        .post(
+            &format!("/api/recordings/{}/render", session.room_id()),
+            Some(s(&session.guest["participantToken"])),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let started = render_events(&running, session.room_id())
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, RecordingEvent::RenderStarted { .. }))
+        .count();
+    assert_eq!(started, 4);
+    running.stop().await;
+}
+
+/// `zencast render` as a child process (a worker of its own).
+fn spawn_worker(env: &TestEnv, running: &Running, extra: &[(&str, &str)]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_zencast"))
+        .arg("render")
+        .envs(env.env_vars())
+        .env("ZENCAST_S3_ENDPOINT", format!("http://{}", running.s3_addr.unwrap()))
+        .envs(extra.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
+    let env = TestEnv::new();
+    let running = env.start(NO_WORKER).await;
+    let dir = scratch(&env);
+
+    // Two workers with their own event logs (as two processes) attend one room at once.
+    let session = two_person_session(&running, &dir, "Race", "grid").await;
+    let room = RoomId::parse(session.room_id()).unwrap();
+    eventually(Duration::from_secs(10), "completion", || async {
+        (session.view().await["status"] == "completed").then_some(())
+    })
+    .await;
+    let worker = |name: &str| {
+        let mut w = zencast::run::render_worker(
+            &running.backends,
+            Arc::new(EventLog::new(running.backends.pool.clone(), running.backends.metrics.clone())),
+            running.s3_addr,
+        )
+        .unwrap();
+        w.settings.name = name.into();
+        w
+    };
+    let (a, b) = (worker("a"), worker("b"));
+    let (ra, rb) = tokio::join!(a.attend(room, || async {}), b.attend(room, || async {}));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let events = render_events(&running, session.room_id()).await;
+    let started: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            RecordingEvent::RenderStarted { worker, attempt, .. } => Some((worker.clone(), *attempt)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started.len(), 1, "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| matches!(e, RecordingEvent::RenderCompleted { .. })).count(),
+        1
+    );
+    assert!(
+        [ra, rb].contains(&zencast_render::Next::Ack),
+        "the winner is done with the job: {ra:?} {rb:?}"
+    );
+
+    // A worker killed with SIGKILL mid-render; another one takes over.
+    let session = two_person_session(&running, &dir, "Crash", "grid").await;
+    let mut slow = spawn_worker(&env, &running, &[("ZENCAST_RENDER_PRESET", "veryslow"), ("ZENCAST_RENDER_CRF", "0")]);
+    eventually(Duration::from_secs(60), "the slow worker encoding", || async {
+        let v = session.view().await;
+        (v["render"]["stage"] == "encoding" && v["render"]["percent"].as_f64() > Some(21.0)).then_some(())
+    })
+    .await;
+    Command::new("kill").args(["-9", &slow.id().to_string()]).status().unwrap();
+    let _ = slow.wait();
+    let mut fast = spawn_worker(&env, &running, &[]);
+    let view = session.rendered(Duration::from_secs(120)).await;
+    let _ = fast.kill();
+    let _ = fast.wait();
+    assert_eq!(view["render"]["attempt"], 2, "{view}");
+    let events = render_events(&running, session.room_id()).await;
+    let summary: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            RecordingEvent::RenderStarted { attempt, .. } => format!("started {attempt}"),
+            RecordingEvent::RenderFailed { attempt, reason, last } => {
+                assert!(reason.contains("stopped responding"), "{reason}");
+                format!("failed {attempt} last={last}")
+            }
+            RecordingEvent::RenderCompleted { attempt, .. } => format!("completed {attempt}"),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec!["started 1", "failed 1 last=false", "started 2", "completed 2"],
+    );
+    running.stop().await;
+}
