@@ -69,6 +69,17 @@ pub fn Finish(room: String) -> Element {
         }
     };
 
+    let names: Vec<(String, String)> = view
+        .room
+        .as_ref()
+        .map(|r| {
+            r.participants
+                .iter()
+                .map(|p| (p.participant_id.clone(), p.display_name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+
     let render_text = match render_status.as_str() {
         "" => "Waiting for everyone's uploads before the render starts…".to_string(),
         "pending" | "requested" => {
@@ -111,7 +122,7 @@ pub fn Finish(room: String) -> Element {
                 ul { class: "files", id: "files",
                     for f in list.iter() {
                         li {
-                            a { href: "{f.url}?token={token}", download: "{f.name}", "data-kind": "{f.kind}", "{f.name}" }
+                            a { href: "{f.url}?token={token}", download: "{f.name}", "data-kind": "{f.kind}", "{file_label(f, &names)}" }
                             span { class: "muted", " {f.size / 1024} KiB" }
                         }
                     }
@@ -130,5 +141,20 @@ pub fn Finish(room: String) -> Element {
                 }
             }
         }
+    }
+}
+
+/// A file as a person names it: whose track, and what is in it.
+fn file_label(file: &api::RoomFile, names: &[(String, String)]) -> String {
+    let who = file
+        .participant_id
+        .as_ref()
+        .and_then(|id| names.iter().find(|(pid, _)| pid == id))
+        .map_or("Someone", |(_, name)| name.as_str());
+    match file.kind.as_str() {
+        "final" => format!("The final video ({})", file.name),
+        "track-audio" => format!("{who}: audio track (WAV)"),
+        "track-video" => format!("{who}: video track (MP4)"),
+        _ => file.name.clone(),
     }
 }
