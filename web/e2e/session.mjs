@@ -46,6 +46,8 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
 
+const ownRow = (page, field) =>
+  page.$eval('.upload-row[data-pending]:not([data-pending=""])', (e, f) => Number(e.dataset[f]), field);
 const pendingUploads = (page) =>
   page.$eval('.upload-row[data-pending]:not([data-pending=""])', (e) => Number(e.dataset.pending));
 
@@ -64,6 +66,7 @@ try {
   const roomId = host.page.url().split('/studio/')[1];
   const inviteUrl = await host.page.inputValue('#invite-link');
   log('room', roomId);
+  console.log(`ZENCAST_ROOM ${roomId}`);
 
   // Join: the guest opens the invite, sees the preview and the level meter.
   await guest.page.goto(inviteUrl);
@@ -100,14 +103,16 @@ try {
     await guest.context.setOffline(true);
     await sleep(15000);
     result.pendingWhenBack = await pendingUploads(guest.page);
+    const recordedWhenBack = await ownRow(guest.page, 'recorded');
     await guest.context.setOffline(false);
     const back = Date.now();
-    log(`guest online again with ${result.pendingWhenBack} chunks waiting`);
+    log(`guest online again with ${result.pendingWhenBack} of ${recordedWhenBack} chunks waiting`);
+    // Recording goes on meanwhile: done when everything recorded before the return is stored.
     await guest.page.waitForFunction(
-      () => document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.pending === '0',
-      null, { timeout: 30000, polling: 100 });
+      (n) => Number(document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.stored) >= n,
+      recordedWhenBack, { timeout: 60000, polling: 100 });
     result.drainMs = Date.now() - back;
-    log(`the waiting chunks were uploaded ${result.drainMs} ms after the network came back`);
+    log(`the ${result.pendingWhenBack} waiting chunks were stored ${result.drainMs} ms after the network came back`);
   } else {
     await sleep(recordMs / 2);
     await shot(host.page, 'studio');

@@ -102,6 +102,7 @@ pub fn Studio(room: String) -> Element {
                 p { class: "muted", "Chunks stored on the server / recorded" }
                 for tile in view.tiles.iter() {
                     div { class: "upload-row", "data-participant": "{tile.participant_id}",
+                        "data-stored": "{tile.chunks_stored}", "data-recorded": "{tile.chunks_recorded}",
                         "data-pending": if tile.is_me { "{uploads.pending}" } else { "" },
                         Progress { label: if tile.is_me { format!("{} (you)", tile.name) } else { tile.name.clone() },
                             done: tile.chunks_stored, total: tile.chunks_recorded }

@@ -232,6 +232,22 @@ impl Session {
         self.publish();
     }
 
+    /// After the recording: the camera, the microphone, the peer connections and
+    /// the socket are released (the finish page follows the room over HTTP), so
+    /// the device's light goes off and nothing is encoded for nobody.
+    fn leave_studio(&mut self) {
+        for (_, peer) in self.peers.drain() {
+            peer.close();
+        }
+        if let Some(local) = self.local.take() {
+            media::stop(&local);
+        }
+        if let Some(socket) = self.socket.take() {
+            socket.close();
+        }
+        self.view.write().connection = Connection::Closed;
+    }
+
     fn session_over(&self) -> bool {
         self.room
             .as_ref()

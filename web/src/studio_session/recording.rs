@@ -71,6 +71,7 @@ impl Session {
             None => {
                 self.queue.recording_over.set(true);
                 self.queue.wake();
+                self.leave_studio();
             }
         }
         self.view.write().stopped = true;
@@ -108,6 +109,7 @@ impl Session {
                 self.view.write().recording = false;
                 if self.stopped {
                     self.queue.recording_over.set(true);
+                    self.leave_studio();
                 }
                 self.queue.wake();
             }

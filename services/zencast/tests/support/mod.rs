@@ -115,8 +115,14 @@ impl TestEnv {
             ),
             ("ZENCAST_RENDER_PRESET", self.config.render_preset.clone()),
             ("ZENCAST_RENDER_CRF", self.config.render_crf.to_string()),
-            ("ZENCAST_RENDER_BACKOFF_MS", self.config.render_backoff_ms.to_string()),
-            ("ZENCAST_RENDER_ACK_WAIT_MS", self.config.render_ack_wait_ms.to_string()),
+            (
+                "ZENCAST_RENDER_BACKOFF_MS",
+                self.config.render_backoff_ms.to_string(),
+            ),
+            (
+                "ZENCAST_RENDER_ACK_WAIT_MS",
+                self.config.render_ack_wait_ms.to_string(),
+            ),
             ("RUST_LOG", "warn".into()),
         ]
     }
