@@ -133,6 +133,19 @@ try {
     result.files = await host.page.$$eval('#files a', (as) => as.map((a) => a.getAttribute('href')));
   }
   await shot(host.page, 'finish');
+  if (scenario === 'basic') {
+    // Errors a person understands: a broken invite, and a session that is over.
+    const late = await newPage('late guest');
+    const problemAfterJoin = async (url) => {
+      await late.page.goto(url);
+      await late.page.fill('#display-name', 'Lou Late');
+      await late.page.click('#join-session');
+      return (await late.page.waitForSelector('.problem[role="alert"]')).textContent();
+    };
+    result.brokenInvite = await problemAfterJoin(inviteUrl.replace(/invite=[^&]+/, 'invite=not-a-real-invite'));
+    result.finishedSession = await problemAfterJoin(inviteUrl);
+    log(`messages: "${result.brokenInvite}" / "${result.finishedSession}"`);
+  }
   console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);
 } catch (e) {
   const dir = join(tmpdir(), `zencast-e2e-${scenario}-${Date.now()}`);
