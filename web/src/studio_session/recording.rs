@@ -35,10 +35,13 @@ impl Session {
                 &self.creds.participant_id,
                 &self.creds.token,
             );
+            // Either answer missing: try again on the next reconcile rather than guess.
             let Ok(stored) = api::stored_chunks(room, me, token).await else {
                 return;
             };
-            let waiting = chunk_store::pending(room, me).await.unwrap_or_default();
+            let Ok(waiting) = chunk_store::pending(room, me).await else {
+                return;
+            };
             let highest = stored
                 .into_iter()
                 .chain(waiting.iter().map(|c| c.index))
