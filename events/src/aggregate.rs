@@ -190,9 +190,7 @@ impl Participant {
     /// Indexes below `count` that are not stored.
     pub fn missing_chunks(&self, count: u32) -> Vec<u32> {
         (0..count)
-            .filter(|i| {
-                !ChunkIndex::new(*i).is_ok_and(|i| self.chunks.contains_key(&i))
-            })
+            .filter(|i| !ChunkIndex::new(*i).is_ok_and(|i| self.chunks.contains_key(&i)))
             .collect()
     }
 

@@ -52,16 +52,10 @@ pub enum RecordingCommand {
     /// Sent by the system when the grace period after stop has run out.
     ExpireGracePeriod,
     /// Asks for another render of a completed session.
-    RequestRender {
-        layout: Layout,
-        force: bool,
-    },
+    RequestRender { layout: Layout, force: bool },
     /// A worker claims the next render attempt; the expected-version append
     /// lets exactly one of several racing workers win it.
-    StartRender {
-        worker: String,
-        attempt: u32,
-    },
+    StartRender { worker: String, attempt: u32 },
     CompleteRender {
         attempt: u32,
         key: String,

@@ -220,8 +220,8 @@ mod tests {
             let v1 = serde_json::json!({"ChunkUploaded": {
                 "participant": participant, "index": index, "size": 10,
                 "sha256": "00".repeat(32), "key": "k"}});
-            let env = Envelope::from_stored(RoomId::new(), 5, "ChunkUploaded", "1", v1, &meta)
-                .unwrap();
+            let env =
+                Envelope::from_stored(RoomId::new(), 5, "ChunkUploaded", "1", v1, &meta).unwrap();
             assert_eq!(env.schema_version, SCHEMA_VERSION);
             match env.event().unwrap() {
                 RecordingEvent::ChunkUploaded {

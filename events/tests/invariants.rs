@@ -95,12 +95,13 @@ fn command() -> impl Strategy<Value = C> {
         });
     // Half of the finishes are a well-behaved client's: the count it stored
     // (`AS_STORED`, resolved by `run`); the others are any count.
-    let finish = (anyone(), prop_oneof![Just(AS_STORED), 0..4u32]).prop_map(
-        |(participant, chunk_count)| C::FinishUploads {
-            participant,
-            chunk_count,
-        },
-    );
+    let finish =
+        (anyone(), prop_oneof![Just(AS_STORED), 0..4u32]).prop_map(|(participant, chunk_count)| {
+            C::FinishUploads {
+                participant,
+                chunk_count,
+            }
+        });
     let start_render = (1..4u32, prop::bool::ANY).prop_map(|(attempt, w)| C::StartRender {
         worker: if w { "w1" } else { "w2" }.into(),
         attempt,
@@ -119,8 +120,8 @@ fn command() -> impl Strategy<Value = C> {
             reason: "boom".into(),
             last,
         });
-    let request_render = (0..Layout::ALL.len(), prop::bool::weighted(0.3))
-        .prop_map(|(l, force)| C::RequestRender {
+    let request_render =
+        (0..Layout::ALL.len(), prop::bool::weighted(0.3)).prop_map(|(l, force)| C::RequestRender {
             layout: Layout::ALL[l],
             force,
         });
@@ -320,7 +321,10 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
                 running = Some(*attempt);
             }
             E::RenderRequested { .. } => {
-                prop_assert!(completed, "event {sequence}: render asked before completion");
+                prop_assert!(
+                    completed,
+                    "event {sequence}: render asked before completion"
+                );
                 prop_assert_eq!(running, None, "event {}: asked while rendering", sequence);
                 rendered = false;
             }

@@ -969,9 +969,7 @@ fn a_render_failed_for_good_starts_again_only_when_asked() {
         [render_started("w1", 1), render_failed(1, true)],
     ))
     .when(start_render("w1", 2))
-    .then_expect_error(render_error(
-        "the render failed for good; ask for another",
-    ));
+    .then_expect_error(render_error("the render failed for good; ask for another"));
 }
 
 #[test]

@@ -60,8 +60,14 @@ fn row_to_event(row: &PgRow) -> Result<SerializedEvent, PersistenceError> {
     let event_type: String = row.get("event_type");
     let version: String = row.get("event_version");
     let room = RoomId::parse(&id).map_err(unknown)?;
-    let payload = upcast(room, sequence as u64, &event_type, &version, row.get("payload"))
-        .map_err(unknown)?;
+    let payload = upcast(
+        room,
+        sequence as u64,
+        &event_type,
+        &version,
+        row.get("payload"),
+    )
+    .map_err(unknown)?;
     Ok(SerializedEvent::new(
         id,
         sequence as usize,

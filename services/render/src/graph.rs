@@ -52,7 +52,11 @@ pub fn audio_pass(tracks: &[TrackFiles], duration: f64) -> Vec<String> {
     let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into()];
     let mut graph = String::new();
     let mut next_input = 0usize;
-    for input in tracks.iter().flat_map(|t| &t.inputs).filter(|i| i.has_audio) {
+    for input in tracks
+        .iter()
+        .flat_map(|t| &t.inputs)
+        .filter(|i| i.has_audio)
+    {
         args.extend(["-i".into(), input.path.display().to_string()]);
     }
     for (t, track) in tracks.iter().enumerate() {
@@ -168,7 +172,7 @@ pub fn compose_pass(
                 "[{i}:v]fps=30,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
                  pad={tw}:{th}:-1:-1:color=black,setsar=1,setpts=PTS+{}/TB[t{t}p{k}];\
                  [{last}][t{t}p{k}]overlay=eof_action=repeat[t{t}b{}];",
-                secs(*start),
+                secs(start.max(0.0)),
                 k + 1
             );
             last = format!("t{t}b{}", k + 1);
@@ -251,18 +255,36 @@ pub fn compose_pass(
 
     let video = |preset: &str, crf: u32| -> Vec<String> {
         [
-            "-c:v", "libx264", "-preset", preset, "-crf", &crf.to_string(), "-pix_fmt", "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-crf",
+            &crf.to_string(),
+            "-pix_fmt",
+            "yuv420p",
         ]
         .map(String::from)
         .to_vec()
     };
     let audio = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"].map(String::from);
     let tail = |path: &Path| -> Vec<String> {
-        ["-movflags", "+faststart", "-t", &d, &path.display().to_string()]
-            .map(String::from)
-            .to_vec()
+        [
+            "-movflags",
+            "+faststart",
+            "-t",
+            &d,
+            &path.display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
     };
-    args.extend(["-map".into(), "[final]".into(), "-map".into(), "[mix]".into()]);
+    args.extend([
+        "-map".into(),
+        "[final]".into(),
+        "-map".into(),
+        "[mix]".into(),
+    ]);
     args.extend(video(&encoding.preset, encoding.crf));
     args.extend(audio.clone());
     args.extend(tail(final_path));
@@ -297,8 +319,5 @@ fn distinct_rects(composition: &Composition, t: usize) -> Vec<Rect> {
 }
 
 fn trim_graph(graph: String) -> String {
-    graph
-        .trim_end()
-        .trim_end_matches(';')
-        .replace('\n', "")
+    graph.trim_end().trim_end_matches(';').replace('\n', "")
 }

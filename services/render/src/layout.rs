@@ -38,7 +38,12 @@ pub const FPS: u32 = 30;
 
 /// The composition of `layout` for `tracks` people over `duration` seconds.
 /// `speaker` says who speaks when (from audio levels); only `speaker` uses it.
-pub fn compose(layout: Layout, tracks: usize, duration: f64, speaker: &[(f64, f64, usize)]) -> Composition {
+pub fn compose(
+    layout: Layout,
+    tracks: usize,
+    duration: f64,
+    speaker: &[(f64, f64, usize)],
+) -> Composition {
     let whole = |placements| Composition {
         width: WIDTH,
         height: HEIGHT,
@@ -76,7 +81,11 @@ fn grid(n: usize, duration: f64) -> Vec<Placement> {
     (0..n)
         .map(|i| {
             let (row, col) = (i / cols, i % cols);
-            let in_row = if row == rows - 1 { n - row * cols } else { cols };
+            let in_row = if row == rows - 1 {
+                n - row * cols
+            } else {
+                cols
+            };
             let left = (WIDTH - w * in_row) / 2;
             Placement {
                 track: i as usize,
@@ -180,14 +189,38 @@ mod tests {
                 }
             }
         }
-        assert_eq!(compose(Layout::Grid, 4, 1.0, &[]).placements[3].rect, Rect { x: 640, y: 360, w: 640, h: 360 });
+        assert_eq!(
+            compose(Layout::Grid, 4, 1.0, &[]).placements[3].rect,
+            Rect {
+                x: 640,
+                y: 360,
+                w: 640,
+                h: 360
+            }
+        );
     }
 
     #[test]
     fn side_by_side_is_full_height_columns() {
         let c = compose(Layout::SideBySide, 2, 10.0, &[]);
         let rects: Vec<Rect> = c.placements.iter().map(|p| p.rect).collect();
-        assert_eq!(rects, vec![Rect { x: 0, y: 0, w: 640, h: 720 }, Rect { x: 640, y: 0, w: 640, h: 720 }]);
+        assert_eq!(
+            rects,
+            vec![
+                Rect {
+                    x: 0,
+                    y: 0,
+                    w: 640,
+                    h: 720
+                },
+                Rect {
+                    x: 640,
+                    y: 0,
+                    w: 640,
+                    h: 720
+                }
+            ]
+        );
     }
 
     #[test]

@@ -66,7 +66,13 @@ async fn header_bytes(store: &ChunkStore, key: &str) -> Result<Vec<u8>, RenderEr
 /// What ffprobe says of a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Probe {
-    pub duration: f64,
+    /// The first timestamp, in the recorder's time. A piece after a gap starts
+    /// late: its clusters keep the segment's timestamps (the remux keeps them
+    /// with `-copyts`). ffmpeg shifts every input to start at 0, so a piece is
+    /// placed at its segment's start plus this.
+    pub start: f64,
+    /// Where the last frame ends, in the recorder's time.
+    pub end: f64,
     pub has_audio: bool,
     pub has_video: bool,
 }
@@ -74,7 +80,7 @@ pub struct Probe {
 /// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode).
 pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
     let output = tokio::process::Command::new(ffmpeg)
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-fflags", "+genpts", "-i"])
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-copyts", "-i"])
         .arg(raw)
         .args(["-c", "copy"])
         .arg(out)
@@ -93,7 +99,14 @@ pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderEr
 
 pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
     let output = tokio::process::Command::new(ffprobe)
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=start_time,duration:stream=codec_type",
+            "-of",
+            "json",
+        ])
         .arg(file)
         .stdin(Stdio::null())
         .output()
@@ -111,11 +124,18 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
         .as_array()
         .map(|s| s.iter().filter_map(|s| s["codec_type"].as_str()).collect())
         .unwrap_or_default();
-    Ok(Probe {
-        duration: json["format"]["duration"]
+    let number = |field: &str| {
+        json["format"][field]
             .as_str()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0.0),
+            .and_then(|d| d.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let start = number("start_time");
+    Ok(Probe {
+        start,
+        // The WebM muxer's duration runs from 0, or from a negative start (the
+        // Opus pre-skip): measured on ffmpeg 5.1.
+        end: number("duration") + start.min(0.0),
         has_audio: kinds.contains(&"audio"),
         has_video: kinds.contains(&"video"),
     })

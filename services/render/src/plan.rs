@@ -108,10 +108,11 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
                     key,
                     size,
                 };
-                people.entry(participant).or_default().chunks.insert(
-                    index.get(),
-                    (chunk, starts_segment, recorder_started_at),
-                );
+                people
+                    .entry(participant)
+                    .or_default()
+                    .chunks
+                    .insert(index.get(), (chunk, starts_segment, recorder_started_at));
             }
             RecordingEvent::SessionCompleted {
                 expected_chunks, ..
@@ -145,10 +146,15 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
     }
 
     // Segments in absolute time first; the origin is known once all are seen.
-    let mut absolute: Vec<(ParticipantId, String, Vec<(Vec<ChunkRef>, Option<String>, DateTime<Utc>)>)> =
-        Vec::new();
+    let mut absolute: Vec<(
+        ParticipantId,
+        String,
+        Vec<(Vec<ChunkRef>, Option<String>, DateTime<Utc>)>,
+    )> = Vec::new();
     for (p, count) in &expected {
-        let Some(stored) = people.get(p) else { continue };
+        let Some(stored) = people.get(p) else {
+            continue;
+        };
         let mut pieces = Vec::new();
         // (first chunk key, start) of the segment being read.
         let mut segment: Option<(String, DateTime<Utc>)> = None;
@@ -162,7 +168,11 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
                 pieces.push((vec![chunk.clone()], None, start));
             } else if let Some((header, start)) = &segment {
                 if previous == Some(index - 1) {
-                    pieces.last_mut().expect("a segment has a piece").0.push(chunk.clone());
+                    pieces
+                        .last_mut()
+                        .expect("a segment has a piece")
+                        .0
+                        .push(chunk.clone());
                 } else {
                     pieces.push((vec![chunk.clone()], Some(header.clone()), *start));
                 }
@@ -320,7 +330,11 @@ mod tests {
         assert!(plan.gaps.is_empty());
         let host = &plan.tracks[0];
         let guest = &plan.tracks[1];
-        let (host, guest) = if host.participant == h { (host, guest) } else { (guest, host) };
+        let (host, guest) = if host.participant == h {
+            (host, guest)
+        } else {
+            (guest, host)
+        };
         assert_eq!(host.name, "Hana");
         assert_eq!(host.pieces.len(), 1);
         assert_eq!(host.pieces[0].start, 0.75);
@@ -341,19 +355,33 @@ mod tests {
         log.chunk(g, 0, Some(0.0));
         log.complete(&[(h, 6), (g, 1)]);
         let err = plan(&log.events, false).unwrap_err();
-        assert!(matches!(err, PlanError::Missing(ref m) if m.contains("2–3") && m.contains("5–5")), "{err}");
+        assert!(
+            matches!(err, PlanError::Missing(ref m) if m.contains("2–3") && m.contains("5–5")),
+            "{err}"
+        );
 
         let plan = plan(&log.events, true).unwrap();
         assert_eq!(
             plan.gaps,
             vec![
-                FilledGap { participant: h, from: 2, to: 3 },
-                FilledGap { participant: h, from: 5, to: 5 },
+                FilledGap {
+                    participant: h,
+                    from: 2,
+                    to: 3
+                },
+                FilledGap {
+                    participant: h,
+                    from: 5,
+                    to: 5
+                },
             ]
         );
         let host = plan.tracks.iter().find(|t| t.participant == h).unwrap();
         assert_eq!(host.pieces.len(), 2);
-        assert_eq!(host.pieces[1].header_from.as_deref(), Some(&*format!("{h}/0.webm")));
+        assert_eq!(
+            host.pieces[1].header_from.as_deref(),
+            Some(&*format!("{h}/0.webm"))
+        );
         assert_eq!(host.pieces[1].start, host.pieces[0].start);
     }
 
@@ -368,6 +396,13 @@ mod tests {
         assert!(plan(&log.events, false).is_err());
         let plan = plan(&log.events, true).unwrap();
         assert_eq!(plan.tracks.len(), 1);
-        assert_eq!(plan.gaps, vec![FilledGap { participant: g, from: 0, to: 2 }]);
+        assert_eq!(
+            plan.gaps,
+            vec![FilledGap {
+                participant: g,
+                from: 0,
+                to: 2
+            }]
+        );
     }
 }

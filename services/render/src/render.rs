@@ -22,6 +22,8 @@ pub struct RenderSettings {
     /// Scratch space; each attempt gets its own directory, removed afterwards.
     pub work_dir: PathBuf,
     pub encoding: Encoding,
+    /// Also write each participant's MP4 (its WAV is always written).
+    pub track_videos: bool,
 }
 
 /// What a render produced.
@@ -78,10 +80,10 @@ impl Renderer {
                 media::remux(&s.ffmpeg, &raw, &remuxed).await?;
                 let _ = tokio::fs::remove_file(&raw).await;
                 let probe = media::probe(&s.ffprobe, &remuxed).await?;
-                duration = duration.max(piece.start + probe.duration);
+                duration = duration.max(piece.start + probe.end);
                 inputs.push(Input {
                     path: remuxed,
-                    start: piece.start,
+                    start: piece.start + probe.start,
                     has_audio: probe.has_audio,
                     has_video: probe.has_video,
                 });
@@ -92,7 +94,7 @@ impl Renderer {
                 name_file,
                 inputs,
                 wav: dir.join(format!("track-{t}.wav")),
-                mp4: Some(dir.join(format!("track-{t}.mp4"))),
+                mp4: s.track_videos.then(|| dir.join(format!("track-{t}.mp4"))),
             });
         }
         if duration <= 0.0 {
@@ -148,7 +150,10 @@ impl Renderer {
         for (track, files) in plan.tracks.iter().zip(&tracks) {
             let p = track.participant;
             let wav_key = track_key(room, p, "wav");
-            let size = self.store.put_output(&wav_key, &files.wav, "audio/wav").await?;
+            let size = self
+                .store
+                .put_output(&wav_key, &files.wav, "audio/wav")
+                .await?;
             outputs.push(RenderOutput {
                 kind: OutputKind::TrackAudio,
                 participant: Some(p),

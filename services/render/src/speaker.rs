@@ -53,7 +53,11 @@ pub fn shots(levels: &[Vec<f32>], duration: f64) -> Vec<(f64, f64, usize)> {
             }
         }
     }
-    out.push((shot_start as f64 * WINDOW, duration.max(shot_start as f64 * WINDOW), current));
+    out.push((
+        shot_start as f64 * WINDOW,
+        duration.max(shot_start as f64 * WINDOW),
+        current,
+    ));
     out
 }
 

@@ -33,7 +33,11 @@ pub fn finished_until(tracks: &[Coverage]) -> f64 {
         .map(Coverage::end)
         .fold(f64::INFINITY, f64::min)
         .max(0.0)
-        .min(if tracks.is_empty() { 0.0 } else { f64::INFINITY })
+        .min(if tracks.is_empty() {
+            0.0
+        } else {
+            f64::INFINITY
+        })
 }
 
 /// The windows of `len` seconds after `rendered` that lie wholly before
@@ -53,7 +57,12 @@ pub fn due_windows(rendered: f64, until: f64, len: f64) -> Vec<(f64, f64)> {
 pub fn concat_list(files: &[&Path]) -> String {
     files
         .iter()
-        .map(|f| format!("file '{}'\n", f.display().to_string().replace('\'', "'\\''")))
+        .map(|f| {
+            format!(
+                "file '{}'\n",
+                f.display().to_string().replace('\'', "'\\''")
+            )
+        })
         .collect()
 }
 
@@ -63,17 +72,32 @@ mod tests {
 
     #[test]
     fn the_slowest_uploader_decides_what_is_final() {
-        let host = Coverage { start: 0.0, chunks: 6, chunk_seconds: 10.0 };
-        let guest = Coverage { start: 1.5, chunks: 3, chunk_seconds: 10.0 };
+        let host = Coverage {
+            start: 0.0,
+            chunks: 6,
+            chunk_seconds: 10.0,
+        };
+        let guest = Coverage {
+            start: 1.5,
+            chunks: 3,
+            chunk_seconds: 10.0,
+        };
         assert_eq!(finished_until(&[host, guest]), 31.5);
         assert_eq!(finished_until(&[]), 0.0);
-        let idle = Coverage { start: 0.0, chunks: 0, chunk_seconds: 10.0 };
+        let idle = Coverage {
+            start: 0.0,
+            chunks: 0,
+            chunk_seconds: 10.0,
+        };
         assert_eq!(finished_until(&[host, idle]), 0.0);
     }
 
     #[test]
     fn only_whole_windows_before_the_finished_point_are_due() {
-        assert_eq!(due_windows(0.0, 31.5, 10.0), vec![(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)]);
+        assert_eq!(
+            due_windows(0.0, 31.5, 10.0),
+            vec![(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)]
+        );
         assert_eq!(due_windows(30.0, 31.5, 10.0), vec![]);
         assert_eq!(due_windows(30.0, 40.0, 10.0), vec![(30.0, 40.0)]);
     }

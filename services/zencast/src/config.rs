@@ -126,25 +126,53 @@ pub struct Config {
     /// The ffmpeg the render worker runs (never downloaded).
     #[arg(long, env = "ZENCAST_FFMPEG", default_value = "ffmpeg", global = true)]
     pub ffmpeg: PathBuf,
-    #[arg(long, env = "ZENCAST_FFPROBE", default_value = "ffprobe", global = true)]
+    #[arg(
+        long,
+        env = "ZENCAST_FFPROBE",
+        default_value = "ffprobe",
+        global = true
+    )]
     pub ffprobe: PathBuf,
     /// x264 preset of the render (`ultrafast` … `veryslow`).
-    #[arg(long, env = "ZENCAST_RENDER_PRESET", default_value = "veryfast", global = true)]
+    #[arg(
+        long,
+        env = "ZENCAST_RENDER_PRESET",
+        default_value = "veryfast",
+        global = true
+    )]
     pub render_preset: String,
     /// x264 quality of the render (lower is better and larger).
     #[arg(long, env = "ZENCAST_RENDER_CRF", default_value_t = 23, global = true)]
     pub render_crf: u32,
     /// Attempts per render before `RenderFailed` is final.
-    #[arg(long, env = "ZENCAST_RENDER_ATTEMPTS", default_value_t = 3, global = true)]
+    #[arg(
+        long,
+        env = "ZENCAST_RENDER_ATTEMPTS",
+        default_value_t = 3,
+        global = true
+    )]
     pub render_attempts: u32,
     /// Wait before the first retry of a failed render; doubles each time.
-    #[arg(long, env = "ZENCAST_RENDER_BACKOFF_MS", default_value_t = 5_000, global = true)]
+    #[arg(
+        long,
+        env = "ZENCAST_RENDER_BACKOFF_MS",
+        default_value_t = 5_000,
+        global = true
+    )]
     pub render_backoff_ms: u64,
     /// A render worker silent this long is presumed dead: JetStream hands its
     /// job to another worker (the `render` consumer's ack wait) and its
     /// heartbeat expires.
-    #[arg(long, env = "ZENCAST_RENDER_ACK_WAIT_MS", default_value_t = 30_000, global = true)]
+    #[arg(
+        long,
+        env = "ZENCAST_RENDER_ACK_WAIT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
     pub render_ack_wait_ms: u64,
+    /// Also write each participant's aligned MP4 (the WAVs are always written).
+    #[arg(long, env = "ZENCAST_RENDER_TRACK_VIDEOS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub render_track_videos: bool,
     /// Font for names on tiles and the audio-only card.
     #[arg(
         long,
@@ -175,6 +203,7 @@ impl Config {
                 crf: self.render_crf,
                 font: self.font.exists().then(|| self.font.clone()),
             },
+            track_videos: self.render_track_videos,
         }
     }
 

@@ -91,6 +91,14 @@ enum BenchWhat {
         #[arg(long, default_value_t = 4)]
         concurrent: usize,
     },
+    /// The render worker against a hand-written ffmpeg command on the same recordings.
+    Render {
+        /// Participant counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "2,4")]
+        people: Vec<usize>,
+        #[arg(long, default_value_t = 60)]
+        seconds: u32,
+    },
     /// Signaling latency across two api nodes against raw NATS, and rooms per node.
     Relay {
         /// Messages per second between the two sockets.
@@ -209,6 +217,12 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             zencast::cli::bench::uploads::run(&cli.config, chunks, chunk_mib, concurrent).await?;
+            0
+        }
+        Command::Bench {
+            what: BenchWhat::Render { people, seconds },
+        } => {
+            zencast::cli::bench::render::run(&cli.config, &people, seconds).await?;
             0
         }
         Command::Bench {

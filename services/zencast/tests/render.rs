@@ -36,12 +36,36 @@ fn recording(dir: &Path, name: &str, seconds: f64, beep_at: f64, freq: u32) -> V
         end = beep_at + 0.2
     );
     let status = Command::new("ffmpeg")
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .args([
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("testsrc2=size=320x240:rate=15:duration={seconds}"))
         .args(["-f", "lavfi", "-i", &beep])
         .args([
-            "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g",
-            "15", "-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "webm",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            "300k",
+            "-g",
+            "15",
+            "-c:a",
+            "libopus",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-f",
+            "webm",
         ])
         .arg(&out)
         .status()
@@ -103,8 +127,30 @@ impl Session {
     /// Uploads `parts` as `participant`'s chunks, its recorder having started
     /// `offset` seconds after the host pressed start, and finishes.
     async fn upload(&self, participant: &str, token: &str, parts: &[Vec<u8>], offset: f64) {
-        let start = format!("{:.3}", self.started_ms + offset * 1000.0);
-        for (i, body) in parts.iter().enumerate() {
+        let all: Vec<usize> = (0..parts.len()).collect();
+        self.upload_some(participant, token, &[(offset, parts.to_vec())], &all)
+            .await;
+        self.finish(participant, token, parts.len()).await;
+    }
+
+    /// Uploads the chunks numbered in `only` of recorder segments given as
+    /// (start offset after the host's start, chunks); indexes run on across
+    /// segments, as a client's do after a reload.
+    async fn upload_some(
+        &self,
+        participant: &str,
+        token: &str,
+        segments: &[(f64, Vec<Vec<u8>>)],
+        only: &[usize],
+    ) {
+        let numbered = segments.iter().flat_map(|(offset, parts)| {
+            let start = format!("{:.3}", self.started_ms + offset * 1000.0);
+            parts.iter().map(move |p| (start.clone(), p))
+        });
+        for (i, (start, body)) in numbered.enumerate() {
+            if !only.contains(&i) {
+                continue;
+            }
             let r = self
                 .api
                 .http
@@ -121,12 +167,15 @@ impl Session {
                 .unwrap();
             assert_eq!(r.status().as_u16(), 201, "chunk {i}");
         }
+    }
+
+    async fn finish(&self, participant: &str, token: &str, count: usize) {
         let (status, v) = self
             .api
             .post(
                 "/api/uploads/complete",
                 Some(token),
-                json!({"roomId": self.room_id(), "participantId": participant, "chunkCount": parts.len()}),
+                json!({"roomId": self.room_id(), "participantId": participant, "chunkCount": count}),
             )
             .await;
         assert_eq!(status, 200, "{v}");
@@ -148,7 +197,11 @@ impl Session {
         let r = self
             .api
             .http
-            .get(format!("{}/api/recordings/{}", self.api.base, self.room_id()))
+            .get(format!(
+                "{}/api/recordings/{}",
+                self.api.base,
+                self.room_id()
+            ))
             .send()
             .await
             .unwrap();
@@ -201,7 +254,14 @@ struct Probed {
 
 fn ffprobe(file: &Path) -> Probed {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height,sample_rate", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type,codec_name,width,height,sample_rate",
+            "-of",
+            "json",
+        ])
         .arg(file)
         .output()
         .unwrap();
@@ -232,7 +292,9 @@ fn beeps(file: &Path) -> Vec<f64> {
     let out = Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(file)
-        .args(["-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"])
+        .args([
+            "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-",
+        ])
         .stdout(Stdio::piped())
         .output()
         .unwrap();
@@ -261,13 +323,18 @@ fn near(got: f64, want: f64, tolerance: f64) -> bool {
 }
 
 async fn render_events(running: &Running, room: &str) -> Vec<RecordingEvent> {
-    room_events(&running.backends.pool, RoomId::parse(room).unwrap(), 0, None)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.event().unwrap())
-        .filter(RecordingEvent::is_render_event)
-        .collect()
+    room_events(
+        &running.backends.pool,
+        RoomId::parse(room).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|e| e.event().unwrap())
+    .filter(RecordingEvent::is_render_event)
+    .collect()
 }
 
 /// Host: 6 s, recorder started 0.2 s after start, beep 2.0 s in (2.2 s on
@@ -277,11 +344,21 @@ async fn two_person_session(running: &Running, dir: &Path, title: &str, layout: 
     let host = recording(dir, "host", 6.0, 2.0, 1000);
     let guest = recording(dir, "guest", 6.0, 3.0, 1500);
     session
-        .upload(s(&session.room["hostParticipantId"]), s(&session.room["hostToken"]), &chunks(&host, 3), 0.2)
+        .upload(
+            s(&session.room["hostParticipantId"]),
+            s(&session.room["hostToken"]),
+            &chunks(&host, 3),
+            0.2,
+        )
         .await;
     session.stop().await;
     session
-        .upload(s(&session.guest["participantId"]), s(&session.guest["participantToken"]), &chunks(&guest, 4), 1.3)
+        .upload(
+            s(&session.guest["participantId"]),
+            s(&session.guest["participantToken"]),
+            &chunks(&guest, 4),
+            1.3,
+        )
         .await;
     session
 }
@@ -327,20 +404,39 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
     // The guest's recorder ran from 1.3 s to 7.3 s.
     assert!(near(p.duration, 7.3, 0.5), "duration {}", p.duration);
-    assert!(near(view["render"]["finalDurationMs"].as_f64().unwrap() / 1000.0, 7.3, 0.5));
+    assert!(near(
+        view["render"]["finalDurationMs"].as_f64().unwrap() / 1000.0,
+        7.3,
+        0.5
+    ));
 
     // Each beep where it belongs on the timeline: in the mix and in each track.
     let onsets = beeps(&final_mp4);
+    eprintln!("beeps in final.mp4 at {onsets:?} s; they belong at 2.2 and 4.3");
     assert_eq!(onsets.len(), 2, "{onsets:?}");
-    assert!(near(onsets[0], 2.2, 0.020), "host beep at {} s, want 2.2", onsets[0]);
-    assert!(near(onsets[1], 4.3, 0.020), "guest beep at {} s, want 4.3", onsets[1]);
+    assert!(
+        near(onsets[0], 2.2, 0.020),
+        "host beep at {} s, want 2.2",
+        onsets[0]
+    );
+    assert!(
+        near(onsets[1], 4.3, 0.020),
+        "guest beep at {} s, want 4.3",
+        onsets[1]
+    );
     for (who, at) in [(&host, 2.2), (&guest, 4.3)] {
         for ext in ["wav", "mp4"] {
             let file = dir.join(format!("{who}.{ext}"));
-            session.download(&format!("tracks/{who}.{ext}"), &file).await;
+            session
+                .download(&format!("tracks/{who}.{ext}"), &file)
+                .await;
             let b = beeps(&file);
             assert_eq!(b.len(), 1, "{ext}: {b:?}");
-            assert!(near(b[0], at, 0.020), "{ext} of {who}: beep at {} s, want {at}", b[0]);
+            assert!(
+                near(b[0], at, 0.020),
+                "{ext} of {who}: beep at {} s, want {at}",
+                b[0]
+            );
             let p = ffprobe(&file);
             assert!(near(p.duration, 7.3, 0.5), "{ext}: {}", p.duration);
             if ext == "mp4" {
@@ -397,12 +493,183 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     running.stop().await;
 }
 
+fn fixture(who: &str, from: usize, count: usize) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/chromium")
+        .join(who);
+    (from..from + count)
+        .map(|i| std::fs::read(dir.join(format!("{i}.webm"))).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
+    // Real MediaRecorder chunks (see tests/fixtures/chromium/record.mjs and
+    // manifest.json): `a` one recorder of 5.0 s; `b` two recorders of 2.0 s
+    // started 0.19 s and 3.01 s after `a`, as after a reload.
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let session = recording_session(&running, "Chromium", "speaker").await;
+    let (host, guest) = (
+        s(&session.room["hostParticipantId"]).to_string(),
+        s(&session.guest["participantId"]).to_string(),
+    );
+    session
+        .upload(
+            &host,
+            s(&session.room["hostToken"]),
+            &fixture("a", 0, 5),
+            0.1,
+        )
+        .await;
+    session.stop().await;
+    let token = s(&session.guest["participantToken"]).to_string();
+    let segments = [
+        (0.1 + 0.193, fixture("b", 0, 2)),
+        (0.1 + 3.009, fixture("b", 2, 2)),
+    ];
+    session
+        .upload_some(&guest, &token, &segments, &[0, 1, 2, 3])
+        .await;
+    session.finish(&guest, &token, 4).await;
+
+    let view = session.rendered(Duration::from_secs(120)).await;
+    assert_eq!(view["render"]["layout"], "speaker");
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    let p = ffprobe(&final_mp4);
+    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
+    assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
+    // `b`'s second recorder ends last: 0.1 + 3.009 + 1.98 s.
+    assert!(near(p.duration, 5.09, 0.5), "duration {}", p.duration);
+    let wav = dir.join("b.wav");
+    session.download(&format!("tracks/{guest}.wav"), &wav).await;
+    assert!(near(ffprobe(&wav).duration, 5.09, 0.5));
+    let events = room_events(
+        &running.backends.pool,
+        RoomId::parse(session.room_id()).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap();
+    let segment_starts = events
+        .iter()
+        .filter_map(|e| match e.event().unwrap() {
+            RecordingEvent::ChunkUploaded {
+                participant,
+                index,
+                starts_segment: true,
+                recorder_started_at: Some(_),
+                ..
+            } => Some((participant.to_string(), index.get())),
+            _ => None,
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        segment_starts,
+        vec![(host.clone(), 0), (guest.clone(), 0), (guest.clone(), 2)]
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
+    let env = TestEnv::new();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let session = recording_session(&running, "Gappy", "grid").await;
+    let (host, guest) = (
+        s(&session.room["hostParticipantId"]).to_string(),
+        s(&session.guest["participantId"]).to_string(),
+    );
+    let guest_chunks = chunks(&recording(&dir, "g", 6.0, 3.0, 1500), 4);
+    session
+        .upload(
+            &host,
+            s(&session.room["hostToken"]),
+            &chunks(&recording(&dir, "h", 6.0, 2.0, 1000), 3),
+            0.2,
+        )
+        .await;
+    session.stop().await;
+    // The guest's chunk 1 never arrives; it says it recorded 4.
+    let token = s(&session.guest["participantToken"]).to_string();
+    session
+        .upload_some(&guest, &token, &[(1.3, guest_chunks)], &[0, 2, 3])
+        .await;
+    session.finish(&guest, &token, 4).await;
+
+    // The grace period completes the session; the render refuses, visibly.
+    let failed = eventually(Duration::from_secs(60), "the render to fail", || async {
+        let v = session.view().await;
+        (v["render"]["status"] == "failed").then_some(v)
+    })
+    .await;
+    let error = failed["render"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("chunks are missing") && error.contains(&format!("{guest} 1–1")),
+        "{error}"
+    );
+    assert!(error.contains("--force"), "{error}");
+
+    // The operator renders with what is stored.
+    let out = Command::new(env!("CARGO_BIN_EXE_zencast"))
+        .args(["render", "--force", session.room_id()])
+        .envs(env.env_vars())
+        .env(
+            "ZENCAST_S3_ENDPOINT",
+            format!("http://{}", running.s3_addr.unwrap()),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("render completed"), "{stdout}");
+    let view = session.rendered(Duration::from_secs(30)).await;
+    assert_eq!(view["render"]["forced"], true);
+    let events = render_events(&running, session.room_id()).await;
+    let filled = events.iter().find_map(|e| match e {
+        RecordingEvent::RenderCompleted { filled_gaps, .. } => Some(filled_gaps.clone()),
+        _ => None,
+    });
+    let filled = filled.expect("a completed render");
+    assert_eq!(filled.len(), 1);
+    assert_eq!(
+        (
+            filled[0].participant.to_string(),
+            filled[0].from,
+            filled[0].to
+        ),
+        (guest.clone(), 1, 1)
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, RecordingEvent::RenderRequested { force: true, .. })));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, RecordingEvent::RenderStarted { forced: true, .. })));
+    // The chunks after the gap still play, at their place: full length.
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    assert!(near(ffprobe(&final_mp4).duration, 7.3, 0.5));
+    running.stop().await;
+}
+
 /// `zencast render` as a child process (a worker of its own).
 fn spawn_worker(env: &TestEnv, running: &Running, extra: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_zencast"))
         .arg("render")
         .envs(env.env_vars())
-        .env("ZENCAST_S3_ENDPOINT", format!("http://{}", running.s3_addr.unwrap()))
+        .env(
+            "ZENCAST_S3_ENDPOINT",
+            format!("http://{}", running.s3_addr.unwrap()),
+        )
         .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .spawn()
@@ -425,7 +692,10 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
     let worker = |name: &str| {
         let mut w = zencast::run::render_worker(
             &running.backends,
-            Arc::new(EventLog::new(running.backends.pool.clone(), running.backends.metrics.clone())),
+            Arc::new(EventLog::new(
+                running.backends.pool.clone(),
+                running.backends.metrics.clone(),
+            )),
             running.s3_addr,
         )
         .unwrap();
@@ -439,13 +709,18 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
     let started: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            RecordingEvent::RenderStarted { worker, attempt, .. } => Some((worker.clone(), *attempt)),
+            RecordingEvent::RenderStarted {
+                worker, attempt, ..
+            } => Some((worker.clone(), *attempt)),
             _ => None,
         })
         .collect();
     assert_eq!(started.len(), 1, "{events:?}");
     assert_eq!(
-        events.iter().filter(|e| matches!(e, RecordingEvent::RenderCompleted { .. })).count(),
+        events
+            .iter()
+            .filter(|e| matches!(e, RecordingEvent::RenderCompleted { .. }))
+            .count(),
         1
     );
     assert!(
@@ -455,13 +730,28 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
 
     // A worker killed with SIGKILL mid-render; another one takes over.
     let session = two_person_session(&running, &dir, "Crash", "grid").await;
-    let mut slow = spawn_worker(&env, &running, &[("ZENCAST_RENDER_PRESET", "veryslow"), ("ZENCAST_RENDER_CRF", "0")]);
-    eventually(Duration::from_secs(60), "the slow worker encoding", || async {
-        let v = session.view().await;
-        (v["render"]["stage"] == "encoding" && v["render"]["percent"].as_f64() > Some(21.0)).then_some(())
-    })
+    let mut slow = spawn_worker(
+        &env,
+        &running,
+        &[
+            ("ZENCAST_RENDER_PRESET", "veryslow"),
+            ("ZENCAST_RENDER_CRF", "0"),
+        ],
+    );
+    eventually(
+        Duration::from_secs(60),
+        "the slow worker encoding",
+        || async {
+            let v = session.view().await;
+            (v["render"]["stage"] == "encoding" && v["render"]["percent"].as_f64() > Some(21.0))
+                .then_some(())
+        },
+    )
     .await;
-    Command::new("kill").args(["-9", &slow.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-9", &slow.id().to_string()])
+        .status()
+        .unwrap();
     let _ = slow.wait();
     let mut fast = spawn_worker(&env, &running, &[]);
     let view = session.rendered(Duration::from_secs(120)).await;
@@ -473,7 +763,11 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .iter()
         .map(|e| match e {
             RecordingEvent::RenderStarted { attempt, .. } => format!("started {attempt}"),
-            RecordingEvent::RenderFailed { attempt, reason, last } => {
+            RecordingEvent::RenderFailed {
+                attempt,
+                reason,
+                last,
+            } => {
                 assert!(reason.contains("stopped responding"), "{reason}");
                 format!("failed {attempt} last={last}")
             }
@@ -483,7 +777,12 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .collect();
     assert_eq!(
         summary,
-        vec!["started 1", "failed 1 last=false", "started 2", "completed 2"],
+        vec![
+            "started 1",
+            "failed 1 last=false",
+            "started 2",
+            "completed 2"
+        ],
     );
     running.stop().await;
 }

@@ -151,9 +151,13 @@ async fn download(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_str(&content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length.max(0) as u64));
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(length.max(0) as u64),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{download_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -17,7 +17,10 @@ use crate::config::Config;
 
 pub async fn force(config: &Config, room: RoomId, layout: Option<&str>) -> anyhow::Result<i32> {
     let backends = Backends::connect(config).await?;
-    let log = Arc::new(EventLog::new(backends.pool.clone(), backends.metrics.clone()));
+    let log = Arc::new(EventLog::new(
+        backends.pool.clone(),
+        backends.metrics.clone(),
+    ));
     let Some(state) = log.load(room).await? else {
         eprintln!("room {room} does not exist");
         return Ok(2);
@@ -48,7 +51,10 @@ pub async fn force(config: &Config, room: RoomId, layout: Option<&str>) -> anyho
         }
         Err(e) => return Err(e.into()),
     }
-    println!("render of room {room} requested ({}, forced)", layout.as_str());
+    println!(
+        "render of room {room} requested ({}, forced)",
+        layout.as_str()
+    );
 
     // Print progress whoever renders it.
     let mut progress = backends
@@ -61,7 +67,9 @@ pub async fn force(config: &Config, room: RoomId, layout: Option<&str>) -> anyho
             let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
             let line = format!(
                 "  attempt {} {} {:.0} %",
-                v["attempt"], v["stage"].as_str().unwrap_or(""), v["percent"].as_f64().unwrap_or(0.0)
+                v["attempt"],
+                v["stage"].as_str().unwrap_or(""),
+                v["percent"].as_f64().unwrap_or(0.0)
             );
             if line != last {
                 println!("{line}");

@@ -62,6 +62,7 @@ impl TestEnv {
             render_attempts: 3,
             render_backoff_ms: 200,
             render_ack_wait_ms: 2_000,
+            render_track_videos: true,
             font: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf".into(),
             data_dir: data_dir.clone(),
         };

@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod relay;
+pub mod render;
 pub mod uploads;
 
 use std::time::Duration;
