@@ -106,6 +106,8 @@ pub struct RenderView {
     /// null, `requested`, `running`, `completed` or `failed`.
     pub status: Option<String>,
     pub percent: Option<f64>,
+    /// What the running render is doing (`fetching`, `aligning`, `encoding`, …).
+    pub stage: Option<String>,
     pub error: Option<String>,
 }
 

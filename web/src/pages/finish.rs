@@ -86,7 +86,13 @@ pub fn Finish(room: String) -> Element {
             "Everything is uploaded: the render starts as soon as a render worker is free."
                 .to_string()
         }
-        "running" => format!("Rendering: {:.0} %", render.percent.unwrap_or(0.0)),
+        "running" => match render.stage.as_deref() {
+            Some(stage) => format!(
+                "Rendering: {:.0} % ({stage})",
+                render.percent.unwrap_or(0.0)
+            ),
+            None => format!("Rendering: {:.0} %", render.percent.unwrap_or(0.0)),
+        },
         "completed" => "The render is done.".to_string(),
         "failed" => format!(
             "The render failed: {}",
