@@ -23,6 +23,9 @@ pub struct Input {
     pub start: f64,
     pub has_audio: bool,
     pub has_video: bool,
+    /// After its end, its last frame stays until the next piece (a recorder
+    /// restart); `false` when chunks are missing after it: black until the next.
+    pub hold: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -141,12 +144,12 @@ pub fn compose_pass(
 
     // Inputs: every video piece, then every track's WAV.
     let mut input = 0usize;
-    let mut video_inputs: Vec<Vec<(usize, f64)>> = Vec::new();
+    let mut video_inputs: Vec<Vec<(usize, f64, bool)>> = Vec::new();
     for track in tracks {
         let mut mine = Vec::new();
         for i in track.inputs.iter().filter(|i| i.has_video) {
             args.extend(["-i".into(), i.path.display().to_string()]);
-            mine.push((input, i.start));
+            mine.push((input, i.start, i.hold));
             input += 1;
         }
         video_inputs.push(mine);
@@ -156,7 +159,7 @@ pub fn compose_pass(
         args.extend(["-i".into(), track.wav.display().to_string()]);
     }
 
-    // Each participant's picture on the timeline, at track size.
+    // Each participant's picture on the timeline.
     let video_needed = !composition.placements.is_empty() || tracks.iter().any(|t| t.mp4.is_some());
     for (t, track) in tracks.iter().enumerate() {
         let rects = distinct_rects(composition, t);
@@ -164,21 +167,50 @@ pub fn compose_pass(
         if !video_needed || copies == 0 {
             continue;
         }
-        let _ = writeln!(graph, "color=c=black:s={tw}x{th}:r=30:d={d}[t{t}b0];");
-        let mut last = format!("t{t}b0");
-        for (k, (i, start)) in video_inputs[t].iter().enumerate() {
-            let _ = writeln!(
-                graph,
-                "[{i}:v]fps=30,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
-                 pad={tw}:{th}:-1:-1:color=black,setsar=1,setpts=PTS+{}/TB[t{t}p{k}];\
-                 [{last}][t{t}p{k}]overlay=eof_action=repeat[t{t}b{}];",
-                secs(start.max(0.0)),
-                k + 1
-            );
-            last = format!("t{t}b{}", k + 1);
+        match video_inputs[t].as_slice() {
+            // No picture at all: black.
+            [] => {
+                let _ = writeln!(graph, "color=c=black:s={tw}x{th}:r=30:d={d}[t{t}b];");
+            }
+            // One recorder (the usual case): at its own size, padded with black
+            // at the start; its last frame holds to the end (overlay's default).
+            [(i, start, _)] => {
+                let _ = writeln!(
+                    graph,
+                    "[{i}:v]fps=30,setsar=1,tpad=start_duration={}:color=black[t{t}b];",
+                    secs(start.max(0.0))
+                );
+            }
+            // Several recorders (reloads): each on a black track at its place,
+            // the last frame of one held until the next begins.
+            pieces => {
+                let _ = writeln!(graph, "color=c=black:s={tw}x{th}:r=30:d={d}[t{t}b0];");
+                let mut last = format!("t{t}b0");
+                for (k, (i, start, hold)) in pieces.iter().enumerate() {
+                    let _ = writeln!(
+                        graph,
+                        "[{i}:v]fps=30,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
+                         pad={tw}:{th}:-1:-1:color=black,setsar=1,setpts=PTS+{}/TB[t{t}p{k}];\
+                         [{last}][t{t}p{k}]overlay=eof_action={}[t{t}b{}];",
+                        secs(start.max(0.0)),
+                        if *hold { "repeat" } else { "pass" },
+                        k + 1
+                    );
+                    last = format!("t{t}b{}", k + 1);
+                }
+                let _ = writeln!(graph, "[{last}]null[t{t}b];");
+            }
         }
         let outs: String = (0..copies).map(|c| format!("[t{t}c{c}]")).collect();
-        let _ = writeln!(graph, "[{last}]split={copies}{outs};");
+        let _ = writeln!(graph, "[t{t}b]split={copies}{outs};");
+        if track.mp4.is_some() {
+            let _ = writeln!(
+                graph,
+                "[t{t}c{}]scale={tw}:{th}:force_original_aspect_ratio=decrease,\
+                 pad={tw}:{th}:-1:-1:color=black,setsar=1[t{t}m];",
+                rects.len()
+            );
+        }
     }
 
     // The canvas, then every tile where and when the composition places it.
@@ -290,10 +322,9 @@ pub fn compose_pass(
     args.extend(tail(final_path));
     for (t, track) in tracks.iter().enumerate() {
         if let Some(mp4) = &track.mp4 {
-            let copy = distinct_rects(composition, t).len();
             args.extend([
                 "-map".into(),
-                format!("[t{t}c{copy}]"),
+                format!("[t{t}m]"),
                 "-map".into(),
                 format!("[o{t}]"),
             ]);

@@ -77,48 +77,46 @@ pub struct Probe {
     pub has_video: bool,
 }
 
-/// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode).
-pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
-    let output = tokio::process::Command::new(ffmpeg)
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-copyts", "-i"])
-        .arg(raw)
-        .args(["-c", "copy"])
-        .arg(out)
+/// Runs a short tool (`doing` names the work in the error); returns stdout.
+async fn run_tool(
+    mut command: tokio::process::Command,
+    doing: String,
+) -> Result<Vec<u8>, RenderError> {
+    let output = command
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await?;
     if !output.status.success() {
         return Err(RenderError::Media(format!(
-            "remuxing {}: {}",
-            raw.display(),
+            "{doing}: {}",
             tail(&String::from_utf8_lossy(&output.stderr))
         )));
     }
+    Ok(output.stdout)
+}
+
+/// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode;
+/// timestamps kept as recorded).
+pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
+    let mut command = tokio::process::Command::new(ffmpeg);
+    command
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-copyts", "-i"])
+        .arg(raw)
+        .args(["-c", "copy"])
+        .arg(out);
+    run_tool(command, format!("remuxing {}", raw.display())).await?;
     Ok(())
 }
 
 pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
-    let output = tokio::process::Command::new(ffprobe)
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=start_time,duration:stream=codec_type",
-            "-of",
-            "json",
-        ])
-        .arg(file)
-        .stdin(Stdio::null())
-        .output()
-        .await?;
-    if !output.status.success() {
-        return Err(RenderError::Media(format!(
-            "probing {}: {}",
-            file.display(),
-            tail(&String::from_utf8_lossy(&output.stderr))
-        )));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+    let mut command = tokio::process::Command::new(ffprobe);
+    command
+        .args(["-v", "error", "-of", "json", "-show_entries"])
+        .arg("format=start_time,duration:stream=codec_type")
+        .arg(file);
+    let stdout = run_tool(command, format!("probing {}", file.display())).await?;
+    let json: serde_json::Value = serde_json::from_slice(&stdout)
         .map_err(|e| RenderError::Media(format!("ffprobe output: {e}")))?;
     let kinds: Vec<&str> = json["streams"]
         .as_array()
@@ -149,8 +147,10 @@ pub fn run_ffmpeg(
     args: &[String],
     mut progress: impl FnMut(f64),
 ) -> Result<(), RenderError> {
-    let mut child = FfmpegCommand::new_with_path(ffmpeg)
-        .args(args)
+    let mut command = FfmpegCommand::new_with_path(ffmpeg);
+    command.args(args);
+    die_with_parent(command.as_inner_mut());
+    let mut child = command
         .spawn()
         .map_err(|e| RenderError::Media(format!("cannot run {}: {e}", ffmpeg.display())))?;
     let mut errors: Vec<String> = Vec::new();
@@ -183,6 +183,21 @@ pub fn run_ffmpeg(
         )));
     }
     Ok(())
+}
+
+/// A worker killed mid-render must not leave its ffmpeg encoding on: the
+/// kernel kills the child when the thread that started it goes away.
+fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches nothing but this process.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// `HH:MM:SS.xx` → seconds.

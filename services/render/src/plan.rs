@@ -76,6 +76,8 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
     let mut stopped: Option<DateTime<Utc>> = None;
     let mut expected: Option<BTreeMap<ParticipantId, u32>> = None;
     let mut people: BTreeMap<ParticipantId, Stored> = BTreeMap::new();
+    // Tracks (and tiles) in the order people joined: the host first.
+    let mut joined: Vec<ParticipantId> = Vec::new();
     for env in events {
         let Ok(event) = env.event() else { continue };
         match event {
@@ -91,7 +93,12 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
                 participant,
                 display_name,
                 ..
-            } => people.entry(participant).or_default().name = display_name,
+            } => {
+                if !joined.contains(&participant) {
+                    joined.push(participant);
+                }
+                people.entry(participant).or_default().name = display_name
+            }
             RecordingEvent::RecordingStarted { at } => started = Some(at),
             RecordingEvent::RecordingStopped { at } => stopped = Some(at),
             RecordingEvent::ChunkUploaded {
@@ -151,7 +158,9 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
         String,
         Vec<(Vec<ChunkRef>, Option<String>, DateTime<Utc>)>,
     )> = Vec::new();
-    for (p, count) in &expected {
+    let mut order: Vec<(ParticipantId, u32)> = expected.iter().map(|(p, c)| (*p, *c)).collect();
+    order.sort_by_key(|(p, _)| joined.iter().position(|j| j == p));
+    for (p, count) in &order {
         let Some(stored) = people.get(p) else {
             continue;
         };
@@ -328,13 +337,9 @@ mod tests {
         let plan = plan(&log.events, false).unwrap();
         assert_eq!(plan.origin, t(-0.5));
         assert!(plan.gaps.is_empty());
-        let host = &plan.tracks[0];
-        let guest = &plan.tracks[1];
-        let (host, guest) = if host.participant == h {
-            (host, guest)
-        } else {
-            (guest, host)
-        };
+        // In the order they joined: the host first.
+        let (host, guest) = (&plan.tracks[0], &plan.tracks[1]);
+        assert_eq!((host.participant, guest.participant), (h, g));
         assert_eq!(host.name, "Hana");
         assert_eq!(host.pieces.len(), 1);
         assert_eq!(host.pieces[0].start, 0.75);

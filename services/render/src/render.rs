@@ -86,6 +86,12 @@ impl Renderer {
                     start: piece.start + probe.start,
                     has_audio: probe.has_audio,
                     has_video: probe.has_video,
+                    // Missing chunks follow (the next piece needs a borrowed
+                    // header): black, not a frozen picture, until it.
+                    hold: track
+                        .pieces
+                        .get(k + 1)
+                        .is_none_or(|next| next.header_from.is_none()),
                 });
                 done += 1;
                 report("fetching", 10.0 * done as f64 / pieces_total.max(1) as f64);

@@ -72,9 +72,10 @@ impl Worker {
     async fn consume(&self, consumer: PullConsumer) -> Result<(), String> {
         loop {
             // One message at a time: a render holds this worker, and messages
-            // it has not started stay free for the other workers.
+            // it has not started stay free for the other workers. (`batch`
+            // waits for a message; `fetch` would return at once and spin.)
             let mut batch = consumer
-                .fetch()
+                .batch()
                 .max_messages(1)
                 .expires(Duration::from_secs(5))
                 .messages()
@@ -219,6 +220,14 @@ impl Worker {
 
         match result {
             Ok((rendered, filled_gaps)) => {
+                // The last word of progress, whatever the heartbeat's timing.
+                let last = {
+                    let mut b = beat.lock().expect("beat poisoned");
+                    b.stage = "done".into();
+                    b.percent = 100.0;
+                    b.clone()
+                };
+                let _ = self.progress.beat(room, &last).await;
                 let done = RecordingCommand::CompleteRender {
                     attempt,
                     key: rendered.final_key,

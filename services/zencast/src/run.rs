@@ -118,7 +118,12 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             backends.config.render_ack_wait(),
         )
         .await?;
-        worker.renderer.store.ensure_bucket().await?;
+        worker.renderer.store.ensure_bucket().await.map_err(|e| {
+            anyhow::anyhow!(
+                "the render worker cannot reach the object store ({e}); \
+                 run `zencast up` on this machine or set ZENCAST_S3_ENDPOINT"
+            )
+        })?;
         tasks.push(tokio::spawn(worker.run(consumer, shutdown.clone())));
     }
 

@@ -363,6 +363,14 @@ async fn two_person_session(running: &Running, dir: &Path, title: &str, layout: 
     session
 }
 
+/// A test deployment whose upload grace period outlasts a slow upload on a
+/// busy machine (the missing-chunk test waits for it to run out).
+fn test_env() -> TestEnv {
+    let mut env = TestEnv::new();
+    env.config.upload_grace_ms = 5_000;
+    env
+}
+
 fn scratch(env: &TestEnv) -> PathBuf {
     let dir = env.data_dir.join("fixtures");
     std::fs::create_dir_all(&dir).unwrap();
@@ -371,11 +379,40 @@ fn scratch(env: &TestEnv) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
+    // Progress on core NATS, as any client (or the room's WebSocket) sees it.
+    let mut progress = running
+        .backends
+        .nats
+        .subscribe(format!("{}.progress.*", env.tag))
+        .await
+        .unwrap();
     let session = two_person_session(&running, &dir, "Aligned", "grid").await;
     let view = session.rendered(Duration::from_secs(120)).await;
+    let mut frames = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(
+        Duration::from_millis(200),
+        futures::StreamExt::next(&mut progress),
+    )
+    .await
+    {
+        frames.push(serde_json::from_slice::<Value>(&m.payload).unwrap());
+    }
+    let percents: Vec<f64> = frames
+        .iter()
+        .map(|f| f["percent"].as_f64().unwrap())
+        .collect();
+    assert!(frames
+        .iter()
+        .all(|f| f["type"] == "progress" && f["roomId"] == session.room_id()));
+    assert!(
+        frames.iter().any(|f| f["stage"] == "encoding"),
+        "{frames:?}"
+    );
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{percents:?}");
+    assert_eq!(percents.last(), Some(&100.0), "{percents:?}");
     let (host, guest) = (
         s(&session.room["hostParticipantId"]).to_string(),
         s(&session.guest["participantId"]).to_string(),
@@ -507,7 +544,7 @@ async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
     // Real MediaRecorder chunks (see tests/fixtures/chromium/record.mjs and
     // manifest.json): `a` one recorder of 5.0 s; `b` two recorders of 2.0 s
     // started 0.19 s and 3.01 s after `a`, as after a reload.
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
     let session = recording_session(&running, "Chromium", "speaker").await;
@@ -576,7 +613,7 @@ async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(Parts::ALL).await;
     let dir = scratch(&env);
     let session = recording_session(&running, "Gappy", "grid").await;
@@ -658,7 +695,40 @@ async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
     assert!(near(ffprobe(&final_mp4).duration, 7.3, 0.5));
+    // During the missing chunk (about 2.8–4.3 s) the guest's tile is black;
+    // the host's is not.
+    let guest_tile = mean_luma(&final_mp4, 3.6, (640, 180, 640, 360));
+    let host_tile = mean_luma(&final_mp4, 3.6, (0, 180, 640, 360));
+    assert!(guest_tile < 20.0, "guest tile luma {guest_tile}");
+    assert!(host_tile > 40.0, "host tile luma {host_tile}");
     running.stop().await;
+}
+
+/// The mean luma of a rectangle (x, y, w, h) of the frame at `at` seconds.
+fn mean_luma(file: &Path, at: f64, (x, y, w, h): (u32, u32, u32, u32)) -> f64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &at.to_string(), "-i"])
+        .arg(file)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            &format!("crop={w}:{h}:{x}:{y},format=gray"),
+        ])
+        .args(["-f", "rawvideo", "-"])
+        .output()
+        .unwrap();
+    assert!(!out.stdout.is_empty());
+    out.stdout.iter().map(|b| f64::from(*b)).sum::<f64>() / out.stdout.len() as f64
+}
+
+/// Whether a running process has `text` in its command line.
+fn any_process_mentions(text: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(text))
 }
 
 /// `zencast render` as a child process (a worker of its own).
@@ -678,7 +748,7 @@ fn spawn_worker(env: &TestEnv, running: &Running, extra: &[(&str, &str)]) -> Chi
 
 #[tokio::test(flavor = "multi_thread")]
 async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
-    let env = TestEnv::new();
+    let env = test_env();
     let running = env.start(NO_WORKER).await;
     let dir = scratch(&env);
 
@@ -753,6 +823,17 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .status()
         .unwrap();
     let _ = slow.wait();
+    // Its ffmpeg dies with it (nothing keeps encoding attempt 1 in the background).
+    let attempt_dir = format!("{}-1", session.room_id());
+    eventually(
+        Duration::from_secs(5),
+        "the killed worker's ffmpeg to exit",
+        || {
+            let gone = !any_process_mentions(&attempt_dir);
+            async move { gone.then_some(()) }
+        },
+    )
+    .await;
     let mut fast = spawn_worker(&env, &running, &[]);
     let view = session.rendered(Duration::from_secs(120)).await;
     let _ = fast.kill();
