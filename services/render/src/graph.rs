@@ -131,10 +131,12 @@ pub fn compose_pass(
     let d = secs(duration);
     let (cw, ch, fps) = (composition.width, composition.height, composition.fps);
     let (tw, th) = (crate::layout::WIDTH, crate::layout::HEIGHT);
+    // Names and titles come from files, shown as they are (`expansion=none`:
+    // a `%` or `:` in a name is text, not a drawtext directive).
     let text = |file: &Path, style: &str| -> String {
         match &encoding.font {
             Some(font) => format!(
-                ",drawtext=fontfile='{}':textfile='{}':fontcolor=white:{style}",
+                ",drawtext=fontfile='{}':textfile='{}':expansion=none:fontcolor=white:{style}",
                 font.display(),
                 file.display()
             ),

@@ -389,7 +389,7 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
         .subscribe(format!("{}.progress.*", env.tag))
         .await
         .unwrap();
-    let session = two_person_session(&running, &dir, "Aligned", "grid").await;
+    let session = two_person_session(&running, &dir, "Aligned: 100% {live}", "grid").await;
     let view = session.rendered(Duration::from_secs(120)).await;
     let mut frames = Vec::new();
     while let Ok(Some(m)) = tokio::time::timeout(

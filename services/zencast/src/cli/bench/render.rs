@@ -90,6 +90,17 @@ async fn measure(scratch: &Scratch, people: &[usize], seconds: u32) -> anyhow::R
                 state.render.completed,
                 "the bench render of {n} people failed"
             );
+            if !track_videos {
+                let file = dir.join(format!("final-{n}.mp4"));
+                let mut out = tokio::fs::File::create(&file).await?;
+                store
+                    .append_to(&zencast_render::render::final_key(room), &mut out)
+                    .await?;
+                println!(
+                    "       final.mp4 of {n}: integrated loudness {}",
+                    loudness(&file)?
+                );
+            }
         }
         let rt = |t: f64| f64::from(seconds) / t;
         println!(
@@ -293,4 +304,26 @@ fn hand_written(dir: &Path, inputs: &[PathBuf], seconds: u32, preset: &str) -> a
         .status()?;
     anyhow::ensure!(status.success(), "the hand-written ffmpeg command failed");
     Ok(())
+}
+
+/// Integrated loudness as ffmpeg's loudnorm measures it (ffmpeg 5.1's ebur128
+/// cannot be quieted).
+fn loudness(file: &Path) -> anyhow::Result<String> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostats", "-i"])
+        .arg(file)
+        .args([
+            "-map",
+            "0:a",
+            "-af",
+            "loudnorm=print_format=summary",
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("Input Integrated:"))
+        .map_or("unknown".into(), |v| v.trim().to_string()))
 }
