@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (Debian 12, as root) and starts what Zencast needs, when absent:
-# PostgreSQL, Redis, NATS with JetStream and ffmpeg. Idempotent: on a machine where they
+# PostgreSQL, Redis, NATS with JetStream, ffmpeg, and Chromium with node for the
+# browser tests. Idempotent: on a machine where they
 # already run, it only checks them. Also creates the `zencast` database role.
 set -euo pipefail
 
@@ -22,6 +23,12 @@ command -v cc >/dev/null || missing+=(build-essential)
 # audio-only card and name labels need a font.
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# The web client's browser tests drive the system Chromium from node (playwright-core);
+# no tool downloads a browser of its own.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   say "installing ${missing[*]}"
   apt-get update -q

@@ -9,6 +9,9 @@ if ! command -v moto_server >/dev/null; then
   python3 -m pip install --quiet "moto[server]"
   command -v pyenv >/dev/null && pyenv rehash || true
 fi
+# The web client (served by the api at /) and the node driver of its browser tests.
+./scripts/build-web.sh
+[ -d web/e2e/node_modules ] || (cd web/e2e && npm ci --no-audit --no-fund)
 export DATABASE_URL="${ZENCAST_TEST_DATABASE_URL:-postgres://zencast:zencast@127.0.0.1:5432/postgres}"
 export RUST_BACKTRACE=1
 cargo build --workspace --tests --locked

@@ -16,6 +16,8 @@
 //! - `POST /api/recordings/{roomId}/render` (host): another render (`RenderRequested`);
 //!   `GET …/files`, `GET …/files/{name}`: the rendered files, streamed from S3.
 //! - `GET /api/openapi.json`, `GET /healthz`, `GET /metrics` (Prometheus text).
+//! - Any other `GET`: the web client's files, or its `index.html` for the
+//!   client's own routes ([`routes::web`]).
 //!
 //! Every error is JSON `{"error": {"code", "message"}}`; malformed JSON or ids
 //! are 400, never 500.
@@ -55,6 +57,6 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::renders::router())
         .merge(routes::openapi::router())
         .merge(routes::ops::router())
-        .fallback(|| async { error::ApiError::NotFound("no such route".into()) })
+        .fallback(routes::web::serve)
         .with_state(state)
 }

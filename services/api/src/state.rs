@@ -31,6 +31,18 @@ pub struct Settings {
     pub upload_grace: Duration,
     /// Base of invite links (`{public_url}/join/{roomId}?invite=…`).
     pub public_url: String,
+    /// The built web client, served at `/`.
+    pub web_dir: std::path::PathBuf,
+}
+
+/// `web/dist` under the working directory when there is one (an installed
+/// copy), else the one in this source tree (`scripts/build-web.sh` builds it).
+pub fn default_web_dir() -> std::path::PathBuf {
+    let local = std::path::PathBuf::from("web/dist");
+    if local.join("index.html").is_file() {
+        return local;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist")
 }
 
 impl Default for Settings {
@@ -44,6 +56,7 @@ impl Default for Settings {
             staging_dir: std::env::temp_dir().join("zencast-staging"),
             upload_grace: Duration::from_secs(600),
             public_url: "http://127.0.0.1:8080".into(),
+            web_dir: default_web_dir(),
         }
     }
 }

@@ -119,6 +119,10 @@ pub struct Config {
         global = true
     )]
     pub upload_grace_ms: u64,
+    /// The built web client (scripts/build-web.sh), served at `/` (default:
+    /// `web/dist` in the working directory, else in the source tree).
+    #[arg(long, env = "ZENCAST_WEB_DIR", global = true)]
+    pub web_dir: Option<PathBuf>,
     /// The ffmpeg the render worker runs (never downloaded).
     #[arg(long, env = "ZENCAST_FFMPEG", default_value = "ffmpeg", global = true)]
     pub ffmpeg: PathBuf,
@@ -229,6 +233,10 @@ impl Config {
             max_chunk_bytes: self.max_chunk_bytes,
             staging_dir: self.data_dir.join("staging"),
             upload_grace: std::time::Duration::from_millis(self.upload_grace_ms),
+            web_dir: self
+                .web_dir
+                .clone()
+                .unwrap_or_else(zencast_api::state::default_web_dir),
             ..Default::default()
         }
     }

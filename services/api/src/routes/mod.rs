@@ -7,3 +7,4 @@ pub mod recordings;
 pub mod renders;
 pub mod socket;
 pub mod uploads;
+pub mod web;

@@ -54,6 +54,7 @@ impl TestEnv {
             aws_secret_access_key: "zencast-test-secret".into(),
             max_chunk_bytes: 4 * 1024 * 1024,
             upload_grace_ms: 1_500,
+            web_dir: None,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
             render_preset: "ultrafast".into(),

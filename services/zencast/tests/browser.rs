@@ -1,0 +1,332 @@
+//! The web client in headless Chromium (fake camera and microphone), driven by
+//! `web/e2e/session.mjs` against a real `zencast up`: a host and a guest join,
+//! connect over WebRTC, record with 2 s chunks and stop; then the log must hold
+//! every chunk of both, with contiguous indexes, and a completed session; the
+//! render's final.mp4, downloaded through the finish page's link, has video and
+//! audio as long as the recording.
+//!
+//! Needs `/usr/bin/chromium`, node, `web/e2e/node_modules` and a built web
+//! client (`scripts/test.sh` sees to all of them).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde_json::Value;
+use support::{Api, Process, TestEnv};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A `zencast up` for a browser test: a long upload grace, so the session
+/// completes because everyone finished, not because time ran out.
+fn spawn(env: &TestEnv) -> Process {
+    env.spawn_up(&[("ZENCAST_UPLOAD_GRACE_MS", "120000")])
+}
+
+/// Runs the browser session `scenario`; returns the script's result line. On
+/// failure, the room's timeline is printed first, to tell a client fault from a
+/// server one.
+async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)]) -> Value {
+    let started = Instant::now();
+    let mut node = tokio::process::Command::new("node");
+    node.arg(repo().join("web/e2e/session.mjs"))
+        .env("ZENCAST_URL", format!("http://{}", server.addr))
+        .env("SCENARIO", scenario)
+        .env("RECORD_SECONDS", "20")
+        .envs(extra_env.iter().copied());
+    let out = node
+        .output()
+        .await
+        .expect("node (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    if !out.status.success() {
+        if let Some(room) = stdout.lines().find_map(|l| l.strip_prefix("ZENCAST_ROOM ")) {
+            for (kind, payload) in events(&Api::new(server.addr), room).await {
+                eprintln!("{kind} {payload}");
+            }
+        }
+        panic!("browser scenario {scenario} failed:\n{stderr}");
+    }
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ZENCAST_RESULT "))
+        .expect("a result line");
+    eprintln!(
+        "browser scenario {scenario}: {line} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    serde_json::from_str(line).unwrap()
+}
+
+/// The room's events from the audit log (Postgres), as `(type, payload)`.
+async fn events(api: &Api, room: &str) -> Vec<(String, Value)> {
+    let v: Value = api
+        .http
+        .get(format!("{}/api/recordings/{room}/events", api.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].as_str().unwrap().to_string(),
+                e["payload"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Every participant's stored chunk indexes, and the session's expected counts.
+struct Stored {
+    chunks: BTreeMap<String, Vec<u32>>,
+    keys: BTreeMap<String, Vec<String>>,
+    expected: BTreeMap<String, u32>,
+}
+
+async fn stored(api: &Api, room: &str) -> Stored {
+    let events = events(api, room).await;
+    let mut chunks: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (_, p) in events.iter().filter(|(t, _)| t == "ChunkUploaded") {
+        let who = p["participant"].as_str().unwrap().to_string();
+        chunks
+            .entry(who.clone())
+            .or_default()
+            .push(p["index"].as_u64().unwrap() as u32);
+        keys.entry(who)
+            .or_default()
+            .push(p["key"].as_str().unwrap().to_string());
+    }
+    for list in chunks.values_mut() {
+        list.sort_unstable();
+    }
+    let completed: Vec<&Value> = events
+        .iter()
+        .filter(|(t, _)| t == "SessionCompleted")
+        .map(|(_, p)| p)
+        .collect();
+    assert_eq!(completed.len(), 1, "exactly one SessionCompleted");
+    assert_eq!(
+        completed[0]["reason"], "all-finished",
+        "everyone reported their uploads finished"
+    );
+    let expected = completed[0]["expected_chunks"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as u32))
+        .collect();
+    Stored {
+        chunks,
+        keys,
+        expected,
+    }
+}
+
+/// Both participants stored chunks 0..n with no gap, n covering about 20 s of
+/// 2 s chunks, and the session expects exactly those.
+fn assert_every_chunk_stored(s: &Stored, min_chunks: u32) {
+    assert_eq!(
+        s.chunks.len(),
+        2,
+        "host and guest both uploaded: {:?}",
+        s.chunks
+    );
+    for (who, list) in &s.chunks {
+        let n = list.len() as u32;
+        assert_eq!(
+            *list,
+            (0..n).collect::<Vec<_>>(),
+            "{who}: indexes contiguous from 0"
+        );
+        assert!(
+            n >= min_chunks,
+            "{who}: {n} chunks, expected at least {min_chunks}"
+        );
+        assert_eq!(
+            s.expected.get(who),
+            Some(&n),
+            "{who}: the session expects what is stored"
+        );
+    }
+}
+
+/// The chunk objects of one participant, from the embedded store's files.
+fn chunk_bytes(env: &TestEnv, keys: &[String]) -> Vec<Vec<u8>> {
+    keys.iter()
+        .map(|k| {
+            let path = env.data_dir.join("s3").join(&env.config.s3_bucket).join(k);
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+        .collect()
+}
+
+const WEBM_HEADER: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+
+/// ffprobe's stream types of a file.
+fn stream_types(path: &Path) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_renders() {
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(&server, "basic", &[("EXPECT_RENDER", "1")]).await;
+    let room = result["roomId"].as_str().unwrap();
+    let s = stored(&Api::new(server.addr), room).await;
+    assert_every_chunk_stored(&s, 8);
+    assert_final_mp4(&env, &server, &result).await;
+    // Refusals are sentences in the page.
+    let said = |field: &str| result[field].as_str().unwrap_or_default().to_string();
+    assert!(said("brokenInvite").contains("link has expired or is not valid"), "{result}");
+    assert!(said("finishedSession").contains("already finished"), "{result}");
+    // Each participant's chunks, concatenated in order, are one WebM with video and audio.
+    for keys in s.keys.values() {
+        let mut keys = keys.clone();
+        keys.sort_by_key(|k| {
+            k.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".webm")
+                .parse::<u32>()
+                .unwrap()
+        });
+        let parts = chunk_bytes(&env, &keys);
+        assert_eq!(parts[0][..4], WEBM_HEADER, "chunk 0 starts the WebM");
+        let file = env.data_dir.join("joined.webm");
+        std::fs::write(&file, parts.concat()).unwrap();
+        let mut types = stream_types(&file);
+        types.sort();
+        assert_eq!(types, ["audio", "video"], "one video and one audio stream");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_guest_reload_mid_recording_loses_no_chunk() {
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(&server, "reload", &[("EXPECT_RENDER", "1")]).await;
+    let room = result["roomId"].as_str().unwrap();
+    let s = stored(&Api::new(server.addr), room).await;
+    assert_every_chunk_stored(&s, 7);
+    // The reload started a second segment: a later chunk carries a fresh WebM header.
+    let mut segments: Vec<usize> = s
+        .keys
+        .values()
+        .map(|keys| {
+            let mut keys = keys.clone();
+            keys.sort_by_key(|k| {
+                k.rsplit('/')
+                    .next()
+                    .unwrap()
+                    .trim_end_matches(".webm")
+                    .parse::<u32>()
+                    .unwrap()
+            });
+            chunk_bytes(&env, &keys)
+                .iter()
+                .filter(|b| b[..4] == WEBM_HEADER)
+                .count()
+        })
+        .collect();
+    segments.sort();
+    assert_eq!(
+        segments,
+        [1, 2],
+        "the host has one segment, the reloaded guest two"
+    );
+    // The render fills the reload's gap: final.mp4 still lasts the whole recording.
+    assert_final_mp4(&env, &server, &result).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_guest_offline_for_15_s_uploads_afterwards() {
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(&server, "offline", &[]).await;
+    assert!(
+        result["pendingWhenBack"].as_u64().unwrap() >= 5,
+        "chunks recorded offline waited on the device: {result}"
+    );
+    // Generous: the whole suite runs beside these browsers on two cores.
+    assert!(result["drainMs"].as_u64().unwrap() < 45_000, "{result}");
+    let room = result["roomId"].as_str().unwrap();
+    let s = stored(&Api::new(server.addr), room).await;
+    assert_every_chunk_stored(&s, 8);
+}
+
+/// The render's final.mp4, fetched through the finish page's link: video and
+/// audio, lasting as long as the recording did.
+async fn assert_final_mp4(env: &TestEnv, server: &Process, result: &Value) {
+    let link = result["files"]
+        .as_array()
+        .expect("the finish page's file links")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|u| u.contains("/files/final.mp4"))
+        .expect("a link to final.mp4");
+    let bytes = reqwest::get(format!("http://{}{link}", server.addr))
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let file = env.data_dir.join("final.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+    let mut types = stream_types(&file);
+    types.sort();
+    assert_eq!(types, ["audio", "video"], "final.mp4 has video and audio");
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let recorded = result["recordedMs"].as_f64().unwrap() / 1000.0;
+    eprintln!(
+        "final.mp4: {} bytes, {seconds:.2} s; recorded {recorded:.2} s",
+        bytes.len()
+    );
+    assert!(
+        (seconds - recorded).abs() < 4.0,
+        "final.mp4 lasts {seconds} s, the recording {recorded} s"
+    );
+}

@@ -1,0 +1,159 @@
+// One recorded session in headless Chromium with fake camera and microphone:
+// a host and a guest (two browser contexts) create and join a room, see each
+// other over WebRTC, record, stop, and wait for their uploads to finish.
+//
+// Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline,
+// RECORD_SECONDS (default 20), SCREENSHOTS_DIR (optional: 1280×800 shots of
+// every page), EXPECT_RENDER=1 (also wait for the files of the render).
+// Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const base = process.env.ZENCAST_URL;
+const scenario = process.env.SCENARIO || 'basic';
+const recordMs = Number(process.env.RECORD_SECONDS || 20) * 1000;
+const shots = process.env.SCREENSHOTS_DIR;
+const expectRender = process.env.EXPECT_RENDER === '1';
+const t0 = Date.now();
+const log = (...a) => console.error(`[e2e ${scenario} +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required',
+  ],
+});
+
+async function newPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => log(`${name} page error:`, e.message));
+  page.on('response', (r) => { if (r.status() >= 400) log(`${name}: ${r.status()} ${r.request().method()} ${r.url()}`); });
+  page.on('requestfailed', (r) => log(`${name}: failed ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
+  return { context, page };
+}
+
+async function shot(page, name) {
+  if (!shots) return;
+  mkdirSync(shots, { recursive: true });
+  await page.screenshot({ path: join(shots, `${name}.png`) });
+}
+
+const ownRow = (page, field) =>
+  page.$eval('.upload-row[data-pending]:not([data-pending=""])', (e, f) => Number(e.dataset[f]), field);
+const pendingUploads = (page) =>
+  page.$eval('.upload-row[data-pending]:not([data-pending=""])', (e) => Number(e.dataset.pending));
+
+const host = await newPage('host');
+const guest = await newPage('guest');
+try {
+  // Home: the host creates the session.
+  await host.page.goto(`${base}/`);
+  await host.page.fill('#title', `Browser test (${scenario})`);
+  await host.page.fill('#host-name', 'Hana Host');
+  await host.page.selectOption('#layout', 'side-by-side');
+  await host.page.fill('#chunk-seconds', '2');
+  await shot(host.page, 'home');
+  await host.page.click('#create-session');
+  await host.page.waitForURL(/\/studio\//);
+  const roomId = host.page.url().split('/studio/')[1];
+  const inviteUrl = await host.page.inputValue('#invite-link');
+  log('room', roomId);
+  console.log(`ZENCAST_ROOM ${roomId}`);
+
+  // Join: the guest opens the invite, sees the preview and the level meter.
+  await guest.page.goto(inviteUrl);
+  await guest.page.fill('#display-name', 'Gus Guest');
+  await guest.page.waitForFunction(() => document.querySelector('#preview')?.videoWidth > 0);
+  await guest.page.waitForFunction(() => Number(document.querySelector('.level')?.dataset.level) > 0, null, { timeout: 15000 });
+  await shot(guest.page, 'join');
+  await guest.page.click('#join-session');
+  await guest.page.waitForURL(/\/studio\//);
+
+  // Studio: both see the other live over WebRTC.
+  const live = '.tile[data-me="false"][data-peer-state="connected"]';
+  await host.page.waitForSelector(live, { timeout: 30000 });
+  await guest.page.waitForSelector(live, { timeout: 30000 });
+  log('peer connection connected on both sides');
+
+  await host.page.click('#start-recording');
+  await host.page.waitForSelector('section.studio[data-recording="true"]');
+  await guest.page.waitForSelector('section.studio[data-recording="true"]');
+  const recordingFrom = Date.now();
+  log('recording');
+  const result = { roomId, scenario };
+
+  if (scenario === 'reload') {
+    await sleep(recordMs / 2);
+    log('reloading the guest');
+    await guest.page.reload();
+    await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
+    result.reloadGapMs = Date.now() - recordingFrom - recordMs / 2;
+    log(`guest recording again after ${result.reloadGapMs} ms`);
+  } else if (scenario === 'offline') {
+    await sleep(4000);
+    log('guest offline for 15 s');
+    await guest.context.setOffline(true);
+    await sleep(15000);
+    result.pendingWhenBack = await pendingUploads(guest.page);
+    const recordedWhenBack = await ownRow(guest.page, 'recorded');
+    await guest.context.setOffline(false);
+    const back = Date.now();
+    log(`guest online again with ${result.pendingWhenBack} of ${recordedWhenBack} chunks waiting`);
+    // Recording goes on meanwhile: done when everything recorded before the return is stored.
+    await guest.page.waitForFunction(
+      (n) => Number(document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.stored) >= n,
+      recordedWhenBack, { timeout: 60000, polling: 100 });
+    result.drainMs = Date.now() - back;
+    log(`the ${result.pendingWhenBack} waiting chunks were stored ${result.drainMs} ms after the network came back`);
+  } else {
+    await sleep(recordMs / 2);
+    await shot(host.page, 'studio');
+  }
+  const left = recordMs - (Date.now() - recordingFrom);
+  if (left > 0) await sleep(left);
+
+  await host.page.click('#stop-recording');
+  result.recordedMs = Date.now() - recordingFrom;
+  await host.page.waitForURL(/\/finish\//);
+  await guest.page.waitForURL(/\/finish\//, { timeout: 20000 });
+  for (const p of [host.page, guest.page]) {
+    await p.waitForSelector('[data-uploads-done="true"]', { timeout: 60000 });
+  }
+  log('uploads finished on both sides');
+  if (expectRender) {
+    await host.page.waitForSelector('#files a[data-kind="final"]', { timeout: 180000 });
+    result.files = await host.page.$$eval('#files a', (as) => as.map((a) => a.getAttribute('href')));
+  }
+  await shot(host.page, 'finish');
+  if (scenario === 'basic') {
+    // Errors a person understands: a broken invite, and a session that is over.
+    const late = await newPage('late guest');
+    const problemAfterJoin = async (url) => {
+      await late.page.goto(url);
+      await late.page.fill('#display-name', 'Lou Late');
+      await late.page.click('#join-session');
+      return (await late.page.waitForSelector('.problem[role="alert"]')).textContent();
+    };
+    result.brokenInvite = await problemAfterJoin(inviteUrl.replace(/invite=[^&]+/, 'invite=not-a-real-invite'));
+    result.finishedSession = await problemAfterJoin(inviteUrl);
+    log(`messages: "${result.brokenInvite}" / "${result.finishedSession}"`);
+  }
+  console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);
+} catch (e) {
+  const dir = join(tmpdir(), `zencast-e2e-${scenario}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  await host.page.screenshot({ path: join(dir, 'host.png') }).catch(() => {});
+  await guest.page.screenshot({ path: join(dir, 'guest.png') }).catch(() => {});
+  log(`failed: ${e.message} (screenshots in ${dir})`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

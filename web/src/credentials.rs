@@ -1,0 +1,41 @@
+//! Who we are in a room, kept in localStorage so a reload (or a crash) comes
+//! back as the same participant, with the same devices.
+
+use serde::{Deserialize, Serialize};
+
+use crate::browser::local_storage;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    pub room_id: String,
+    pub participant_id: String,
+    pub token: String,
+    pub role: String,
+    pub display_name: String,
+    /// The guest invite link, kept for the host to copy.
+    pub invite_url: Option<String>,
+    pub camera_id: Option<String>,
+    pub microphone_id: Option<String>,
+}
+
+impl Credentials {
+    pub fn is_host(&self) -> bool {
+        self.role == "host"
+    }
+
+    pub fn load(room: &str) -> Option<Self> {
+        let raw = local_storage()?.get_item(&key(room)).ok()??;
+        serde_json::from_str(&raw).ok()
+    }
+
+    pub fn save(&self) {
+        if let (Some(storage), Ok(raw)) = (local_storage(), serde_json::to_string(self)) {
+            let _ = storage.set_item(&key(&self.room_id), &raw);
+        }
+    }
+}
+
+fn key(room: &str) -> String {
+    format!("zencast:room:{room}")
+}

@@ -1,0 +1,37 @@
+//! Small pieces shared by pages.
+
+use dioxus::prelude::*;
+
+/// An input level from 0 to 1 as a bar.
+#[component]
+pub fn LevelBar(level: f64) -> Element {
+    let percent = (level * 100.0).round();
+    rsx! {
+        div { class: "level", title: "Input level", "data-level": "{percent}",
+            div { class: "level-fill", style: "width: {percent}%" }
+        }
+    }
+}
+
+/// `done` of `total` as a bar with its numbers.
+#[component]
+pub fn Progress(label: String, done: u32, total: u32) -> Element {
+    let percent = if total == 0 {
+        100
+    } else {
+        (done.min(total) * 100) / total
+    };
+    rsx! {
+        div { class: "progress-row",
+            span { class: "progress-label", "{label}" }
+            div { class: "progress", div { class: "progress-fill", style: "width: {percent}%" } }
+            span { class: "progress-numbers", "{done} / {total}" }
+        }
+    }
+}
+
+/// Minutes and seconds, `mm:ss`.
+pub fn clock(ms: f64) -> String {
+    let s = (ms / 1000.0).max(0.0) as u64;
+    format!("{:02}:{:02}", s / 60, s % 60)
+}

@@ -1,0 +1,92 @@
+//! The local recording: a MediaRecorder on the participant's own stream, cutting
+//! a chunk every chunk length. Its events go into a channel, in order, for the
+//! studio session to number and store.
+
+use futures::channel::mpsc::UnboundedSender;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Blob, BlobEvent, MediaRecorder, MediaRecorderOptions, MediaStream, RecordingState};
+
+/// WebM with Opus; VP9 where the browser records it, else VP8.
+const CODECS: [&str; 3] = [
+    "video/webm;codecs=vp9,opus",
+    "video/webm;codecs=vp8,opus",
+    "video/webm",
+];
+/// Generous: the device and the codec decide the real quality.
+const VIDEO_BITS_PER_SECOND: u32 = 8_000_000;
+const AUDIO_BITS_PER_SECOND: u32 = 192_000;
+
+pub enum RecorderEvent {
+    /// The recorder started; local wall-clock time.
+    Started {
+        local_ms: f64,
+    },
+    Chunk(Blob),
+    /// The last chunk has been delivered.
+    Stopped,
+}
+
+pub struct Recorder {
+    recorder: MediaRecorder,
+    // Kept alive for as long as the recorder may call them.
+    _callbacks: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+pub fn best_mime_type() -> &'static str {
+    CODECS
+        .iter()
+        .find(|c| MediaRecorder::is_type_supported(c))
+        .copied()
+        .unwrap_or("video/webm")
+}
+
+impl Recorder {
+    /// Starts recording `stream`, with a keyframe at least every chunk.
+    pub fn start(
+        stream: &MediaStream,
+        chunk_ms: u32,
+        events: UnboundedSender<RecorderEvent>,
+    ) -> Result<Self, JsValue> {
+        let options = MediaRecorderOptions::new();
+        options.set_mime_type(best_mime_type());
+        options.set_video_bits_per_second(VIDEO_BITS_PER_SECOND);
+        options.set_audio_bits_per_second(AUDIO_BITS_PER_SECOND);
+        options.set_video_key_frame_interval_duration(chunk_ms as f64);
+        let recorder =
+            MediaRecorder::new_with_media_stream_and_media_recorder_options(stream, &options)?;
+
+        let tx = events.clone();
+        let on_start = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            let _ = tx.unbounded_send(RecorderEvent::Started {
+                local_ms: js_sys::Date::now(),
+            });
+        });
+        let tx = events.clone();
+        let on_data = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let blob = e.unchecked_into::<BlobEvent>().data();
+            if let Some(blob) = blob.filter(|b| b.size() > 0.0) {
+                let _ = tx.unbounded_send(RecorderEvent::Chunk(blob));
+            }
+        });
+        let tx = events;
+        let on_stop = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            let _ = tx.unbounded_send(RecorderEvent::Stopped);
+        });
+        recorder.set_onstart(Some(on_start.as_ref().unchecked_ref()));
+        recorder.set_ondataavailable(Some(on_data.as_ref().unchecked_ref()));
+        recorder.set_onstop(Some(on_stop.as_ref().unchecked_ref()));
+        recorder.start_with_time_slice(chunk_ms as i32)?;
+        Ok(Self {
+            recorder,
+            _callbacks: vec![on_start, on_data, on_stop],
+        })
+    }
+
+    /// Stops; the last chunk and then `Stopped` follow on the channel.
+    pub fn stop(&self) {
+        if self.recorder.state() != RecordingState::Inactive {
+            let _ = self.recorder.stop();
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! One room's live session in this browser, as an actor: the room socket (with
+//! reconnects and clock sync), the peer connections, the recorder and the
+//! numbering of its chunks. It runs as a task that outlives page changes, so
+//! the finish page sees uploads go on; pages read its [`StudioView`] and send
+//! it [`Command`]s.
+//!
+//! - this module: the handle, the actor's state and its loop, the socket and the room view;
+//! - [`signaling`]: the peer connections, negotiated over the socket;
+//! - [`recording`]: the recorder, kept in line with the room, and its chunks;
+//! - [`view`]: what the pages draw.
+
+mod recording;
+mod signaling;
+mod view;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use dioxus::core::spawn_forever;
+use dioxus::prelude::*;
+use futures::channel::mpsc::{unbounded, UnboundedSender};
+use futures::stream::{select_all, LocalBoxStream};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use web_sys::MediaStream;
+
+use crate::api::{self, RoomView};
+use crate::browser::{now_ms, sleep};
+use crate::credentials::Credentials;
+use crate::media;
+use crate::peers::{Peer, PeerEvent};
+use crate::recorder::{Recorder, RecorderEvent};
+use crate::socket::{ClockSync, Socket, SocketEvent};
+use crate::uploader::{self, UploadProgress, UploadQueue};
+
+pub use view::{Connection, StudioView, Tile};
+
+pub enum Command {
+    StartRecording,
+    StopRecording,
+    ToggleMicrophone,
+    ToggleCamera,
+}
+
+/// What a page holds of a running session.
+#[derive(Clone, Copy)]
+pub struct SessionHandle {
+    pub view: Signal<StudioView>,
+    pub uploads: Signal<UploadProgress>,
+    commands: CopyValue<UnboundedSender<Command>>,
+}
+
+impl SessionHandle {
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.read().unbounded_send(command);
+    }
+}
+
+thread_local! {
+    static SESSIONS: RefCell<HashMap<String, SessionHandle>> = RefCell::new(HashMap::new());
+}
+
+/// The session of `room`, started on first use; it lives as long as the page.
+pub fn session(room: &str) -> SessionHandle {
+    if let Some(handle) = SESSIONS.with(|s| s.borrow().get(room).copied()) {
+        return handle;
+    }
+    let (tx, rx) = unbounded();
+    let handle = SessionHandle {
+        view: Signal::new_in_scope(StudioView::default(), ScopeId::ROOT),
+        uploads: Signal::new_in_scope(UploadProgress::default(), ScopeId::ROOT),
+        commands: CopyValue::new_in_scope(tx, ScopeId::ROOT),
+    };
+    SESSIONS.with(|s| s.borrow_mut().insert(room.to_string(), handle));
+    spawn_forever(run(room.to_string(), handle, rx));
+    handle
+}
+
+enum Input {
+    Socket(u32, SocketEvent),
+    Peer(String, u32, PeerEvent),
+    Recorder(RecorderEvent),
+    Command(Command),
+    Tick,
+}
+
+struct Session {
+    creds: Credentials,
+    view: Signal<StudioView>,
+    uploads: Signal<UploadProgress>,
+    queue: UploadQueue,
+    room: Option<RoomView>,
+    clock: ClockSync,
+    synced: bool,
+    socket: Option<Socket>,
+    socket_generation: u32,
+    socket_events: UnboundedSender<(u32, SocketEvent)>,
+    reconnect_at: f64,
+    reconnect_delay: f64,
+    online: HashSet<String>,
+    peers: HashMap<String, Peer>,
+    peer_generation: u32,
+    peer_events: UnboundedSender<(String, u32, PeerEvent)>,
+    local: Option<MediaStream>,
+    recorder: Option<Recorder>,
+    recorder_events: UnboundedSender<RecorderEvent>,
+    segment_start_ms: Option<f64>,
+    next_index: Option<u32>,
+    /// The host stopped the recording: no recorder starts again in this page.
+    stopped: bool,
+    ticks: u32,
+}
+
+async fn run(
+    room: String,
+    handle: SessionHandle,
+    commands: futures::channel::mpsc::UnboundedReceiver<Command>,
+) {
+    let mut view = handle.view;
+    let Some(creds) = Credentials::load(&room) else {
+        let mut v = view.write();
+        v.connection = Connection::Closed;
+        v.problem =
+            Some("This browser has not joined this session. Open the invite link to join.".into());
+        return;
+    };
+    view.write().creds = Some(creds.clone());
+    let queue = uploader::start(creds.clone(), handle.uploads);
+
+    let (socket_tx, socket_rx) = unbounded();
+    let (peer_tx, peer_rx) = unbounded();
+    let (recorder_tx, recorder_rx) = unbounded();
+    let (tick_tx, tick_rx) = unbounded::<()>();
+    spawn_forever(async move {
+        while tick_tx.unbounded_send(()).is_ok() {
+            sleep(1_000).await;
+        }
+    });
+    let inputs: Vec<LocalBoxStream<'static, Input>> = vec![
+        socket_rx.map(|(g, e)| Input::Socket(g, e)).boxed_local(),
+        peer_rx.map(|(p, g, e)| Input::Peer(p, g, e)).boxed_local(),
+        recorder_rx.map(Input::Recorder).boxed_local(),
+        commands.map(Input::Command).boxed_local(),
+        tick_rx.map(|_| Input::Tick).boxed_local(),
+    ];
+    let mut inputs = select_all(inputs);
+
+    let mut s = Session {
+        creds,
+        view,
+        uploads: handle.uploads,
+        queue,
+        room: None,
+        clock: ClockSync::default(),
+        synced: false,
+        socket: None,
+        socket_generation: 0,
+        socket_events: socket_tx,
+        reconnect_at: 0.0,
+        reconnect_delay: 1_000.0,
+        online: HashSet::new(),
+        peers: HashMap::new(),
+        peer_generation: 0,
+        peer_events: peer_tx,
+        local: None,
+        recorder: None,
+        recorder_events: recorder_tx,
+        segment_start_ms: None,
+        next_index: None,
+        stopped: false,
+        ticks: 0,
+    };
+    s.begin().await;
+    while let Some(input) = inputs.next().await {
+        match input {
+            Input::Socket(g, e) if g == s.socket_generation => s.on_socket(e).await,
+            Input::Socket(..) => {}
+            Input::Peer(peer, g, e) => s.on_peer(peer, g, e),
+            Input::Recorder(e) => s.on_recorder(e).await,
+            Input::Command(c) => s.on_command(c).await,
+            Input::Tick => s.on_tick().await,
+        }
+        s.publish();
+    }
+}
+
+impl Session {
+    async fn begin(&mut self) {
+        // The room first: a finished session needs no camera and no socket.
+        loop {
+            match api::room(&self.creds.room_id).await {
+                Ok(room) => {
+                    self.room = Some(room);
+                    break;
+                }
+                Err(e) if e.is_transient() => {
+                    self.view.write().problem = Some(e.plain());
+                    sleep(1_000).await;
+                }
+                Err(e) => {
+                    let mut v = self.view.write();
+                    v.problem = Some(e.plain());
+                    v.connection = Connection::Closed;
+                    return;
+                }
+            }
+        }
+        self.view.write().problem = None;
+        if self.session_over() {
+            self.stopped = true;
+            self.queue.recording_over.set(true);
+            self.queue.wake();
+            self.view.write().connection = Connection::Closed;
+            self.publish();
+            return;
+        }
+        match media::open(
+            self.creds.camera_id.as_deref(),
+            self.creds.microphone_id.as_deref(),
+        )
+        .await
+        {
+            Ok(stream) => self.local = Some(stream),
+            Err(e) => self.view.write().problem = Some(media::plain_media_error(&e)),
+        }
+        {
+            let mut v = self.view.write();
+            v.mic_on = true;
+            v.camera_on = true;
+        }
+        self.connect();
+        self.publish();
+    }
+
+    /// After the recording: the camera, the microphone, the peer connections and
+    /// the socket are released (the finish page follows the room over HTTP), so
+    /// the device's light goes off and nothing is encoded for nobody.
+    fn leave_studio(&mut self) {
+        for (_, peer) in self.peers.drain() {
+            peer.close();
+        }
+        if let Some(local) = self.local.take() {
+            media::stop(&local);
+        }
+        if let Some(socket) = self.socket.take() {
+            socket.close();
+        }
+        self.view.write().connection = Connection::Closed;
+    }
+
+    fn session_over(&self) -> bool {
+        self.room
+            .as_ref()
+            .is_some_and(|r| r.status == "stopped" || r.status == "completed")
+    }
+
+    fn connect(&mut self) {
+        self.socket_generation += 1;
+        self.synced = false;
+        match Socket::connect(
+            &self.creds.room_id,
+            &self.creds.token,
+            self.socket_generation,
+            self.socket_events.clone(),
+        ) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(_) => self.socket_lost(),
+        }
+    }
+
+    fn socket_lost(&mut self) {
+        if let Some(socket) = self.socket.take() {
+            socket.close();
+        }
+        self.view.write().connection = Connection::Reconnecting;
+        self.reconnect_at = now_ms() + self.reconnect_delay;
+        self.reconnect_delay = (self.reconnect_delay * 2.0).min(5_000.0);
+    }
+
+    async fn on_socket(&mut self, event: SocketEvent) {
+        match event {
+            SocketEvent::Open => {
+                self.reconnect_delay = 1_000.0;
+                self.view.write().connection = Connection::Online;
+                // A few pings: the one with the shortest round trip sets the clock offset.
+                if let Some(socket) = &self.socket {
+                    socket.ping();
+                }
+                for delay in [150, 300, 450, 600] {
+                    let generation = self.socket_generation;
+                    let tx = self.socket_events.clone();
+                    spawn_forever(async move {
+                        sleep(delay).await;
+                        let _ = tx.unbounded_send((
+                            generation,
+                            SocketEvent::Frame(json!({"type": "_ping"})),
+                        ));
+                    });
+                }
+                self.refresh_room().await;
+            }
+            SocketEvent::Closed => self.socket_lost(),
+            SocketEvent::Frame(frame) => self.on_frame(frame).await,
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Value) {
+        match frame["type"].as_str().unwrap_or_default() {
+            "_ping" => {
+                if let Some(socket) = &self.socket {
+                    socket.ping();
+                }
+            }
+            "pong" => {
+                self.clock.on_pong(&frame);
+                self.synced = true;
+                self.view.write().clock_offset_ms = self.clock.offset_ms();
+                self.reconcile().await;
+            }
+            "welcome" | "presence" | "offer" | "answer" | "ice" => self.on_signal(frame).await,
+            "event" => {
+                match frame["event"]["event_type"].as_str().unwrap_or_default() {
+                    "RecordingStarted" => {
+                        if let Some(room) = &mut self.room {
+                            room.status = "recording".into();
+                            room.recording_started_at =
+                                frame["event"]["occurred_at"].as_str().map(str::to_string);
+                        }
+                        self.reconcile().await;
+                    }
+                    "RecordingStopped" => self.recording_stopped(),
+                    _ => {}
+                }
+                self.refresh_room().await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_command(&mut self, command: Command) {
+        let (room, token) = (self.creds.room_id.clone(), self.creds.token.clone());
+        match command {
+            Command::StartRecording => {
+                if let Err(e) = api::start_recording(&room, &token).await {
+                    self.view.write().problem = Some(e.plain());
+                }
+            }
+            Command::StopRecording => {
+                if let Err(e) = api::stop_recording(&room, &token).await {
+                    self.view.write().problem = Some(e.plain());
+                }
+            }
+            Command::ToggleMicrophone | Command::ToggleCamera => {
+                let audio = matches!(command, Command::ToggleMicrophone);
+                let on = {
+                    let mut v = self.view.write();
+                    let flag = if audio {
+                        &mut v.mic_on
+                    } else {
+                        &mut v.camera_on
+                    };
+                    *flag = !*flag;
+                    *flag
+                };
+                if let Some(local) = &self.local {
+                    media::set_enabled(local, if audio { "audio" } else { "video" }, on);
+                }
+            }
+        }
+    }
+
+    async fn on_tick(&mut self) {
+        self.ticks += 1;
+        let closed = self.view.peek().connection == Connection::Closed;
+        if self.socket.is_none()
+            && !closed
+            && !self.stopped
+            && self.reconnect_at > 0.0
+            && now_ms() >= self.reconnect_at
+        {
+            // Before reconnecting, see whether there is still a session to reconnect to.
+            self.refresh_room().await;
+            if self.session_over() {
+                self.view.write().connection = Connection::Closed;
+            } else {
+                self.connect();
+            }
+        }
+        // The upload panel: every 2 s while live, every second while waiting for the render.
+        if self.stopped || self.ticks % 2 == 0 {
+            self.refresh_room().await;
+        }
+    }
+
+    async fn refresh_room(&mut self) {
+        if let Ok(room) = api::room(&self.creds.room_id).await {
+            let known_stop = self.stopped;
+            self.room = Some(room);
+            if known_stop {
+                // Redis may lag behind the event we already saw.
+                if let Some(r) = &mut self.room {
+                    if r.status == "recording" {
+                        r.status = "stopped".into();
+                    }
+                }
+            }
+            self.reconcile().await;
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The session's recorder: started while the room records (a new segment after
+//! a reload, numbered on from every chunk stored or waiting), stopped when the
+//! host stops; each chunk is numbered and kept in IndexedDB before the upload
+//! queue sees it.
+
+use dioxus::prelude::*;
+
+use super::Session;
+use crate::api;
+use crate::browser::now_ms;
+use crate::chunk_store::{self, PendingChunk};
+use crate::recorder::{Recorder, RecorderEvent};
+
+impl Session {
+    /// Brings the recorder in line with the room: recording while the room
+    /// records (a new segment after a reload), stopped once the host stopped.
+    pub(super) async fn reconcile(&mut self) {
+        let room_recording = self.room.as_ref().is_some_and(|r| r.status == "recording");
+        if self.session_over() && !self.stopped {
+            self.recording_stopped();
+        }
+        if room_recording && !self.stopped && self.recorder.is_none() && self.synced {
+            self.start_recorder().await;
+        }
+    }
+
+    async fn start_recorder(&mut self) {
+        let Some(local) = self.local.clone() else {
+            return;
+        };
+        if self.next_index.is_none() {
+            // After a reload, carry on numbering after everything stored or waiting.
+            let (room, me, token) = (
+                &self.creds.room_id,
+                &self.creds.participant_id,
+                &self.creds.token,
+            );
+            // Either answer missing: try again on the next reconcile rather than guess.
+            let Ok(stored) = api::stored_chunks(room, me, token).await else {
+                return;
+            };
+            let Ok(waiting) = chunk_store::pending(room, me).await else {
+                return;
+            };
+            let highest = stored
+                .into_iter()
+                .chain(waiting.iter().map(|c| c.index))
+                .max();
+            self.next_index = Some(highest.map_or(0, |h| h + 1));
+        }
+        let chunk_ms = self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000;
+        match Recorder::start(&local, chunk_ms, self.recorder_events.clone()) {
+            Ok(recorder) => {
+                self.recorder = Some(recorder);
+                self.view.write().recording = true;
+            }
+            Err(_) => {
+                self.view.write().problem =
+                    Some("This browser cannot record video (MediaRecorder failed to start).".into())
+            }
+        }
+    }
+
+    pub(super) fn recording_stopped(&mut self) {
+        self.stopped = true;
+        if let Some(room) = &mut self.room {
+            if room.status == "recording" {
+                room.status = "stopped".into();
+            }
+        }
+        match &self.recorder {
+            Some(recorder) => recorder.stop(),
+            // Nothing to wait for: whatever is stored or waiting is all there is.
+            None => {
+                self.queue.recording_over.set(true);
+                self.queue.wake();
+                self.leave_studio();
+            }
+        }
+        self.view.write().stopped = true;
+    }
+
+    pub(super) async fn on_recorder(&mut self, event: RecorderEvent) {
+        match event {
+            RecorderEvent::Started { local_ms } => {
+                self.segment_start_ms = Some(self.clock.to_server(local_ms))
+            }
+            RecorderEvent::Chunk(blob) => {
+                let index = self.next_index.unwrap_or(0);
+                self.next_index = Some(index + 1);
+                let start = self
+                    .segment_start_ms
+                    .unwrap_or_else(|| self.clock.to_server(now_ms()));
+                let chunk = PendingChunk {
+                    index,
+                    recording_start_ms: start,
+                    blob,
+                };
+                if chunk_store::put(&self.creds.room_id, &self.creds.participant_id, &chunk)
+                    .await
+                    .is_err()
+                {
+                    self.view.write().problem =
+                        Some("This browser refused to keep the recording (storage full?).".into());
+                } else {
+                    self.uploads.write().pending += 1;
+                }
+                self.queue.wake();
+            }
+            RecorderEvent::Stopped => {
+                self.recorder = None;
+                self.view.write().recording = false;
+                if self.stopped {
+                    self.queue.recording_over.set(true);
+                    self.leave_studio();
+                }
+                self.queue.wake();
+            }
+        }
+    }
+}
