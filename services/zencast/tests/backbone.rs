@@ -172,7 +172,7 @@ async fn a_crash_around_publishing_loses_nothing_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let (room, host, guest) = (RoomId::new(), ParticipantId::new(), ParticipantId::new());
     let o = Origin::now("test");
     let log = &running.log;
@@ -537,7 +537,7 @@ async fn the_event_log_is_append_only_and_gap_free() {
 #[tokio::test(flavor = "multi_thread")]
 async fn audit_and_tail_show_the_events() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let (room, host) = (RoomId::new(), ParticipantId::new());
     let o = Origin::now("test");
     create_room(&running.log, room, host, "Audited").await;

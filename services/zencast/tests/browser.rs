@@ -207,8 +207,14 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
     assert_final_mp4(&env, &server, &result).await;
     // Refusals are sentences in the page.
     let said = |field: &str| result[field].as_str().unwrap_or_default().to_string();
-    assert!(said("brokenInvite").contains("link has expired or is not valid"), "{result}");
-    assert!(said("finishedSession").contains("already finished"), "{result}");
+    assert!(
+        said("brokenInvite").contains("link has expired or is not valid"),
+        "{result}"
+    );
+    assert!(
+        said("finishedSession").contains("already finished"),
+        "{result}"
+    );
     // Each participant's chunks, concatenated in order, are one WebM with video and audio.
     for keys in s.keys.values() {
         let mut keys = keys.clone();

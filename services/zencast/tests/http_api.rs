@@ -3,7 +3,6 @@
 mod support;
 
 use support::TestEnv;
-use zencast::Parts;
 
 async fn post_raw(url: &str, body: &str, content_type: Option<&str>) -> (u16, serde_json::Value) {
     let mut req = reqwest::Client::new().post(url).body(body.to_string());
@@ -20,7 +19,7 @@ async fn post_raw(url: &str, body: &str, content_type: Option<&str>) -> (u16, se
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let base = format!("http://{}", running.http_addr.unwrap());
     let create = format!("{base}/api/recordings");
     let json = Some("application/json");
@@ -119,7 +118,7 @@ async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_openapi_document_describes_every_route() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let base = format!("http://{}", running.http_addr.unwrap());
     let doc: serde_json::Value = reqwest::get(format!("{base}/api/openapi.json"))
         .await

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{eventually, s, Api, Socket, TestEnv};
-use zencast::Parts;
 use zencast_events::{RecordingCommand, RoomId};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
@@ -117,7 +116,7 @@ async fn two_participants_on_two_api_nodes_signal_each_other() {
 async fn refused_requests_append_no_event() {
     let mut env = TestEnv::new();
     env.config.max_participants = 3;
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let addr = running.http_addr.unwrap();
     let api = Api::new(addr);
     let pool = running.backends.pool.clone();
@@ -289,7 +288,7 @@ async fn refused_requests_append_no_event() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_quick_reconnect_is_not_a_leave_but_staying_away_is() {
     let env = TestEnv::new(); // grace period: 1 s
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let addr = running.http_addr.unwrap();
     let api = Api::new(addr);
     let pool = running.backends.pool.clone();
@@ -363,7 +362,7 @@ async fn a_quick_reconnect_is_not_a_leave_but_staying_away_is() {
 #[tokio::test(flavor = "multi_thread")]
 async fn clock_sync_finds_the_offset_within_five_ms() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let addr = running.http_addr.unwrap();
     let api = Api::new(addr);
     let room = api.create("Clocks").await;
@@ -396,7 +395,7 @@ async fn clock_sync_finds_the_offset_within_five_ms() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_messages_get_error_frames_and_the_socket_survives() {
     let env = TestEnv::new(); // 200 messages/s, bursts of 400
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let addr = running.http_addr.unwrap();
     let api = Api::new(addr);
     let room = api.create("Noisy").await;

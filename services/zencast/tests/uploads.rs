@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::Digest;
 use support::{eventually, s, Api, MotoServer, TestEnv};
 use tokio::io::AsyncWriteExt;
-use zencast::{Parts, Running};
+use zencast::Running;
 use zencast_api::storage::ChunkStore;
 use zencast_events::RoomId;
 use zencast_nats::log::room_events;
@@ -193,7 +193,7 @@ fn hex(b: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cut_off_upload_retried_is_stored_once_and_whole_on_the_embedded_store() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     cut_off_then_retry(&env, &running).await;
     running.stop().await;
 }
@@ -203,7 +203,7 @@ async fn a_cut_off_upload_retried_is_stored_once_and_whole_on_another_s3_server(
     let moto = MotoServer::start();
     let mut env = TestEnv::new();
     env.config.s3_endpoint = Some(moto.endpoint.clone());
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     assert_eq!(
         running.s3_addr, None,
         "no embedded store when an endpoint is configured"
@@ -215,7 +215,7 @@ async fn a_cut_off_upload_retried_is_stored_once_and_whole_on_another_s3_server(
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_uploads_change_neither_the_log_nor_the_bucket() {
     let env = TestEnv::new(); // chunks up to 4 MiB
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let (api, room, guest) = recording_room(&running).await;
     let other = api.create("Other").await;
     let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
@@ -373,7 +373,7 @@ async fn completions(running: &Running, room: &Value) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_session_completes_once_when_everyone_has_finished() {
     let env = TestEnv::new();
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let (api, room, guest) = recording_room(&running).await;
     let rid = s(&room["roomId"]).to_string();
     let (hid, htok) = (s(&room["hostParticipantId"]), s(&room["hostToken"]));
@@ -433,7 +433,7 @@ async fn the_session_completes_once_when_everyone_has_finished() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_session_completes_once_when_the_grace_period_runs_out() {
     let env = TestEnv::new(); // grace period 1.5 s
-    let running = env.start(Parts::ALL).await;
+    let running = env.start(support::NO_RENDER).await;
     let (api, room, guest) = recording_room(&running).await;
     let rid = s(&room["roomId"]).to_string();
     let (hid, htok) = (s(&room["hostParticipantId"]), s(&room["hostToken"]));

@@ -24,6 +24,14 @@ pub fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
+/// Everything but the render worker: the tests of other parts complete
+/// sessions whose chunks are not media, and their renders would only add
+/// events and load the machine. The render tests start workers themselves.
+pub const NO_RENDER: Parts = Parts {
+    render: false,
+    ..Parts::ALL
+};
+
 pub struct TestEnv {
     pub tag: String,
     pub config: Config,
