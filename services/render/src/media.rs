@@ -20,8 +20,8 @@ const CLUSTER_ID: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
 /// Writes the piece's bytes (header first if it follows a gap) to `raw`.
 pub async fn reassemble(store: &ChunkStore, piece: &Piece, raw: &Path) -> Result<u64, RenderError> {
     let mut out = tokio::fs::File::create(raw).await?;
-    if let Some(key) = &piece.header_from {
-        let header = header_bytes(store, key).await?;
+    if let Some(keys) = &piece.header_from {
+        let header = header_bytes(store, keys).await?;
         out.write_all(&header).await?;
     }
     let mut total = 0;
@@ -40,27 +40,31 @@ pub async fn reassemble(store: &ChunkStore, piece: &Piece, raw: &Path) -> Result
     Ok(total)
 }
 
-/// The bytes of `key` before its first cluster.
-async fn header_bytes(store: &ChunkStore, key: &str) -> Result<Vec<u8>, RenderError> {
-    let object = store.get(key).await?;
-    let mut body = object.body.into_async_read();
+/// The bytes of `keys`, read in order, before the first cluster.
+async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = body.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&buf[..n]);
-        if let Some(at) = bytes.windows(4).position(|w| w == CLUSTER_ID) {
-            bytes.truncate(at);
-            return Ok(bytes);
-        }
-        if bytes.len() > 16 * 1024 * 1024 {
-            break;
+    for key in keys {
+        let mut body = store.get(key).await?.body.into_async_read();
+        loop {
+            let n = body.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+            if let Some(at) = bytes.windows(4).position(|w| w == CLUSTER_ID) {
+                bytes.truncate(at);
+                return Ok(bytes);
+            }
+            if bytes.len() > 16 * 1024 * 1024 {
+                break;
+            }
         }
     }
-    Err(RenderError::Media(format!("no WebM cluster in {key}")))
+    Err(RenderError::Media(format!(
+        "no WebM cluster in {}",
+        keys.join(", ")
+    )))
 }
 
 /// What ffprobe says of a file.

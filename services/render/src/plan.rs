@@ -26,9 +26,10 @@ pub struct ChunkRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Piece {
     pub chunks: Vec<ChunkRef>,
-    /// The piece follows a gap: the bytes before the first cluster of this
-    /// object (the segment's first chunk) go in front of it.
-    pub header_from: Option<String>,
+    /// The piece follows a gap: the bytes before the first cluster of these
+    /// objects (the segment's chunks before the gap, read in order until the
+    /// first cluster) go in front of it.
+    pub header_from: Option<Vec<String>>,
     /// Where the segment's time zero lies on the session timeline, in seconds.
     pub start: f64,
 }
@@ -156,7 +157,7 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
     let mut absolute: Vec<(
         ParticipantId,
         String,
-        Vec<(Vec<ChunkRef>, Option<String>, DateTime<Utc>)>,
+        Vec<(Vec<ChunkRef>, Option<Vec<String>>, DateTime<Utc>)>,
     )> = Vec::new();
     let mut order: Vec<(ParticipantId, u32)> = expected.iter().map(|(p, c)| (*p, *c)).collect();
     order.sort_by_key(|(p, _)| joined.iter().position(|j| j == p));
@@ -165,23 +166,28 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
             continue;
         };
         let mut pieces = Vec::new();
-        // (first chunk key, start) of the segment being read.
-        let mut segment: Option<(String, DateTime<Utc>)> = None;
-        let mut previous: Option<u32> = None;
+        // (the segment's chunk keys before any gap, its start) of the segment being read.
+        let mut segment: Option<(Vec<String>, DateTime<Utc>)> = None;
+        let mut previous: Option<(u32, Option<DateTime<Utc>>)> = None;
         for (index, (chunk, starts_segment, reported)) in stored.chunks.range(..*count) {
-            if *starts_segment {
+            // A recorder's first chunk: chunk 0, bytes that begin with a WebM
+            // header, or a new recorder start time. (Chromium may hand over the
+            // header's first byte alone, so the bytes are not enough.)
+            let restarted =
+                matches!((previous, reported), (Some((_, Some(a))), Some(b)) if a != *b);
+            if *index == 0 || *starts_segment || restarted {
                 let start = reported.unwrap_or_else(|| {
                     started + chrono::Duration::seconds(i64::from(*index * chunk_seconds))
                 });
-                segment = Some((chunk.key.clone(), start));
+                segment = Some((vec![chunk.key.clone()], start));
                 pieces.push((vec![chunk.clone()], None, start));
-            } else if let Some((header, start)) = &segment {
-                if previous == Some(index - 1) {
-                    pieces
-                        .last_mut()
-                        .expect("a segment has a piece")
-                        .0
-                        .push(chunk.clone());
+            } else if let Some((header, start)) = &mut segment {
+                if previous.map(|(i, _)| i) == Some(index - 1) {
+                    let piece = pieces.last_mut().expect("a segment has a piece");
+                    if piece.1.is_none() {
+                        header.push(chunk.key.clone());
+                    }
+                    piece.0.push(chunk.clone());
                 } else {
                     pieces.push((vec![chunk.clone()], Some(header.clone()), *start));
                 }
@@ -198,7 +204,7 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
                     )));
                 }
             }
-            previous = Some(*index);
+            previous = Some((*index, *reported));
         }
         if !pieces.is_empty() {
             absolute.push((*p, stored.name.clone(), pieces));
@@ -384,10 +390,45 @@ mod tests {
         let host = plan.tracks.iter().find(|t| t.participant == h).unwrap();
         assert_eq!(host.pieces.len(), 2);
         assert_eq!(
-            host.pieces[1].header_from.as_deref(),
-            Some(&*format!("{h}/0.webm"))
+            host.pieces[1].header_from,
+            Some(vec![format!("{h}/0.webm"), format!("{h}/1.webm")])
         );
         assert_eq!(host.pieces[1].start, host.pieces[0].start);
+    }
+
+    #[test]
+    fn a_recorder_is_known_by_its_start_even_when_its_first_chunk_is_one_byte() {
+        // Chromium may hand over the header's first byte as a chunk of its own:
+        // neither chunk 0 nor chunk 1 begins with the header's four bytes.
+        let (h, g) = (ParticipantId::new(), ParticipantId::new());
+        let mut log = Log::new(h, g);
+        let chunk = |log: &mut Log, p, i: u32, start: f64| {
+            log.push(RecordingEvent::ChunkUploaded {
+                participant: p,
+                index: ChunkIndex::new(i).unwrap(),
+                size: 10,
+                sha256: Sha256::from_bytes([i as u8; 32]),
+                key: format!("{p}/{i}.webm"),
+                starts_segment: false,
+                recorder_started_at: Some(t(start)),
+            })
+        };
+        for i in 0..3 {
+            chunk(&mut log, h, i, 0.0);
+        }
+        // The guest reloaded before chunk 2: a new recorder, again split oddly.
+        for (i, start) in [(0, 0.1), (1, 0.1), (2, 4.0), (3, 4.0)] {
+            chunk(&mut log, g, i, start);
+        }
+        log.complete(&[(h, 3), (g, 4)]);
+        let plan = plan(&log.events, false).unwrap();
+        assert!(plan.gaps.is_empty());
+        assert_eq!(plan.tracks[0].pieces.len(), 1);
+        let guest = &plan.tracks[1];
+        assert_eq!(guest.pieces.len(), 2);
+        assert_eq!(guest.pieces[1].chunks[0].index, 2);
+        assert_eq!(guest.pieces[1].start, 4.0);
+        assert_eq!(guest.pieces[1].header_from, None);
     }
 
     #[test]
