@@ -1,8 +1,10 @@
 //! Who is calling: a participant token, from `Authorization: Bearer …` (HTTP) or
-//! `?token=…` (WebSocket, where browsers cannot set headers), checked against
+//! `?token=…` (the WebSocket and download links, which cannot set headers), checked against
 //! the room in the path.
 
-use axum::extract::FromRequestParts;
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use chrono::Utc;
 use zencast_events::{ParticipantId, Role, RoomId};
@@ -67,11 +69,9 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::to_string);
         // A plain link (a download, a WebSocket) cannot carry a header.
         let query = || {
-            parts.uri.query().and_then(|q| {
-                q.split('&')
-                    .find_map(|kv| kv.strip_prefix("token="))
-                    .map(str::to_string)
-            })
+            Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+                .ok()
+                .and_then(|Query(mut q)| q.remove("token"))
         };
         let token = header.or_else(query).ok_or_else(|| {
             ApiError::Unauthorized("missing Authorization: Bearer token (or ?token=)".into())

@@ -1,14 +1,12 @@
 //! `GET /api/recordings/{roomId}/ws?token=…`: a joined participant's live socket.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use zencast_events::Phase;
 
-use crate::auth;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::RoomPath;
 use crate::session;
@@ -21,13 +19,10 @@ pub fn router() -> Router<AppState> {
 async fn upgrade(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    Query(query): Query<HashMap<String, String>>,
+    caller: Caller,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let token = query
-        .get("token")
-        .ok_or_else(|| ApiError::Unauthorized("missing ?token=".into()))?;
-    let caller = auth::participant(&app, token)?.in_room(room)?;
+    let caller = caller.in_room(room)?;
     let state = app
         .log
         .load(room)
