@@ -67,15 +67,9 @@ async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)
 
 /// The room's events from the audit log (Postgres), as `(type, payload)`.
 async fn events(api: &Api, room: &str) -> Vec<(String, Value)> {
-    let v: Value = api
-        .http
-        .get(format!("{}/api/recordings/{room}/events", api.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, v) = api
+        .get(&format!("/api/recordings/{room}/events"), None)
+        .await;
     v["events"]
         .as_array()
         .unwrap()

@@ -79,14 +79,9 @@ async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
         post_raw(&create, "{\"title\": \"Fine\", \"chunkSeconds\": 2}", json).await;
     assert_eq!(status, 201, "{created}");
     let room = created["roomId"].as_str().unwrap();
-    let timeline: serde_json::Value = http
-        .get(format!("{base}/api/recordings/{room}/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, timeline) = support::Api::new(running.http_addr.unwrap())
+        .get(&format!("/api/recordings/{room}/events"), None)
+        .await;
     let types: Vec<&str> = timeline["events"]
         .as_array()
         .unwrap()

@@ -194,18 +194,8 @@ impl Session {
     }
 
     async fn view(&self) -> Value {
-        let r = self
-            .api
-            .http
-            .get(format!(
-                "{}/api/recordings/{}",
-                self.api.base,
-                self.room_id()
-            ))
-            .send()
-            .await
-            .unwrap();
-        r.json().await.unwrap_or(Value::Null)
+        let path = format!("/api/recordings/{}", self.room_id());
+        self.api.get(&path, None).await.1
     }
 
     /// Waits for the render's end; returns the room view.

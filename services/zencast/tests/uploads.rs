@@ -343,20 +343,15 @@ async fn refused_uploads_change_neither_the_log_nor_the_bucket() {
     assert_eq!(kept, original, "the stored chunk is untouched");
 
     // Resume: what is stored, with size and hash.
-    let listed: Value = api
-        .http
-        .get(format!(
-            "{}/api/recordings/{}/participants/{gid}/chunks",
-            api.base,
-            s(&room["roomId"])
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = api
+        .get(
+            &format!(
+                "/api/recordings/{}/participants/{gid}/chunks",
+                s(&room["roomId"])
+            ),
+            Some(token),
+        )
+        .await;
     assert_eq!(listed["chunks"].as_array().unwrap().len(), 1);
     assert_eq!(listed["chunks"][0]["size"], 1000);
     assert_eq!(

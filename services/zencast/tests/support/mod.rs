@@ -373,6 +373,18 @@ impl Api {
             r.json().await.unwrap_or(serde_json::Value::Null),
         )
     }
+    /// `GET path` (with a Bearer token if given): (status, JSON body or null).
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
     pub async fn create(&self, title: &str) -> serde_json::Value {
         let (status, v) = self
             .post("/api/recordings", None, serde_json::json!({"title": title}))
