@@ -13,6 +13,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use sha2::Digest;
+
 use zencast_api::storage::{chunk_key, ChunkStore};
 use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, Role, RoomId, Sha256};
 use zencast_nats::{EventLog, Origin};
@@ -216,13 +218,7 @@ async fn seed_room(
             let key = chunk_key(room, *p, index);
             let staged = std::env::temp_dir().join(format!("zencast-bench-{room}-{i}"));
             std::fs::write(&staged, piece)?;
-            let sha = Sha256::from_bytes(
-                sha2::Digest::finalize(sha2::Digest::chain_update(
-                    <sha2::Sha256 as sha2::Digest>::new(),
-                    piece,
-                ))
-                .into(),
-            );
+            let sha = Sha256::from_bytes(sha2::Sha256::digest(piece).into());
             store
                 .put_file(&key, &staged, piece.len() as u64, sha, false)
                 .await?;
