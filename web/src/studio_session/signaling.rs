@@ -1,5 +1,11 @@
 //! The peer connections of a session: who calls whom, and the offer, answer and
 //! ICE frames relayed through the room socket.
+//!
+//! An offer carries its call number (`{"call", "description"}`) and the answer
+//! echoes it. The caller may call twice in quick succession (the `welcome` and a
+//! `presence` can both name the same newcomer); each call replaces the
+//! connection, and an answer to the replaced one must not be applied to the
+//! new one, or the new connection waits forever on the old one's credentials.
 
 use serde_json::{json, Value};
 
@@ -49,16 +55,26 @@ impl Session {
                 let Some(mut peer) = self.new_peer(&from) else {
                     return;
                 };
-                match peer.answer(&frame["payload"]).await {
-                    Ok(answer) => self.signal("answer", &from, answer),
+                let call = frame["payload"]["call"].clone();
+                match peer.answer(&frame["payload"]["description"]).await {
+                    Ok(answer) => self.signal(
+                        "answer",
+                        &from,
+                        json!({"call": call, "description": answer}),
+                    ),
                     Err(_) => return,
                 }
                 self.online.insert(from.clone());
                 self.peers.insert(from, peer);
             }
             "answer" => {
-                if let Some(peer) = self.peers.get_mut(&from) {
-                    let _ = peer.accept_answer(&frame["payload"]).await;
+                let call = frame["payload"]["call"].as_u64();
+                if let Some(peer) = self
+                    .peers
+                    .get_mut(&from)
+                    .filter(|p| call == Some(u64::from(p.generation)))
+                {
+                    let _ = peer.accept_answer(&frame["payload"]["description"]).await;
                 }
             }
             "ice" => {
@@ -83,7 +99,8 @@ impl Session {
     pub(super) async fn call(&mut self, peer: &str) {
         let Some(p) = self.new_peer(peer) else { return };
         if let Ok(offer) = p.offer().await {
-            self.signal("offer", peer, offer);
+            let call = json!({"call": p.generation, "description": offer});
+            self.signal("offer", peer, call);
         }
         self.peers.insert(peer.to_string(), p);
     }
