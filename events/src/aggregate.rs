@@ -49,6 +49,9 @@ pub struct Participant {
     pub chunks: BTreeMap<ChunkIndex, Sha256>,
     /// The chunk count the participant declared when it finished uploading.
     pub finished: Option<u32>,
+    /// Chunks the ingest worker has read: index → (the bytes read, decodes).
+    #[serde(default)]
+    pub checked: BTreeMap<ChunkIndex, (Sha256, bool)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -75,6 +78,9 @@ pub struct Recording {
     pub participants: BTreeMap<ParticipantId, Participant>,
     pub expected_chunks: BTreeMap<ParticipantId, u32>,
     pub render: RenderState,
+    /// Windows rendered so far, by `window_key` (a retry records nothing new).
+    #[serde(default)]
+    pub windows: std::collections::BTreeSet<String>,
 }
 
 impl Aggregate for Recording {
@@ -128,6 +134,7 @@ impl Aggregate for Recording {
                         present: true,
                         chunks: BTreeMap::new(),
                         finished: None,
+                        checked: BTreeMap::new(),
                     });
             }
             ParticipantLeft { participant, .. } => {
@@ -181,6 +188,27 @@ impl Aggregate for Recording {
             RenderFailed { last, .. } => {
                 self.render.running = None;
                 self.render.failed = last;
+            }
+            ChunkProbed {
+                participant,
+                index,
+                sha256,
+                ..
+            } => self.check(participant, index, sha256, true),
+            ChunkRejected {
+                participant,
+                index,
+                sha256,
+                ..
+            } => self.check(participant, index, sha256, false),
+            WindowRendered {
+                layout,
+                index,
+                to_ms,
+                tracks,
+                ..
+            } => {
+                self.windows.insert(window_key(layout, index, to_ms, &tracks));
             }
         }
     }
@@ -345,6 +373,8 @@ impl Recording {
                 match p.chunks.get(&index) {
                     // The same bytes again: a retry, already recorded.
                     Some(stored) if *stored == sha256 => return Ok(vec![]),
+                    // Bytes that did not decode may be sent again, differently.
+                    Some(stored) if p.checked.get(&index) == Some(&(*stored, false)) => {}
                     Some(_) => {
                         return Err(RecordingError::ChunkConflict { participant, index });
                     }
@@ -511,6 +541,10 @@ impl Recording {
                     last,
                 }])
             }
+
+            C::ProbeChunk { .. } | C::RejectChunk { .. } | C::RecordWindow { .. } => {
+                self.decide_media(command)
+            }
         }
     }
 
@@ -586,4 +620,15 @@ fn checked_text(what: &str, value: &str, max_chars: usize) -> Result<String, Rec
         )));
     }
     Ok(value.to_string())
+}
+
+/// Names a rendered window: its layout, index, end and the people in it.
+pub fn window_key(
+    layout: crate::event::Layout,
+    index: u32,
+    to_ms: u64,
+    tracks: &[ParticipantId],
+) -> String {
+    let people: Vec<String> = tracks.iter().map(ToString::to_string).collect();
+    format!("{}/{index}/{to_ms}/{}", layout.as_str(), people.join(","))
 }

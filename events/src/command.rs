@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{FilledGap, Layout, RenderOutput, Role};
+use crate::event::{Container, FilledGap, Layout, RenderOutput, Role};
 use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,5 +68,33 @@ pub enum RecordingCommand {
         attempt: u32,
         reason: String,
         last: bool,
+    },
+    /// The ingest worker read a chunk: it decodes (see `ChunkProbed`).
+    ProbeChunk {
+        participant: ParticipantId,
+        index: ChunkIndex,
+        sha256: Sha256,
+        container: Container,
+        video_codec: Option<String>,
+        audio_codec: Option<String>,
+        media_end_ms: i64,
+        resync_at: Option<u64>,
+    },
+    /// The ingest worker could not read a chunk.
+    RejectChunk {
+        participant: ParticipantId,
+        index: ChunkIndex,
+        sha256: Sha256,
+        reason: String,
+    },
+    /// A worker rendered one window of the timeline.
+    RecordWindow {
+        layout: Layout,
+        index: u32,
+        from_ms: u64,
+        to_ms: u64,
+        tracks: Vec<ParticipantId>,
+        prefix: String,
+        worker: String,
     },
 }

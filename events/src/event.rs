@@ -182,11 +182,72 @@ pub enum RecordingEvent {
         /// No further attempt will be made.
         last: bool,
     },
+    /// The ingest worker read a stored chunk as part of its recorder's stream:
+    /// it decodes, and with it the recorder's media reaches `media_end_ms`.
+    ChunkProbed {
+        participant: ParticipantId,
+        index: ChunkIndex,
+        /// The bytes this probe read (a re-sent chunk is probed again).
+        sha256: Sha256,
+        container: Container,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        video_codec: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio_codec: Option<String>,
+        /// How far the recorder's media reaches once this chunk is stored, in
+        /// the recorder's own time (ms after its start).
+        media_end_ms: i64,
+        /// Where in this chunk the first WebM cluster or MP4 fragment begins:
+        /// decoding can resume there without the chunks before it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resync_at: Option<u64>,
+    },
+    /// A stored chunk does not decode (or is a codec we cannot read). The
+    /// participant may send other bytes for the same index.
+    ChunkRejected {
+        participant: ParticipantId,
+        index: ChunkIndex,
+        sha256: Sha256,
+        reason: String,
+    },
+    /// One window of the session timeline is rendered (its files are under
+    /// `prefix`): during the session, so that only the last window and the
+    /// assembly remain after the last chunk.
+    WindowRendered {
+        layout: Layout,
+        index: u32,
+        from_ms: u64,
+        to_ms: u64,
+        /// The participants shown, in order; a window is reused only for the
+        /// same people.
+        tracks: Vec<ParticipantId>,
+        prefix: String,
+        worker: String,
+    },
+}
+
+/// The container a recorder writes, read from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Container {
+    /// Matroska or WebM (Chromium, Firefox).
+    Webm,
+    /// MP4, fragmented (Safari).
+    Mp4,
+}
+
+impl Container {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Container::Webm => "webm",
+            Container::Mp4 => "mp4",
+        }
+    }
 }
 
 impl RecordingEvent {
     /// Every event type name, in the order of the architecture's table.
-    pub const TYPES: [&'static str; 12] = [
+    pub const TYPES: [&'static str; 15] = [
         "RoomCreated",
         "ParticipantJoined",
         "ParticipantLeft",
@@ -199,6 +260,9 @@ impl RecordingEvent {
         "RenderStarted",
         "RenderCompleted",
         "RenderFailed",
+        "ChunkProbed",
+        "ChunkRejected",
+        "WindowRendered",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -215,7 +279,18 @@ impl RecordingEvent {
             Self::RenderStarted { .. } => "RenderStarted",
             Self::RenderCompleted { .. } => "RenderCompleted",
             Self::RenderFailed { .. } => "RenderFailed",
+            Self::ChunkProbed { .. } => "ChunkProbed",
+            Self::ChunkRejected { .. } => "ChunkRejected",
+            Self::WindowRendered { .. } => "WindowRendered",
         }
+    }
+
+    /// What the media workers record about stored bytes: allowed in any phase.
+    pub fn is_media_event(&self) -> bool {
+        matches!(
+            self,
+            Self::ChunkProbed { .. } | Self::ChunkRejected { .. } | Self::WindowRendered { .. }
+        )
     }
 
     pub fn is_render_event(&self) -> bool {

@@ -16,13 +16,14 @@ pub mod envelope;
 pub mod error;
 pub mod event;
 pub mod ids;
+mod media_rules;
 
 pub use aggregate::{Phase, Recording};
 pub use command::RecordingCommand;
 pub use envelope::{event_id, Envelope, EnvelopeError, SYSTEM_ACTOR};
 pub use error::RecordingError;
 pub use event::{
-    CompletionReason, FilledGap, Layout, OutputKind, RecordingEvent, RenderOutput, Role,
+    CompletionReason, Container, FilledGap, Layout, OutputKind, RecordingEvent, RenderOutput, Role,
     SCHEMA_VERSION,
 };
 pub use ids::{ChunkIndex, IdError, ParticipantId, RoomId, Sha256};

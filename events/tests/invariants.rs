@@ -255,7 +255,7 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
     for (sequence, event) in log {
         if completed {
             prop_assert!(
-                event.is_render_event(),
+                event.is_render_event() || event.is_media_event(),
                 "event {sequence} after SessionCompleted: {event:?}"
             );
         }

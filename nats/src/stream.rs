@@ -20,6 +20,10 @@ pub const PROJECTOR_ACK_WAIT: Duration = Duration::from_secs(5);
 
 pub const PROJECTOR_CONSUMER: &str = "projector";
 pub const RENDER_CONSUMER: &str = "render";
+/// The ingest workers' consumer of `ChunkUploaded`.
+pub const INGEST_CONSUMER: &str = "ingest";
+/// The render workers' consumer of window jobs.
+pub const WINDOW_CONSUMER: &str = "window";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
@@ -98,6 +102,49 @@ pub async fn ensure_filtered_consumer(
                 ack_wait,
                 deliver_policy: consumer::DeliverPolicy::All,
                 max_ack_pending: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| StreamError::Consumer(name.to_string(), e.to_string()))
+}
+
+/// The work queue of render jobs (`{PREFIX}_JOBS`, subjects `{prefix}.jobs.>`):
+/// each message is taken by one worker and gone once acknowledged. Jobs are
+/// derived from the log and published again when still due, so a lost one
+/// only delays its work.
+pub async fn ensure_jobs_stream(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+) -> Result<stream::Stream, StreamError> {
+    let name = subjects.jobs_stream();
+    js.get_or_create_stream(stream::Config {
+        name: name.clone(),
+        subjects: vec![subjects.all_jobs()],
+        storage: stream::StorageType::File,
+        duplicate_window: DUPLICATE_WINDOW,
+        retention: stream::RetentionPolicy::WorkQueue,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| StreamError::Stream(name, e.to_string()))
+}
+
+/// The durable pull consumer `name` over every message of `stream`.
+pub async fn ensure_job_consumer(
+    stream: &stream::Stream,
+    name: &str,
+    ack_wait: Duration,
+    max_deliver: i64,
+) -> Result<consumer::PullConsumer, StreamError> {
+    stream
+        .get_or_create_consumer(
+            name,
+            consumer::pull::Config {
+                durable_name: Some(name.to_string()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait,
+                max_deliver,
                 ..Default::default()
             },
         )

@@ -68,6 +68,21 @@ impl Subjects {
         format!("{}.progress.{room}", self.prefix)
     }
 
+    /// The work queue of render jobs: `ZENCAST_JOBS`.
+    pub fn jobs_stream(&self) -> String {
+        format!("{}_JOBS", self.prefix.to_uppercase())
+    }
+
+    /// Every job: `zencast.jobs.>`.
+    pub fn all_jobs(&self) -> String {
+        format!("{}.jobs.>", self.prefix)
+    }
+
+    /// A window of a room to render: `zencast.jobs.window.{room_id}`.
+    pub fn window_job(&self, room: RoomId) -> String {
+        format!("{}.jobs.window.{room}", self.prefix)
+    }
+
     /// Core NATS: presence in a room.
     pub fn signal_broadcast(&self, room: RoomId) -> String {
         format!("{}.signal.{room}.broadcast", self.prefix)

@@ -53,6 +53,17 @@ pub mod field {
     pub fn participant(id: &impl std::fmt::Display, what: &str) -> String {
         format!("participant:{id}:{what}")
     }
+
+    /// The ingest worker's verdict on one chunk: `ok`, or `REJECTED` + why.
+    pub fn verdict(id: &impl std::fmt::Display, index: impl std::fmt::Display) -> String {
+        format!("participant:{id}:verdict:{index}")
+    }
+    pub const REJECTED: &str = "rejected: ";
+
+    /// Where window `index` of the timeline ends (ms), once it is rendered.
+    pub fn window(index: u32) -> String {
+        format!("window:{index}")
+    }
 }
 
 fn hset(key: Key, field: impl Into<String>, value: impl ToString) -> Op {
@@ -185,6 +196,23 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
                 serde_json::to_string(&outputs).unwrap_or_default(),
             ),
         ]),
+        // A verdict per chunk: a re-sent chunk's new verdict replaces the old.
+        E::ChunkProbed {
+            participant, index, ..
+        } => ops.push(hset(Key::Room, field::verdict(&participant, index), "ok")),
+        E::ChunkRejected {
+            participant,
+            index,
+            reason,
+            ..
+        } => ops.push(hset(
+            Key::Room,
+            field::verdict(&participant, index),
+            format!("{}{reason}", field::REJECTED),
+        )),
+        E::WindowRendered { index, to_ms, .. } => {
+            ops.push(hset(Key::Room, field::window(index), to_ms))
+        }
         E::RenderFailed { reason, last, .. } => ops.extend([
             hset(
                 Key::Room,

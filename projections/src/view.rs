@@ -21,6 +21,15 @@ pub struct ParticipantView {
     pub chunks_stored: u64,
     pub chunks_finished: Option<u64>,
     pub chunks_expected: Option<u64>,
+    /// Stored chunks that do not decode (the participant may send them again).
+    pub rejected_chunks: Vec<RejectedChunk>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedChunk {
+    pub index: u32,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -42,6 +51,9 @@ pub struct RenderView {
     pub final_duration_ms: Option<u64>,
     /// What the last completed render wrote, with where to download it.
     pub files: Vec<FileView>,
+    /// How far the render has caught up with the recording (ms of the
+    /// timeline rendered in windows while the session goes on).
+    pub rendered_until_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -143,6 +155,7 @@ pub async fn read_room(
                     chunks_stored: num(&p("chunks")).unwrap_or(0),
                     chunks_finished: num(&p("finished")),
                     chunks_expected: num(&p("expected")),
+                    rejected_chunks: rejected(&hash, id),
                 },
             );
         }
@@ -185,7 +198,26 @@ pub async fn read_room(
             final_key: get(field::FINAL_KEY),
             final_size: num(field::FINAL_SIZE),
             final_duration_ms: num(field::FINAL_DURATION_MS),
+            rendered_until_ms: (0..)
+                .map_while(|i| num(&field::window(i)))
+                .last()
+                .unwrap_or(0),
         },
         last_sequence: num(field::LAST_SEQUENCE).unwrap_or(0),
     }))
+}
+
+/// A participant's chunks whose verdict is `rejected`, by index.
+fn rejected(hash: &HashMap<String, String>, id: &str) -> Vec<RejectedChunk> {
+    let prefix = field::verdict(&id, "");
+    let mut out: Vec<RejectedChunk> = hash
+        .iter()
+        .filter_map(|(k, v)| {
+            let index = k.strip_prefix(&prefix)?.parse().ok()?;
+            let reason = v.strip_prefix(field::REJECTED)?.to_string();
+            Some(RejectedChunk { index, reason })
+        })
+        .collect();
+    out.sort_by_key(|r| r.index);
+    out
 }

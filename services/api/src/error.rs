@@ -131,10 +131,10 @@ impl From<ProjectionError> for ApiError {
     }
 }
 
-impl From<crate::storage::StorageError> for ApiError {
-    fn from(e: crate::storage::StorageError) -> Self {
+impl From<zencast_storage::StorageError> for ApiError {
+    fn from(e: zencast_storage::StorageError) -> Self {
         match e {
-            crate::storage::StorageError::Missing(_) => ApiError::NotFound(e.to_string()),
+            zencast_storage::StorageError::Missing(_) => ApiError::NotFound(e.to_string()),
             other => ApiError::Unavailable(other.to_string()),
         }
     }

@@ -28,7 +28,7 @@
 //! - [`state`]: `AppState`, what every handler gets.
 //! - [`auth`]: who is calling. [`presence`]: live sockets across nodes, in Redis.
 //! - [`frames`], [`session`]: the WebSocket protocol and one socket's loop.
-//! - [`staging`], [`storage`]: receiving a chunk body; S3 objects.
+//! - [`staging`]: receiving a chunk body (S3 access is the `zencast-storage` crate).
 //! - [`completion`]: the upload grace period after stop.
 
 pub mod auth;
@@ -41,7 +41,6 @@ pub mod routes;
 pub mod session;
 pub mod staging;
 pub mod state;
-pub mod storage;
 pub mod tokens;
 
 use axum::Router;

@@ -7,7 +7,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use zencast_nats::{EventLog, Metrics, Subjects};
 
-use crate::storage::ChunkStore;
+use zencast_storage::ChunkStore;
 use crate::tokens::Tokens;
 
 /// Limits and timings an operator may tune.

@@ -1,174 +1,277 @@
-//! The ffmpeg command lines: one audio pass that writes each participant's
-//! aligned track as WAV, and one pass that composes `final.mp4` and writes each
-//! participant's aligned MP4, decoding every input once.
+//! The ffmpeg command lines of one window of the timeline, in two passes so
+//! every input is decoded once:
 //!
-//! Alignment: a piece whose segment starts `start` seconds into the session is
-//! delayed by exactly that many samples (`adelay …S`) and its video timestamps
-//! shifted by that much (`setpts=PTS+start/TB`). `aresample=async=1:first_pts=0`
-//! turns gaps inside a piece into silence; `overlay=eof_action=repeat` holds a
-//! piece's last frame until the next one begins. `amix` runs with
-//! `normalize=0` so mixing does not lower everyone's level.
+//! - [`audio_pass`]: each participant's audio on the window's *span* (the
+//!   window plus `PRE_ROLL` before it and `EDGE` after), aligned sample-exactly,
+//!   as one WAV per participant. The speaker layout reads its levels.
+//! - [`video_pass`]: each participant's picture on the window, the composed
+//!   picture, and from the span WAVs: the participant's window PCM, the
+//!   participant's AAC and the loudness-normalised mix as AAC.
+//!
+//! Why a span: AAC frames overlap, so an AAC stream encoded per window and
+//! joined would click at every join. Each window's AAC is encoded from `EDGE`
+//! before to `EDGE` after the window, and the frames outside it are dropped
+//! afterwards (`aac::keep_window`): the joined stream then decodes as if
+//! encoded in one go. The loudness normaliser needs history to settle; it
+//! gets `PRE_ROLL` seconds of the audio before the window.
+//!
+//! Alignment: a piece's timestamps are the recorder's own (inputs are read
+//! with `-copyts`); its segment starts `offset` seconds after the span or
+//! window start, so `PTS + offset` places it. `aresample=async=1:first_pts=0`
+//! pads the start with silence (or trims what lies before it) and turns gaps
+//! into silence; video goes onto a black base with `overlay`, which holds a
+//! piece's last frame (`eof_action=repeat`) or shows black after it (`pass`).
 
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use crate::layout::{Composition, Rect};
+use crate::layout::{Composition, Rect, HEIGHT, WIDTH};
 
 pub const SAMPLE_RATE: u32 = 48_000;
+/// Audio before the window that the loudness normaliser settles on (seconds).
+pub const PRE_ROLL: f64 = 6.0;
+/// AAC frames encoded on each side of the window and dropped: two frames.
+pub const EDGE_SAMPLES: u64 = 2048;
 
-/// One decodable input, remuxed, placed on the timeline.
+/// One decodable slice of a participant's recording.
 #[derive(Debug, Clone)]
 pub struct Input {
     pub path: PathBuf,
-    pub start: f64,
+    /// Where the recorder's time zero lies, in seconds after the window start.
+    pub offset: f64,
     pub has_audio: bool,
     pub has_video: bool,
-    /// After its end, its last frame stays until the next piece (a recorder
-    /// restart); `false` when chunks are missing after it: black until the next.
+    /// After its end its last frame stays (a recorder restart follows);
+    /// `false` when chunks are missing after it: black until the next.
     pub hold: bool,
 }
 
+/// One participant in a window.
 #[derive(Debug, Clone)]
-pub struct TrackFiles {
+pub struct TrackInput {
     /// The participant's name, in a file (drawtext reads it: no escaping).
     pub name_file: PathBuf,
     pub inputs: Vec<Input>,
-    pub wav: PathBuf,
-    pub mp4: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Encoding {
-    /// x264 preset (`veryfast` by default).
+    /// x264 preset of the composed video (`veryfast` by default).
     pub preset: String,
+    /// x264 preset of each participant's own video: its quality comes from
+    /// `crf`, the preset only trades file size for speed.
+    pub track_preset: String,
     pub crf: u32,
     /// A font for names and the audio-only card; without it, no text.
     pub font: Option<PathBuf>,
+}
+
+/// The window: `length` seconds, and the span the audio covers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Span {
+    pub length: f64,
+}
+
+impl Span {
+    pub fn window_samples(&self) -> u64 {
+        (self.length * f64::from(SAMPLE_RATE)).round() as u64
+    }
+    pub fn pre_roll_samples(&self) -> u64 {
+        (PRE_ROLL * f64::from(SAMPLE_RATE)).round() as u64
+    }
+    /// Samples of the whole span: pre-roll, window, edge.
+    pub fn samples(&self) -> u64 {
+        self.pre_roll_samples() + self.window_samples() + EDGE_SAMPLES
+    }
+    pub fn frames(&self) -> u64 {
+        (self.length * f64::from(crate::layout::FPS)).round() as u64
+    }
+}
+
+/// Files the video pass writes.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    pub final_video: PathBuf,
+    /// Per participant: (video, window PCM, AAC with edges).
+    pub tracks: Vec<(PathBuf, PathBuf, PathBuf)>,
+    pub mix: PathBuf,
 }
 
 fn secs(v: f64) -> String {
     format!("{v:.6}")
 }
 
-/// Where the compose pass takes each participant's audio from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioFrom {
-    /// The WAVs an `audio_pass` wrote (the speaker layout reads their levels first).
-    Wavs,
-    /// The pieces themselves: aligned in the compose pass, which also writes
-    /// the WAVs, so the audio is decoded once.
-    Pieces,
+fn path(p: &Path) -> String {
+    p.display().to_string()
 }
 
-/// Input indexes: `(track, piece)` → ffmpeg input, for the pieces `wanted` keeps.
-fn number_inputs(
-    tracks: &[TrackFiles],
+/// `-copyts -i` for each input `wanted` keeps; returns their ffmpeg indexes.
+fn add_inputs(
+    tracks: &[TrackInput],
     args: &mut Vec<String>,
-    first: usize,
     wanted: impl Fn(&Input) -> bool,
-) -> HashMap<(usize, usize), usize> {
-    let mut index = HashMap::new();
-    for (t, track) in tracks.iter().enumerate() {
-        for (k, input) in track.inputs.iter().enumerate().filter(|(_, i)| wanted(i)) {
-            args.extend(["-i".into(), input.path.display().to_string()]);
-            index.insert((t, k), first + index.len());
-        }
-    }
-    index
+) -> Vec<Vec<(usize, Input)>> {
+    let mut n = 0;
+    tracks
+        .iter()
+        .map(|t| {
+            t.inputs
+                .iter()
+                .filter(|i| wanted(i))
+                .map(|i| {
+                    args.extend(["-i".into(), path(&i.path)]);
+                    n += 1;
+                    (n - 1, i.clone())
+                })
+                .collect()
+        })
+        .collect()
 }
 
-/// Each track's audio on the timeline, `duration` long, as `[a{t}]`.
-fn align_audio(
-    graph: &mut String,
-    tracks: &[TrackFiles],
-    duration: f64,
-    inputs: &HashMap<(usize, usize), usize>,
-) {
-    for (t, track) in tracks.iter().enumerate() {
-        let mut pieces = Vec::new();
-        for (k, input) in track.inputs.iter().enumerate().filter(|(_, i)| i.has_audio) {
-            let i = inputs[&(t, k)];
-            let delay = (input.start * f64::from(SAMPLE_RATE)).round().max(0.0) as u64;
-            let label = format!("a{t}p{k}");
-            let _ = writeln!(
-                graph,
-                "[{i}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0,\
-                 aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo,\
-                 adelay=delays={delay}S:all=1[{label}];"
-            );
-            pieces.push(label);
-        }
-        let pad = format!("apad=whole_dur={}", secs(duration));
-        match pieces.len() {
-            0 => {
-                let _ = writeln!(
-                    graph,
-                    "anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=duration={}[a{t}];",
-                    secs(duration)
-                );
-            }
-            1 => {
-                let _ = writeln!(graph, "[{}]{pad}[a{t}];", pieces[0]);
-            }
-            n => {
-                let ins: String = pieces.iter().map(|p| format!("[{p}]")).collect();
-                let _ = writeln!(
-                    graph,
-                    "{ins}amix=inputs={n}:normalize=0:duration=longest,{pad}[a{t}];"
-                );
-            }
-        }
-    }
-}
-
-fn wav_output(label: &str, duration: f64, path: &Path) -> Vec<String> {
-    [
-        "-map",
-        label,
-        "-c:a",
-        "pcm_s16le",
-        "-ar",
-        &SAMPLE_RATE.to_string(),
-        "-t",
-        &secs(duration),
-        &path.display().to_string(),
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-/// Arguments of the audio pass: every track as a WAV of `duration` seconds.
-pub fn audio_pass(tracks: &[TrackFiles], duration: f64) -> Vec<String> {
-    let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into()];
-    let inputs = number_inputs(tracks, &mut args, 0, |i| i.has_audio);
+/// The audio pass: every participant's audio on the span, as `wavs[t]`.
+pub fn audio_pass(tracks: &[TrackInput], span: Span, wavs: &[PathBuf]) -> Vec<String> {
+    let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into(), "-copyts".into()];
+    let inputs = add_inputs(tracks, &mut args, |i| i.has_audio);
     let mut graph = String::new();
-    align_audio(&mut graph, tracks, duration, &inputs);
+    for (t, pieces) in inputs.iter().enumerate() {
+        audio_track(&mut graph, t, pieces, span);
+    }
     args.extend(["-filter_complex".into(), trim_graph(graph)]);
-    for (t, track) in tracks.iter().enumerate() {
-        args.extend(wav_output(&format!("[a{t}]"), duration, &track.wav));
+    for (t, wav) in wavs.iter().enumerate() {
+        args.extend(
+            ["-map", &format!("[a{t}]"), "-c:a", "pcm_s16le", &path(wav)].map(String::from),
+        );
     }
     args
 }
 
-/// Arguments of the compose pass: `final_path` plus each track's MP4.
-pub fn compose_pass(
-    tracks: &[TrackFiles],
+/// One participant's audio on the span, as `[a{t}]`.
+fn audio_track(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span) {
+    let n = span.samples();
+    let mut labels = Vec::new();
+    for (k, (i, input)) in pieces.iter().enumerate() {
+        let label = format!("a{t}p{k}");
+        let _ = writeln!(
+            graph,
+            "[{i}:a]asetpts=PTS+{}/TB,aresample={SAMPLE_RATE}:async=1:first_pts=0,\
+             aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo[{label}];",
+            secs(input.offset + PRE_ROLL)
+        );
+        labels.push(label);
+    }
+    let fit = format!("atrim=end_sample={n},apad=whole_len={n}");
+    match labels.as_slice() {
+        [] => {
+            let _ = writeln!(
+                graph,
+                "anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={n}[a{t}];"
+            );
+        }
+        [one] => {
+            let _ = writeln!(graph, "[{one}]{fit}[a{t}];");
+        }
+        many => {
+            let ins: String = many.iter().map(|p| format!("[{p}]")).collect();
+            let _ = writeln!(
+                graph,
+                "{ins}amix=inputs={}:normalize=0:duration=longest,{fit}[a{t}];",
+                many.len()
+            );
+        }
+    }
+}
+
+/// The video pass: pictures, composition, and the audio outputs from `wavs`.
+pub fn video_pass(
+    tracks: &[TrackInput],
     composition: &Composition,
     title_file: &Path,
-    duration: f64,
+    span: Span,
     encoding: &Encoding,
-    final_path: &Path,
-    audio: AudioFrom,
+    wavs: &[PathBuf],
+    out: &Outputs,
 ) -> Vec<String> {
-    let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into()];
+    let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into(), "-copyts".into()];
+    let inputs = add_inputs(tracks, &mut args, |i| i.has_video);
+    let first_wav = inputs.iter().map(Vec::len).sum::<usize>();
+    for wav in wavs {
+        args.extend(["-i".into(), path(wav)]);
+    }
     let mut graph = String::new();
-    let d = secs(duration);
-    let (cw, ch, fps) = (composition.width, composition.height, composition.fps);
-    let (tw, th) = (crate::layout::WIDTH, crate::layout::HEIGHT);
-    // Names and titles come from files, shown as they are (`expansion=none`:
-    // a `%` or `:` in a name is text, not a drawtext directive).
+    for (t, pieces) in inputs.iter().enumerate() {
+        let copies = distinct_rects(composition, t).len() + 1;
+        picture(&mut graph, t, pieces, span, copies);
+    }
+    compose(&mut graph, tracks, composition, title_file, span, encoding);
+    audio_outputs(&mut graph, tracks.len(), first_wav, span);
+    args.extend(["-filter_complex".into(), trim_graph(graph)]);
+
+    let x264 = |preset: &str| -> Vec<String> {
+        ["-c:v", "libx264", "-preset", preset, "-crf", &encoding.crf.to_string()]
+            .into_iter()
+            .chain(["-pix_fmt", "yuv420p", "-r", "30"])
+            .map(String::from)
+            .collect()
+    };
+    let aac = |label: String, file: &Path| -> Vec<String> {
+        ["-map", &label, "-c:a", "aac", "-b:a", "192k", "-f", "adts", &path(file)]
+            .map(String::from)
+            .to_vec()
+    };
+    args.extend(["-map".into(), "[final]".into()]);
+    args.extend(x264(&encoding.preset));
+    args.push(path(&out.final_video));
+    for (t, (video, pcm, track_aac)) in out.tracks.iter().enumerate() {
+        args.extend(["-map".into(), format!("[t{t}m]")]);
+        args.extend(x264(&encoding.track_preset));
+        args.push(path(video));
+        args.extend(
+            ["-map", &format!("[p{t}]"), "-c:a", "pcm_s16le", &path(pcm)].map(String::from),
+        );
+        args.extend(aac(format!("[e{t}]"), track_aac));
+    }
+    args.extend(aac("[mix]".into(), &out.mix));
+    args
+}
+
+/// Participant `t`'s picture on the window as `copies` labels `[t{t}c{c}]`;
+/// the last copy is its own video, `[t{t}m]`.
+fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, copies: usize) {
+    let (w, h, d, frames) = (WIDTH, HEIGHT, secs(span.length), span.frames());
+    let _ = writeln!(graph, "color=c=black:s={w}x{h}:r=30:d={d}[t{t}b0];");
+    let mut last = format!("t{t}b0");
+    for (k, (i, input)) in pieces.iter().enumerate() {
+        let _ = writeln!(
+            graph,
+            "[{i}:v]setpts=PTS+{}/TB,fps=30,scale={w}:{h}:force_original_aspect_ratio=decrease,\
+             pad={w}:{h}:-1:-1:color=black,setsar=1[t{t}p{k}];\
+             [{last}][t{t}p{k}]overlay=eof_action={}[t{t}b{}];",
+            secs(input.offset),
+            if input.hold { "repeat" } else { "pass" },
+            k + 1
+        );
+        last = format!("t{t}b{}", k + 1);
+    }
+    let mut outs: String = (0..copies - 1).map(|c| format!("[t{t}c{c}]")).collect();
+    outs.push_str(&format!("[t{t}m]"));
+    let _ = writeln!(
+        graph,
+        "[{last}]trim=end_frame={frames},format=yuv420p,split={copies}{outs};"
+    );
+}
+
+/// The canvas with every tile where and when the composition places it, as `[final]`.
+fn compose(
+    graph: &mut String,
+    tracks: &[TrackInput],
+    composition: &Composition,
+    title_file: &Path,
+    span: Span,
+    encoding: &Encoding,
+) {
     let text = |file: &Path, style: &str| -> String {
+        // Names and titles come from files, shown as they are
+        // (`expansion=none`: a `%` in a name is text, not a directive).
         match &encoding.font {
             Some(font) => format!(
                 ",drawtext=fontfile='{}':textfile='{}':expansion=none:fontcolor=white:{style}",
@@ -178,90 +281,12 @@ pub fn compose_pass(
             None => String::new(),
         }
     };
-
-    // Inputs: the pieces (with video, or with audio too when aligning it
-    // here), then, from an audio pass, every track's WAV.
-    let inputs = number_inputs(tracks, &mut args, 0, |i| {
-        i.has_video || (audio == AudioFrom::Pieces && i.has_audio)
-    });
-    let video_inputs: Vec<Vec<(usize, f64, bool)>> = tracks
-        .iter()
-        .enumerate()
-        .map(|(t, track)| {
-            track
-                .inputs
-                .iter()
-                .enumerate()
-                .filter(|(_, i)| i.has_video)
-                .map(|(k, i)| (inputs[&(t, k)], i.start, i.hold))
-                .collect()
-        })
-        .collect();
-    let wav_input = inputs.len();
-    if audio == AudioFrom::Wavs {
-        for track in tracks {
-            args.extend(["-i".into(), track.wav.display().to_string()]);
-        }
-    } else {
-        align_audio(&mut graph, tracks, duration, &inputs);
-    }
-
-    // Each participant's picture on the timeline.
-    let video_needed = !composition.placements.is_empty() || tracks.iter().any(|t| t.mp4.is_some());
-    for (t, track) in tracks.iter().enumerate() {
-        let rects = distinct_rects(composition, t);
-        let copies = rects.len() + usize::from(track.mp4.is_some());
-        if !video_needed || copies == 0 {
-            continue;
-        }
-        match video_inputs[t].as_slice() {
-            // No picture at all: black.
-            [] => {
-                let _ = writeln!(graph, "color=c=black:s={tw}x{th}:r=30:d={d}[t{t}b];");
-            }
-            // One recorder (the usual case): at its own size, padded with black
-            // at the start; its last frame holds to the end (overlay's default).
-            [(i, start, _)] => {
-                let _ = writeln!(
-                    graph,
-                    "[{i}:v]fps=30,setsar=1,tpad=start_duration={}:color=black[t{t}b];",
-                    secs(start.max(0.0))
-                );
-            }
-            // Several recorders (reloads): each on a black track at its place,
-            // the last frame of one held until the next begins.
-            pieces => {
-                let _ = writeln!(graph, "color=c=black:s={tw}x{th}:r=30:d={d}[t{t}b0];");
-                let mut last = format!("t{t}b0");
-                for (k, (i, start, hold)) in pieces.iter().enumerate() {
-                    let _ = writeln!(
-                        graph,
-                        "[{i}:v]fps=30,scale={tw}:{th}:force_original_aspect_ratio=decrease,\
-                         pad={tw}:{th}:-1:-1:color=black,setsar=1,setpts=PTS+{}/TB[t{t}p{k}];\
-                         [{last}][t{t}p{k}]overlay=eof_action={}[t{t}b{}];",
-                        secs(start.max(0.0)),
-                        if *hold { "repeat" } else { "pass" },
-                        k + 1
-                    );
-                    last = format!("t{t}b{}", k + 1);
-                }
-                let _ = writeln!(graph, "[{last}]null[t{t}b];");
-            }
-        }
-        let outs: String = (0..copies).map(|c| format!("[t{t}c{c}]")).collect();
-        let _ = writeln!(graph, "[t{t}b]split={copies}{outs};");
-        if track.mp4.is_some() {
-            let _ = writeln!(
-                graph,
-                "[t{t}c{}]scale={tw}:{th}:force_original_aspect_ratio=decrease,\
-                 pad={tw}:{th}:-1:-1:color=black,setsar=1[t{t}m];",
-                rects.len()
-            );
-        }
-    }
-
-    // The canvas, then every tile where and when the composition places it.
-    let _ = writeln!(graph, "color=c=0x16181d:s={cw}x{ch}:r={fps}:d={d}[k0];");
+    let (cw, ch, fps) = (composition.width, composition.height, composition.fps);
+    let _ = writeln!(
+        graph,
+        "color=c=0x16181d:s={cw}x{ch}:r={fps}:d={}[k0];",
+        secs(span.length)
+    );
     let mut canvas = "k0".to_string();
     let mut layer = 0usize;
     for (t, track) in tracks.iter().enumerate() {
@@ -306,97 +331,49 @@ pub fn compose_pass(
         let _ = writeln!(graph, "[{canvas}]null{title}{names}[card];");
         canvas = "card".into();
     }
-    let _ = writeln!(graph, "[{canvas}]format=yuv420p[final];");
+    let _ = writeln!(
+        graph,
+        "[{canvas}]fps=30,trim=end_frame={},format=yuv420p[final];",
+        span.frames()
+    );
+}
 
-    // Audio: each track into the mix, to its MP4 and (aligned here) its WAV.
+/// From each span WAV: the window PCM `[p{t}]`, the AAC source with edges
+/// `[e{t}]`, and the loudness-normalised mix with edges `[mix]`.
+fn audio_outputs(graph: &mut String, tracks: usize, first_wav: usize, span: Span) {
+    let (pre, win) = (span.pre_roll_samples(), span.window_samples());
+    let window = format!(
+        "atrim=start_sample={pre}:end_sample={},asetpts=PTS-STARTPTS",
+        pre + win
+    );
+    let edged = format!(
+        "atrim=start_sample={}:end_sample={},asetpts=PTS-STARTPTS",
+        pre - EDGE_SAMPLES,
+        pre + win + EDGE_SAMPLES
+    );
     let mut mix = String::new();
-    for (t, track) in tracks.iter().enumerate() {
-        let source = match audio {
-            AudioFrom::Wavs => format!("[{}:a]", wav_input + t),
-            AudioFrom::Pieces => format!("[a{t}]"),
-        };
-        let mut outs = format!("[m{t}]");
-        if track.mp4.is_some() {
-            outs.push_str(&format!("[o{t}]"));
-        }
-        if audio == AudioFrom::Pieces {
-            outs.push_str(&format!("[w{t}]"));
-        }
-        match outs.matches('[').count() {
-            1 => {
-                let _ = writeln!(graph, "{source}anull{outs};");
-            }
-            n => {
-                let _ = writeln!(graph, "{source}asplit={n}{outs};");
-            }
-        }
+    for t in 0..tracks {
+        let _ = writeln!(
+            graph,
+            "[{}:a]asplit=3[s{t}p][s{t}e][m{t}];[s{t}p]{window}[p{t}];[s{t}e]{edged}[e{t}];",
+            first_wav + t
+        );
         let _ = write!(mix, "[m{t}]");
     }
     let loudness = "loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000,\
                     aformat=sample_fmts=fltp:channel_layouts=stereo";
-    if tracks.len() > 1 {
-        let _ = writeln!(
+    let _ = match tracks {
+        0 => writeln!(
             graph,
-            "{mix}amix=inputs={}:normalize=0:duration=longest,{loudness}[mix];",
-            tracks.len()
-        );
-    } else {
-        let _ = writeln!(graph, "{mix}{loudness}[mix];");
-    }
-    args.extend(["-filter_complex".into(), trim_graph(graph)]);
-
-    let video = |preset: &str, crf: u32| -> Vec<String> {
-        [
-            "-c:v",
-            "libx264",
-            "-preset",
-            preset,
-            "-crf",
-            &crf.to_string(),
-            "-pix_fmt",
-            "yuv420p",
-        ]
-        .map(String::from)
-        .to_vec()
+            "anullsrc=r={SAMPLE_RATE}:cl=stereo,atrim=end_sample={}[mix];",
+            win + 2 * EDGE_SAMPLES
+        ),
+        1 => writeln!(graph, "{mix}{loudness},{edged}[mix];"),
+        n => writeln!(
+            graph,
+            "{mix}amix=inputs={n}:normalize=0:duration=longest,{loudness},{edged}[mix];"
+        ),
     };
-    let aac = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"].map(String::from);
-    let tail = |path: &Path| -> Vec<String> {
-        [
-            "-movflags",
-            "+faststart",
-            "-t",
-            &d,
-            &path.display().to_string(),
-        ]
-        .map(String::from)
-        .to_vec()
-    };
-    args.extend([
-        "-map".into(),
-        "[final]".into(),
-        "-map".into(),
-        "[mix]".into(),
-    ]);
-    args.extend(video(&encoding.preset, encoding.crf));
-    args.extend(aac.clone());
-    args.extend(tail(final_path));
-    for (t, track) in tracks.iter().enumerate() {
-        if let Some(mp4) = &track.mp4 {
-            args.extend([
-                "-map".into(),
-                format!("[t{t}m]"),
-                "-map".into(),
-                format!("[o{t}]"),
-            ]);
-            args.extend(video(&encoding.preset, encoding.crf));
-            args.extend(aac.clone());
-            args.extend(tail(mp4));
-        }
-        if audio == AudioFrom::Pieces {
-            args.extend(wav_output(&format!("[w{t}]"), duration, &track.wav));
-        }
-    }
-    args
 }
 
 /// The rectangles track `t` appears in, each once, in a fixed order.
@@ -414,4 +391,119 @@ fn distinct_rects(composition: &Composition, t: usize) -> Vec<Rect> {
 
 fn trim_graph(graph: String) -> String {
     graph.trim_end().trim_end_matches(';').replace('\n', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout;
+    use zencast_events::Layout;
+
+    fn input(name: &str, offset: f64, hold: bool) -> Input {
+        Input {
+            path: PathBuf::from(name),
+            offset,
+            has_audio: true,
+            has_video: true,
+            hold,
+        }
+    }
+
+    fn two_people() -> Vec<TrackInput> {
+        vec![
+            TrackInput {
+                name_file: "/w/n0".into(),
+                inputs: vec![input("/w/h.webm", -12.5, true)],
+            },
+            TrackInput {
+                name_file: "/w/n1".into(),
+                inputs: vec![input("/w/g0.webm", -30.0, true), input("/w/g1.mkv", 3.0, true)],
+            },
+        ]
+    }
+
+    /// Golden: the audio of a participant with two recorders in a window.
+    #[test]
+    fn the_audio_pass_places_each_recorder_on_the_span() {
+        let span = Span { length: 8.0 };
+        let args = audio_pass(&two_people(), span, &["/w/a0.wav".into(), "/w/a1.wav".into()]);
+        let graph = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
+        assert_eq!(
+            graph,
+            "[0:a]asetpts=PTS+-6.500000/TB,aresample=48000:async=1:first_pts=0,\
+             aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0p0];\
+             [a0p0]atrim=end_sample=674048,apad=whole_len=674048[a0];\
+             [1:a]asetpts=PTS+-24.000000/TB,aresample=48000:async=1:first_pts=0,\
+             aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a1p0];\
+             [2:a]asetpts=PTS+9.000000/TB,aresample=48000:async=1:first_pts=0,\
+             aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a1p1];\
+             [a1p0][a1p1]amix=inputs=2:normalize=0:duration=longest,\
+             atrim=end_sample=674048,apad=whole_len=674048[a1]"
+        );
+        assert_eq!(&args[..3], ["-y", "-hide_banner", "-copyts"]);
+        assert!(args.ends_with(&["-map".into(), "[a1]".into(), "-c:a".into(), "pcm_s16le".into(), "/w/a1.wav".into()]));
+    }
+
+    /// Golden: the window PCM, the AAC with edges, and the mix.
+    #[test]
+    fn the_audio_outputs_cut_the_window_and_its_edges_from_the_span() {
+        let mut graph = String::new();
+        audio_outputs(&mut graph, 2, 3, Span { length: 8.0 });
+        assert_eq!(
+            trim_graph(graph),
+            "[3:a]asplit=3[s0p][s0e][m0];\
+             [s0p]atrim=start_sample=288000:end_sample=672000,asetpts=PTS-STARTPTS[p0];\
+             [s0e]atrim=start_sample=285952:end_sample=674048,asetpts=PTS-STARTPTS[e0];\
+             [4:a]asplit=3[s1p][s1e][m1];\
+             [s1p]atrim=start_sample=288000:end_sample=672000,asetpts=PTS-STARTPTS[p1];\
+             [s1e]atrim=start_sample=285952:end_sample=674048,asetpts=PTS-STARTPTS[e1];\
+             [m0][m1]amix=inputs=2:normalize=0:duration=longest,\
+             loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000,\
+             aformat=sample_fmts=fltp:channel_layouts=stereo,\
+             atrim=start_sample=285952:end_sample=674048,asetpts=PTS-STARTPTS[mix]"
+        );
+    }
+
+    /// Golden: a picture held across a recorder restart, cut to the window.
+    #[test]
+    fn the_picture_of_a_restarted_recorder_holds_until_the_next() {
+        let mut graph = String::new();
+        let pieces = vec![
+            (1, input("/w/g0.webm", -30.0, true)),
+            (2, input("/w/g1.webm", 3.0, false)),
+        ];
+        picture(&mut graph, 1, &pieces, Span { length: 8.0 }, 2);
+        assert_eq!(
+            trim_graph(graph),
+            "color=c=black:s=1280x720:r=30:d=8.000000[t1b0];\
+             [1:v]setpts=PTS+-30.000000/TB,fps=30,scale=1280:720:force_original_aspect_ratio=decrease,\
+             pad=1280:720:-1:-1:color=black,setsar=1[t1p0];[t1b0][t1p0]overlay=eof_action=repeat[t1b1];\
+             [2:v]setpts=PTS+3.000000/TB,fps=30,scale=1280:720:force_original_aspect_ratio=decrease,\
+             pad=1280:720:-1:-1:color=black,setsar=1[t1p1];[t1b1][t1p1]overlay=eof_action=pass[t1b2];\
+             [t1b2]trim=end_frame=240,format=yuv420p,split=2[t1c0][t1m]"
+        );
+    }
+
+    /// Golden: a side-by-side composition of two tiles, without a font.
+    #[test]
+    fn the_composition_places_every_tile() {
+        let mut graph = String::new();
+        let encoding = Encoding {
+            preset: "veryfast".into(),
+            track_preset: "ultrafast".into(),
+            crf: 23,
+            font: None,
+        };
+        let composition = layout::compose(Layout::SideBySide, 2, 8.0, &[]);
+        compose(&mut graph, &two_people(), &composition, Path::new("/w/title"), Span { length: 8.0 }, &encoding);
+        assert_eq!(
+            trim_graph(graph),
+            "color=c=0x16181d:s=1280x720:r=30:d=8.000000[k0];\
+             [t0c0]scale=640:720:force_original_aspect_ratio=increase,crop=640:720[t0r0];\
+             [k0][t0r0]overlay=x=0:y=0:enable='between(t,0.000000,8.000000)'[k1];\
+             [t1c0]scale=640:720:force_original_aspect_ratio=increase,crop=640:720[t1r0];\
+             [k1][t1r0]overlay=x=640:y=0:enable='between(t,0.000000,8.000000)'[k2];\
+             [k2]fps=30,trim=end_frame=240,format=yuv420p[final]"
+        );
+    }
 }

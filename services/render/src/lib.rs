@@ -1,29 +1,43 @@
-//! The render consumer: turns a completed session's chunks into the files a
-//! podcaster publishes: `processed/{roomId}/final.mp4` (composed with the
+//! The media workers: they turn a session's chunks into the files a
+//! podcaster publishes — `processed/{roomId}/final.mp4` (composed with the
 //! room's layout, audio mixed and loudness-normalised to −16 LUFS) and, per
-//! participant, an aligned WAV and MP4 under `processed/{roomId}/tracks/`.
+//! participant, an aligned WAV and MP4 under `processed/{roomId}/tracks/` —
+//! mostly while the session is still being recorded.
+//!
+//! The path of a chunk: `ChunkUploaded` → [`ingest`] reads it at once
+//! (`ChunkProbed` or `ChunkRejected`) → the windows of the timeline that every
+//! participant has stored become [`jobs`] any worker takes → [`window`]
+//! renders one (`WindowRendered`) → on `SessionCompleted` the [`worker`]
+//! claims the render, renders what is left and [`assemble`]s the windows by
+//! stream copies (`RenderCompleted`).
 //!
 //! # Layout
-//! - [`plan`]: from the room's events to pieces of chunks on the timeline; gaps.
-//! - [`layout`]: layouts as data (a canvas and placements over time).
-//! - [`speaker`]: who speaks when, from audio levels, with hysteresis.
-//! - [`graph`]: the ffmpeg command lines (audio pass, compose pass).
-//! - [`media`]: reassembly from S3, remux, probe, running ffmpeg, WAV levels.
-//! - [`render`]: one render, end to end. [`worker`]: the JetStream consumer,
-//!   claims, heartbeats, retries. [`progress`]: progress and heartbeat.
-//! - [`windows`]: the time-window model for rendering while recording.
+//! - [`plan`]: from the room's events to pieces of chunks on the timeline,
+//!   how far each participant is stored, the session's length; gaps.
+//! - [`windows`]: the timeline in windows; which slices of a recording a window reads.
+//! - [`layout`]: layouts as data. [`speaker`]: who speaks when.
+//! - [`graph`]: the ffmpeg command lines of a window (audio pass, video pass).
+//! - [`aac`]: cutting and joining AAC frames without a click.
+//! - [`media`]: reading slices of recordings from S3, probing, decoding, running ffmpeg.
+//! - [`ingest`], [`jobs`], [`window`], [`assemble`]: the work itself.
+//! - [`worker`]: the render consumer (claims, heartbeats, retries);
+//!   [`progress`]: progress and heartbeat.
 
+pub mod aac;
+pub mod assemble;
 pub mod graph;
+pub mod ingest;
+pub mod jobs;
 pub mod layout;
 pub mod media;
 pub mod plan;
 pub mod progress;
-pub mod render;
 pub mod speaker;
+pub mod window;
 pub mod windows;
 pub mod worker;
 
-pub use render::{RenderSettings, Renderer};
+pub use window::{RenderSettings, WindowRenderer};
 pub use worker::{Next, Worker, WorkerSettings};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +49,7 @@ pub enum RenderError {
     #[error("local disk: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
-    Storage(#[from] zencast_api::storage::StorageError),
+    Storage(#[from] zencast_storage::StorageError),
     #[error(transparent)]
     Command(#[from] zencast_nats::CommandError),
     #[error(transparent)]

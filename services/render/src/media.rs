@@ -1,6 +1,6 @@
-//! Media work on local disk: reassembling a piece from its chunks (streamed
-//! from S3, never whole in memory), remuxing it so it has a duration and cues,
-//! probing it, running ffmpeg with progress, and reading audio levels.
+//! Media work on local disk: reassembling a slice of a recorder's stream from
+//! its chunks (from S3), entering it at a cluster or fragment, probing and
+//! decoding it, running ffmpeg with progress, and reading audio levels.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,40 +8,107 @@ use std::process::Stdio;
 use ffmpeg_sidecar::command::FfmpegCommand;
 use ffmpeg_sidecar::event::FfmpegEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use zencast_api::storage::ChunkStore;
+use zencast_storage::ChunkStore;
 
-use crate::plan::Piece;
+use zencast_events::Container;
+
+use crate::plan::{ChunkRef, Piece};
 use crate::RenderError;
 
 /// The Matroska/WebM Cluster element id: everything before the first one is
 /// the header a continuation needs in front of it.
 const CLUSTER_ID: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
+const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
-/// Writes the piece's bytes (header first if it follows a gap) to `raw`.
-pub async fn reassemble(store: &ChunkStore, piece: &Piece, raw: &Path) -> Result<u64, RenderError> {
+/// The container of a recorder's stream, from its first bytes.
+pub fn container_of(first: &[u8]) -> Option<Container> {
+    if first.starts_with(&EBML_MAGIC) {
+        Some(Container::Webm)
+    } else if first.len() >= 8 && &first[4..8] == b"ftyp" {
+        Some(Container::Mp4)
+    } else {
+        None
+    }
+}
+
+/// Where the first cluster (WebM) or movie fragment (MP4) begins in `bytes`:
+/// a demuxer given the header and the bytes from there decodes on.
+pub fn resync_offset(bytes: &[u8], container: Container) -> Option<usize> {
+    match container {
+        Container::Webm => bytes.windows(4).position(|w| w == CLUSTER_ID),
+        Container::Mp4 => (4..bytes.len().saturating_sub(4)).find_map(|i| {
+            (&bytes[i..i + 4] == b"moof").then_some(i - 4).filter(|&at| {
+                let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
+                (16..64 << 20).contains(&size)
+            })
+        }),
+    }
+}
+
+/// A part of a piece to decode: its chunks from `chunks[0]`, entered at
+/// `resync_at` of the first (from the segment's start when `None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slice {
+    pub chunks: Vec<ChunkRef>,
+    pub resync_at: Option<u64>,
+    /// The keys the segment's header is read from, when the slice does not
+    /// begin with it.
+    pub header_from: Option<Vec<String>>,
+}
+
+impl Slice {
+    /// The whole piece.
+    pub fn whole(piece: &Piece) -> Self {
+        Self {
+            chunks: piece.chunks.clone(),
+            resync_at: None,
+            header_from: piece.header_from.clone(),
+        }
+    }
+}
+
+/// Writes the slice's bytes (header first where needed) to `raw`.
+pub async fn reassemble(store: &ChunkStore, slice: &Slice, raw: &Path) -> Result<u64, RenderError> {
     let mut out = tokio::fs::File::create(raw).await?;
-    if let Some(keys) = &piece.header_from {
+    if let Some(keys) = &slice.header_from {
         let header = header_bytes(store, keys).await?;
         out.write_all(&header).await?;
     }
     let mut total = 0;
-    for chunk in &piece.chunks {
-        let n = store.append_to(&chunk.key, &mut out).await?;
-        if n != chunk.size {
-            return Err(RenderError::Media(format!(
-                "chunk {} is {n} bytes in the store, {} in the log",
-                chunk.key, chunk.size
-            )));
-        }
+    for (k, chunk) in slice.chunks.iter().enumerate() {
+        let n = match slice.resync_at.filter(|_| k == 0) {
+            Some(at) => {
+                let bytes = store.bytes(&chunk.key).await?;
+                let from = (at as usize).min(bytes.len());
+                out.write_all(&bytes[from..]).await?;
+                if bytes.len() as u64 != chunk.size {
+                    return Err(size_mismatch(chunk, bytes.len() as u64));
+                }
+                (bytes.len() - from) as u64
+            }
+            None => {
+                let n = store.append_to(&chunk.key, &mut out).await?;
+                if n != chunk.size {
+                    return Err(size_mismatch(chunk, n));
+                }
+                n
+            }
+        };
         total += n;
     }
     out.flush().await?;
-    out.sync_all().await?;
     Ok(total)
 }
 
-/// The bytes of `keys`, read in order, before the first cluster.
-async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>, RenderError> {
+fn size_mismatch(chunk: &ChunkRef, n: u64) -> RenderError {
+    RenderError::Media(format!(
+        "chunk {} is {n} bytes in the store, {} in the log",
+        chunk.key, chunk.size
+    ))
+}
+
+/// The bytes of `keys`, read in order, before the first cluster or fragment.
+pub async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     for key in keys {
@@ -52,7 +119,8 @@ async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>, Re
                 break;
             }
             bytes.extend_from_slice(&buf[..n]);
-            if let Some(at) = bytes.windows(4).position(|w| w == CLUSTER_ID) {
+            let found = container_of(&bytes).and_then(|c| resync_offset(&bytes, c));
+            if let Some(at) = found {
                 bytes.truncate(at);
                 return Ok(bytes);
             }
@@ -62,85 +130,113 @@ async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>, Re
         }
     }
     Err(RenderError::Media(format!(
-        "no WebM cluster in {}",
+        "no cluster or fragment in {}",
         keys.join(", ")
     )))
 }
 
-/// What ffprobe says of a file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Probe {
-    /// The first timestamp, in the recorder's time. A piece after a gap starts
-    /// late: its clusters keep the segment's timestamps (the remux keeps them
-    /// with `-copyts`). ffmpeg shifts every input to start at 0, so a piece is
-    /// placed at its segment's start plus this.
-    pub start: f64,
-    /// Where the last frame ends, in the recorder's time.
-    pub end: f64,
-    pub has_audio: bool,
-    pub has_video: bool,
+/// What ffprobe says of a file's streams, from its packets (no decoding).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamInfo {
+    pub format: String,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+    /// Where the last packet ends, in the recorder's time (seconds).
+    pub end: Option<f64>,
 }
 
-/// Runs a short tool (`doing` names the work in the error); returns stdout.
+#[derive(serde::Deserialize)]
+struct ProbeJson {
+    #[serde(default)]
+    streams: Vec<ProbeStream>,
+    #[serde(default)]
+    packets: Vec<ProbePacket>,
+    format: Option<ProbeFormat>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProbeStream {
+    codec_type: Option<String>,
+    codec_name: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProbePacket {
+    pts_time: Option<String>,
+    duration_time: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProbeFormat {
+    format_name: Option<String>,
+}
+
+/// Runs a short tool (`doing` names the work in the error); returns stdout
+/// and stderr.
 async fn run_tool(
     mut command: tokio::process::Command,
     doing: String,
-) -> Result<Vec<u8>, RenderError> {
+) -> Result<(Vec<u8>, String), RenderError> {
     let output = command
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await?;
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     if !output.status.success() {
-        return Err(RenderError::Media(format!(
-            "{doing}: {}",
-            tail(&String::from_utf8_lossy(&output.stderr))
-        )));
+        return Err(RenderError::Media(format!("{doing}: {}", tail(&stderr))));
     }
-    Ok(output.stdout)
+    Ok((output.stdout, stderr))
 }
 
-/// Remuxes `raw` into `out` (stream copy: duration and cues, no re-encode;
-/// timestamps kept as recorded).
-pub async fn remux(ffmpeg: &Path, raw: &Path, out: &Path) -> Result<(), RenderError> {
-    let mut command = tokio::process::Command::new(ffmpeg);
-    command
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-copyts", "-i"])
-        .arg(raw)
-        .args(["-c", "copy"])
-        .arg(out);
-    run_tool(command, format!("remuxing {}", raw.display())).await?;
-    Ok(())
-}
-
-pub async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
+/// The codecs and the media end of `file`, from its packets.
+pub async fn probe(ffprobe: &Path, file: &Path) -> Result<StreamInfo, RenderError> {
     let mut command = tokio::process::Command::new(ffprobe);
     command
         .args(["-v", "error", "-of", "json", "-show_entries"])
-        .arg("format=start_time,duration:stream=codec_type")
+        .arg("format=format_name:stream=codec_type,codec_name:packet=pts_time,duration_time")
         .arg(file);
-    let stdout = run_tool(command, format!("probing {}", file.display())).await?;
-    let json: serde_json::Value = serde_json::from_slice(&stdout)
+    let (stdout, _) = run_tool(command, "reading the recording".into()).await?;
+    let json: ProbeJson = serde_json::from_slice(&stdout)
         .map_err(|e| RenderError::Media(format!("ffprobe output: {e}")))?;
-    let kinds: Vec<&str> = json["streams"]
-        .as_array()
-        .map(|s| s.iter().filter_map(|s| s["codec_type"].as_str()).collect())
-        .unwrap_or_default();
-    let number = |field: &str| {
-        json["format"][field]
-            .as_str()
-            .and_then(|d| d.parse::<f64>().ok())
-            .unwrap_or(0.0)
+    let codec = |kind: &str| {
+        json.streams
+            .iter()
+            .find(|s| s.codec_type.as_deref() == Some(kind))
+            .and_then(|s| s.codec_name.clone())
     };
-    let start = number("start_time");
-    Ok(Probe {
-        start,
-        // The WebM muxer's duration runs from 0, or from a negative start (the
-        // Opus pre-skip): measured on ffmpeg 5.1.
-        end: number("duration") + start.min(0.0),
-        has_audio: kinds.contains(&"audio"),
-        has_video: kinds.contains(&"video"),
+    let number = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
+    let end = json
+        .packets
+        .iter()
+        .filter_map(|p| Some(number(&p.pts_time)? + number(&p.duration_time).unwrap_or(0.0)))
+        .fold(None, |max: Option<f64>, t| Some(max.map_or(t, |m| m.max(t))));
+    Ok(StreamInfo {
+        format: json
+            .format
+            .and_then(|f| f.format_name)
+            .unwrap_or_default(),
+        video_codec: codec("video"),
+        audio_codec: codec("audio"),
+        end,
     })
+}
+
+/// Decodes `file` entirely; the decoder's and demuxer's complaints, if any.
+/// The end of a stream cut mid-cluster is not a complaint: every chunk but
+/// the last ends so.
+pub async fn decode_errors(ffmpeg: &Path, file: &Path) -> Result<Vec<String>, RenderError> {
+    let mut command = tokio::process::Command::new(ffmpeg);
+    command
+        .args(["-hide_banner", "-v", "error", "-copyts", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"]);
+    let (_, stderr) = run_tool(command, "decoding the recording".into()).await?;
+    Ok(stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("ended prematurely"))
+        .map(str::to_string)
+        .collect())
 }
 
 /// Runs ffmpeg with `args` through ffmpeg-sidecar, calling `progress` with the

@@ -1,25 +1,41 @@
 //! What to render, read from a room's events: each participant's recording as
 //! pieces of consecutive chunks, each placed on the session timeline.
 //!
-//! A recorder's chunks are one WebM byte stream: only its first chunk has the
-//! header. A restart (reload, new device) begins a new segment with a header of
-//! its own and its own start time. A missing chunk breaks a segment; with
-//! `force`, the chunks after the gap become a piece of their own, decoded with
-//! the segment's header bytes in front (the demuxer then resynchronises at the
-//! next cluster, whose timestamps still count from the segment's start). Gaps
-//! are known from the chunk indexes, never from ffmpeg, which skips them silently.
+//! A recorder's chunks are one byte stream (WebM or fragmented MP4): only its
+//! first chunk has the header. A restart (reload, new device) begins a new
+//! segment with a header of its own and its own start time. A missing chunk
+//! breaks a segment; the chunks after the gap become a piece of their own,
+//! decoded with the segment's header bytes in front (the demuxer then resumes
+//! at the next cluster or fragment, whose timestamps still count from the
+//! segment's start). Gaps are known from the chunk indexes, never from ffmpeg,
+//! which skips them silently.
+//!
+//! The timeline's zero is the server's `RecordingStarted`. A recorder start is
+//! believed only within the session (see `RECORDER_START_TOLERANCE`), so one
+//! client's clock cannot stretch the render.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use zencast_events::{Envelope, FilledGap, ParticipantId, RecordingEvent};
+use zencast_events::{Container, Envelope, FilledGap, ParticipantId, RecordingEvent};
 
-/// One stored chunk.
+/// How far a recorder start may lie outside the session (clock-sync error).
+pub const RECORDER_START_TOLERANCE: f64 = 2.0;
+
+/// One stored chunk, with what the ingest worker learnt of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkRef {
     pub index: u32,
     pub key: String,
     pub size: u64,
+    /// How far the recorder's media reaches with this chunk (seconds of the
+    /// segment's own time); `None` until probed.
+    pub media_end: Option<f64>,
+    /// Where decoding can resume inside this chunk.
+    pub resync_at: Option<u64>,
+    /// The ingest worker found it does not decode.
+    pub rejected: bool,
+    pub container: Option<Container>,
 }
 
 /// Consecutive chunks that decode as one stream.
@@ -30,6 +46,9 @@ pub struct Piece {
     /// objects (the segment's chunks before the gap, read in order until the
     /// first cluster) go in front of it.
     pub header_from: Option<Vec<String>>,
+    /// The segment's first chunks: its header is read from them when a slice
+    /// of the piece starts after its first chunk.
+    pub segment_head: Vec<String>,
     /// Where the segment's time zero lies on the session timeline, in seconds.
     pub start: f64,
 }
@@ -38,16 +57,23 @@ pub struct Piece {
 pub struct Track {
     pub participant: ParticipantId,
     pub name: String,
+    /// When the participant joined, on the timeline (seconds; negative before
+    /// recording started). No recorder of theirs can start earlier.
+    pub joined: f64,
     pub pieces: Vec<Piece>,
+    /// Declared its chunk count, and every chunk below it is probed: nothing
+    /// more will come from this participant.
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub title: String,
-    /// Time zero of the output: the earliest recorder start or the host's start.
+    /// Time zero of the output: the host's `RecordingStarted`.
     pub origin: DateTime<Utc>,
     /// The host's stop, seconds after `origin`, if known.
     pub stopped: Option<f64>,
+    pub chunk_seconds: f64,
     pub tracks: Vec<Track>,
     /// Missing chunks (only possible with `force`; otherwise planning fails).
     pub gaps: Vec<FilledGap>,
@@ -63,135 +89,245 @@ pub enum PlanError {
     Empty,
 }
 
+/// Which chunks a plan takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// The completed session: every expected chunk (missing ones fail the
+    /// plan unless `force`).
+    Final { force: bool },
+    /// The session as it goes on: every participant that joined, with what
+    /// is stored so far.
+    Live,
+}
+
 #[derive(Default)]
 struct Stored {
     name: String,
-    chunks: BTreeMap<u32, (ChunkRef, bool, Option<DateTime<Utc>>)>,
+    joined: Option<DateTime<Utc>>,
+    finished: Option<u32>,
+    chunks: BTreeMap<u32, (ChunkRef, bool, Option<DateTime<Utc>>, String)>,
 }
 
-/// Plans the render of a completed session from its events, in order.
-pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
-    let mut title = String::new();
-    let mut chunk_seconds = 10u32;
-    let mut started: Option<DateTime<Utc>> = None;
-    let mut stopped: Option<DateTime<Utc>> = None;
-    let mut expected: Option<BTreeMap<ParticipantId, u32>> = None;
-    let mut people: BTreeMap<ParticipantId, Stored> = BTreeMap::new();
-    // Tracks (and tiles) in the order people joined: the host first.
-    let mut joined: Vec<ParticipantId> = Vec::new();
+struct Facts {
+    title: String,
+    chunk_seconds: u32,
+    started: Option<DateTime<Utc>>,
+    stopped: Option<DateTime<Utc>>,
+    expected: Option<BTreeMap<ParticipantId, u32>>,
+    people: BTreeMap<ParticipantId, Stored>,
+    joined: Vec<ParticipantId>,
+}
+
+fn facts(events: &[Envelope]) -> Facts {
+    let mut f = Facts {
+        title: String::new(),
+        chunk_seconds: 10,
+        started: None,
+        stopped: None,
+        expected: None,
+        people: BTreeMap::new(),
+        joined: Vec::new(),
+    };
     for env in events {
         let Ok(event) = env.event() else { continue };
         match event {
             RecordingEvent::RoomCreated {
-                title: t,
-                chunk_seconds: c,
+                title,
+                chunk_seconds,
                 ..
             } => {
-                title = t;
-                chunk_seconds = c;
+                f.title = title;
+                f.chunk_seconds = chunk_seconds;
             }
             RecordingEvent::ParticipantJoined {
                 participant,
                 display_name,
                 ..
             } => {
-                if !joined.contains(&participant) {
-                    joined.push(participant);
+                if !f.joined.contains(&participant) {
+                    f.joined.push(participant);
                 }
-                people.entry(participant).or_default().name = display_name
+                let p = f.people.entry(participant).or_default();
+                p.name = display_name;
+                p.joined.get_or_insert(env.occurred_at);
             }
-            RecordingEvent::RecordingStarted { at } => started = Some(at),
-            RecordingEvent::RecordingStopped { at } => stopped = Some(at),
+            RecordingEvent::RecordingStarted { at } => f.started = Some(at),
+            RecordingEvent::RecordingStopped { at } => f.stopped = Some(at),
             RecordingEvent::ChunkUploaded {
                 participant,
                 index,
                 size,
+                sha256,
                 key,
                 starts_segment,
                 recorder_started_at,
-                ..
             } => {
                 let chunk = ChunkRef {
                     index: index.get(),
                     key,
                     size,
+                    media_end: None,
+                    resync_at: None,
+                    rejected: false,
+                    container: None,
                 };
-                people
-                    .entry(participant)
-                    .or_default()
-                    .chunks
-                    .insert(index.get(), (chunk, starts_segment, recorder_started_at));
+                f.people.entry(participant).or_default().chunks.insert(
+                    index.get(),
+                    (chunk, starts_segment, recorder_started_at, sha256.to_string()),
+                );
             }
+            RecordingEvent::ChunkProbed {
+                participant,
+                index,
+                sha256,
+                media_end_ms,
+                resync_at,
+                container,
+                ..
+            } => {
+                if let Some((c, _, _, sha)) = f
+                    .people
+                    .get_mut(&participant)
+                    .and_then(|p| p.chunks.get_mut(&index.get()))
+                    .filter(|(_, _, _, sha)| *sha == sha256.to_string())
+                {
+                    let _ = sha;
+                    c.media_end = Some(media_end_ms as f64 / 1000.0);
+                    c.resync_at = resync_at;
+                    c.container = Some(container);
+                    c.rejected = false;
+                }
+            }
+            // Bytes that do not decode count as missing until sent again.
+            RecordingEvent::ChunkRejected {
+                participant,
+                index,
+                sha256,
+                ..
+            } => {
+                if let Some(p) = f.people.get_mut(&participant) {
+                    if p.chunks
+                        .get(&index.get())
+                        .is_some_and(|(_, _, _, sha)| *sha == sha256.to_string())
+                    {
+                        p.chunks.remove(&index.get());
+                    }
+                }
+            }
+            RecordingEvent::ParticipantUploadsFinished {
+                participant,
+                chunk_count,
+            } => f.people.entry(participant).or_default().finished = Some(chunk_count),
             RecordingEvent::SessionCompleted {
                 expected_chunks, ..
-            } => expected = Some(expected_chunks),
+            } => f.expected = Some(expected_chunks),
             _ => {}
         }
     }
-    let expected = expected.ok_or(PlanError::NotCompleted)?;
-    let started = started.ok_or(PlanError::Empty)?;
+    f
+}
+
+/// Plans the render of a session from its events, in order.
+pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
+    let f = facts(events);
+    let started = f.started.ok_or(PlanError::Empty)?;
+    let force = matches!(mode, Mode::Final { force: true });
+    // Which participants, with how many chunks each.
+    let counts: Vec<(ParticipantId, u32)> = match mode {
+        Mode::Final { .. } => {
+            let expected = f.expected.as_ref().ok_or(PlanError::NotCompleted)?;
+            let mut order: Vec<(ParticipantId, u32)> =
+                expected.iter().map(|(p, c)| (*p, *c)).collect();
+            order.sort_by_key(|(p, _)| f.joined.iter().position(|j| j == p));
+            order
+        }
+        Mode::Live => f
+            .joined
+            .iter()
+            .map(|p| {
+                let stored = &f.people[p];
+                let top = stored.chunks.last_key_value().map_or(0, |(i, _)| i + 1);
+                (*p, top)
+            })
+            .collect(),
+    };
 
     let mut missing = Vec::new();
-    for (p, count) in &expected {
-        let stored = people.get(p);
-        let absent: Vec<u32> = (0..*count)
-            .filter(|i| !stored.is_some_and(|s| s.chunks.contains_key(i)))
-            .collect();
-        for (from, to) in runs(&absent) {
-            missing.push(FilledGap {
-                participant: *p,
-                from,
-                to,
-            });
+    if let Mode::Final { .. } = mode {
+        for (p, count) in &counts {
+            let stored = f.people.get(p);
+            let absent: Vec<u32> = (0..*count)
+                .filter(|i| !stored.is_some_and(|s| s.chunks.contains_key(i)))
+                .collect();
+            for (from, to) in runs(&absent) {
+                missing.push(FilledGap {
+                    participant: *p,
+                    from,
+                    to,
+                });
+            }
+        }
+        if !missing.is_empty() && !force {
+            let list: Vec<String> = missing
+                .iter()
+                .map(|g| format!("{} {}–{}", g.participant, g.from, g.to))
+                .collect();
+            return Err(PlanError::Missing(list.join(", ")));
         }
     }
-    if !missing.is_empty() && !force {
-        let list: Vec<String> = missing
-            .iter()
-            .map(|g| format!("{} {}–{}", g.participant, g.from, g.to))
-            .collect();
-        return Err(PlanError::Missing(list.join(", ")));
-    }
 
-    // Segments in absolute time first; the origin is known once all are seen.
-    let mut absolute: Vec<(
-        ParticipantId,
-        String,
-        Vec<(Vec<ChunkRef>, Option<Vec<String>>, DateTime<Utc>)>,
-    )> = Vec::new();
-    let mut order: Vec<(ParticipantId, u32)> = expected.iter().map(|(p, c)| (*p, *c)).collect();
-    order.sort_by_key(|(p, _)| joined.iter().position(|j| j == p));
-    for (p, count) in &order {
-        let Some(stored) = people.get(p) else {
+    let seconds = |t: DateTime<Utc>| (t - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
+    let stopped = f.stopped.map(seconds);
+    // A recorder start is believed only within the session.
+    let bound = |t: f64| {
+        let upper = stopped.map_or(f64::INFINITY, |s| s + RECORDER_START_TOLERANCE);
+        t.clamp(-RECORDER_START_TOLERANCE, upper)
+    };
+    let mut tracks = Vec::new();
+    for (p, count) in &counts {
+        let Some(stored) = f.people.get(p) else {
             continue;
         };
-        let mut pieces = Vec::new();
+        let joined = stored.joined.map_or(0.0, seconds);
+        let mut pieces: Vec<Piece> = Vec::new();
         // (the segment's chunk keys before any gap, its start) of the segment being read.
-        let mut segment: Option<(Vec<String>, DateTime<Utc>)> = None;
+        let mut segment: Option<(Vec<String>, f64)> = None;
         let mut previous: Option<(u32, Option<DateTime<Utc>>)> = None;
-        for (index, (chunk, starts_segment, reported)) in stored.chunks.range(..*count) {
-            // A recorder's first chunk: chunk 0, bytes that begin with a WebM
+        for (index, (chunk, starts_segment, reported, _)) in stored.chunks.range(..*count) {
+            // A recorder's first chunk: chunk 0, bytes that begin with a
             // header, or a new recorder start time. (Chromium may hand over the
             // header's first byte alone, so the bytes are not enough.)
             let restarted =
                 matches!((previous, reported), (Some((_, Some(a))), Some(b)) if a != *b);
             if *index == 0 || *starts_segment || restarted {
-                let start = reported.unwrap_or_else(|| {
-                    started + chrono::Duration::seconds(i64::from(*index * chunk_seconds))
-                });
+                let start = bound(reported.map_or_else(
+                    || f64::from(*index * f.chunk_seconds),
+                    seconds,
+                ));
                 segment = Some((vec![chunk.key.clone()], start));
-                pieces.push((vec![chunk.clone()], None, start));
-            } else if let Some((header, start)) = &mut segment {
+                pieces.push(Piece {
+                    chunks: vec![chunk.clone()],
+                    header_from: None,
+                    segment_head: vec![chunk.key.clone()],
+                    start,
+                });
+            } else if let Some((head, start)) = &mut segment {
                 if previous.map(|(i, _)| i) == Some(index - 1) {
                     let piece = pieces.last_mut().expect("a segment has a piece");
-                    if piece.1.is_none() {
-                        header.push(chunk.key.clone());
+                    if piece.header_from.is_none() {
+                        head.push(chunk.key.clone());
+                        piece.segment_head.push(chunk.key.clone());
                     }
-                    piece.0.push(chunk.clone());
+                    piece.chunks.push(chunk.clone());
                 } else {
-                    pieces.push((vec![chunk.clone()], Some(header.clone()), *start));
+                    pieces.push(Piece {
+                        chunks: vec![chunk.clone()],
+                        header_from: Some(head.clone()),
+                        segment_head: head.clone(),
+                        start: *start,
+                    });
                 }
-            } else {
+            } else if let Mode::Final { .. } = mode {
                 // No header to decode it with: counts as missing.
                 missing.push(FilledGap {
                     participant: *p,
@@ -206,41 +342,90 @@ pub fn plan(events: &[Envelope], force: bool) -> Result<Plan, PlanError> {
             }
             previous = Some((*index, *reported));
         }
-        if !pieces.is_empty() {
-            absolute.push((*p, stored.name.clone(), pieces));
+        let done = stored.finished.is_some_and(|n| {
+            (0..n).all(|i| {
+                stored
+                    .chunks
+                    .get(&i)
+                    .is_some_and(|(c, ..)| c.media_end.is_some())
+            })
+        });
+        if !pieces.is_empty() || mode == Mode::Live {
+            tracks.push(Track {
+                participant: *p,
+                name: stored.name.clone(),
+                joined,
+                pieces,
+                done,
+            });
         }
     }
-    if absolute.is_empty() {
+    if tracks.iter().all(|t| t.pieces.is_empty()) && mode != Mode::Live {
         return Err(PlanError::Empty);
     }
-    let origin = absolute
-        .iter()
-        .flat_map(|(_, _, pieces)| pieces.iter().map(|(_, _, s)| *s))
-        .chain([started])
-        .min()
-        .expect("at least the start");
-    let seconds = |t: DateTime<Utc>| (t - origin).num_microseconds().unwrap_or(0) as f64 / 1e6;
     Ok(Plan {
-        title,
-        origin,
-        stopped: stopped.map(seconds),
-        tracks: absolute
-            .into_iter()
-            .map(|(participant, name, pieces)| Track {
-                participant,
-                name,
-                pieces: pieces
-                    .into_iter()
-                    .map(|(chunks, header_from, start)| Piece {
-                        chunks,
-                        header_from,
-                        start: seconds(start),
-                    })
-                    .collect(),
-            })
-            .collect(),
+        title: f.title,
+        origin: started,
+        stopped,
+        chunk_seconds: f64::from(f.chunk_seconds),
+        tracks,
         gaps: merge(missing),
     })
+}
+
+impl Track {
+    /// How far this participant's recording is stored and readable, on the
+    /// timeline: the contiguous probed chunks from the first, each segment
+    /// placed at its start. Nothing before the participant joined can come.
+    pub fn reach(&self) -> f64 {
+        if self.done {
+            return f64::INFINITY;
+        }
+        let mut reach = self.joined.max(0.0);
+        let mut next = 0u32;
+        for piece in &self.pieces {
+            for c in &piece.chunks {
+                if c.index != next || c.rejected {
+                    return reach;
+                }
+                let Some(end) = c.media_end else {
+                    return reach;
+                };
+                reach = reach.max(piece.start + end);
+                next += 1;
+            }
+        }
+        reach
+    }
+}
+
+impl Plan {
+    /// The timeline up to which every participant's recording is stored.
+    pub fn finished_until(&self) -> f64 {
+        self.tracks
+            .iter()
+            .map(Track::reach)
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The length of the output: where the last probed media ends, bounded by
+    /// the session's own length (a clock cannot stretch it).
+    pub fn duration(&self) -> f64 {
+        let end = self
+            .tracks
+            .iter()
+            .flat_map(|t| t.pieces.iter())
+            .map(|p| {
+                let last = p.chunks.iter().rev().find_map(|c| c.media_end);
+                let fallback = p.chunks.len() as f64 * self.chunk_seconds;
+                p.start + last.unwrap_or(fallback)
+            })
+            .fold(0.0, f64::max);
+        match self.stopped {
+            Some(stop) => end.min(stop + RECORDER_START_TOLERANCE),
+            None => end,
+        }
+    }
 }
 
 /// Consecutive runs of sorted numbers, as inclusive ranges.
@@ -309,7 +494,7 @@ mod tests {
         fn push(&mut self, e: RecordingEvent) {
             let seq = self.events.len() as u64 + 1;
             self.events
-                .push(Envelope::new(self.room, seq, &e, "test", Utc::now()));
+                .push(Envelope::new(self.room, seq, &e, "test", t(-1.0)));
         }
         fn chunk(&mut self, p: ParticipantId, i: u32, start: Option<f64>) {
             self.push(RecordingEvent::ChunkUploaded {
@@ -340,19 +525,19 @@ mod tests {
         log.chunk(g, 1, None);
         log.chunk(g, 2, Some(5.0)); // reloaded: a new segment
         log.complete(&[(h, 2), (g, 3)]);
-        let plan = plan(&log.events, false).unwrap();
-        assert_eq!(plan.origin, t(-0.5));
+        let plan = plan(&log.events, Mode::Final { force: false }).unwrap();
+        assert_eq!(plan.origin, t(0.0), "time zero is the server's start");
         assert!(plan.gaps.is_empty());
         // In the order they joined: the host first.
         let (host, guest) = (&plan.tracks[0], &plan.tracks[1]);
         assert_eq!((host.participant, guest.participant), (h, g));
         assert_eq!(host.name, "Hana");
         assert_eq!(host.pieces.len(), 1);
-        assert_eq!(host.pieces[0].start, 0.75);
+        assert_eq!(host.pieces[0].start, 0.25);
         assert_eq!(host.pieces[0].chunks.len(), 2);
         assert_eq!(guest.pieces.len(), 2);
-        assert_eq!(guest.pieces[0].start, 0.0);
-        assert_eq!(guest.pieces[1].start, 5.5);
+        assert_eq!(guest.pieces[0].start, -0.5);
+        assert_eq!(guest.pieces[1].start, 5.0);
         assert_eq!(guest.pieces[1].chunks[0].index, 2);
     }
 
@@ -365,13 +550,13 @@ mod tests {
         }
         log.chunk(g, 0, Some(0.0));
         log.complete(&[(h, 6), (g, 1)]);
-        let err = plan(&log.events, false).unwrap_err();
+        let err = plan(&log.events, Mode::Final { force: false }).unwrap_err();
         assert!(
             matches!(err, PlanError::Missing(ref m) if m.contains("2–3") && m.contains("5–5")),
             "{err}"
         );
 
-        let plan = plan(&log.events, true).unwrap();
+        let plan = plan(&log.events, Mode::Final { force: true }).unwrap();
         assert_eq!(
             plan.gaps,
             vec![
@@ -421,7 +606,7 @@ mod tests {
             chunk(&mut log, g, i, start);
         }
         log.complete(&[(h, 3), (g, 4)]);
-        let plan = plan(&log.events, false).unwrap();
+        let plan = plan(&log.events, Mode::Final { force: false }).unwrap();
         assert!(plan.gaps.is_empty());
         assert_eq!(plan.tracks[0].pieces.len(), 1);
         let guest = &plan.tracks[1];
@@ -439,8 +624,8 @@ mod tests {
         log.chunk(g, 1, None);
         log.chunk(g, 2, None);
         log.complete(&[(h, 1), (g, 3)]);
-        assert!(plan(&log.events, false).is_err());
-        let plan = plan(&log.events, true).unwrap();
+        assert!(plan(&log.events, Mode::Final { force: false }).is_err());
+        let plan = plan(&log.events, Mode::Final { force: true }).unwrap();
         assert_eq!(plan.tracks.len(), 1);
         assert_eq!(
             plan.gaps,
@@ -450,5 +635,73 @@ mod tests {
                 to: 2
             }]
         );
+    }
+
+    fn probe(log: &mut Log, p: ParticipantId, i: u32, media_end: f64) {
+        log.push(RecordingEvent::ChunkProbed {
+            participant: p,
+            index: ChunkIndex::new(i).unwrap(),
+            sha256: Sha256::from_bytes([i as u8; 32]),
+            container: Container::Webm,
+            video_codec: Some("vp8".into()),
+            audio_codec: Some("opus".into()),
+            media_end_ms: (media_end * 1000.0) as i64,
+            resync_at: Some(10),
+        });
+    }
+
+    #[test]
+    fn a_recorder_start_outside_the_session_is_not_believed() {
+        let (h, g) = (ParticipantId::new(), ParticipantId::new());
+        let mut log = Log::new(h, g);
+        log.chunk(h, 0, Some(0.1));
+        // A guest whose clock says 1970, and one far in the future.
+        log.push(RecordingEvent::ChunkUploaded {
+            participant: g,
+            index: ChunkIndex::new(0).unwrap(),
+            size: 10,
+            sha256: Sha256::from_bytes([0; 32]),
+            key: format!("{g}/0.webm"),
+            starts_segment: true,
+            recorder_started_at: DateTime::from_timestamp_millis(1),
+        });
+        log.chunk(g, 1, Some(1e9));
+        probe(&mut log, h, 0, 6.0);
+        log.push(RecordingEvent::RecordingStopped { at: t(6.0) });
+        log.complete(&[(h, 1), (g, 2)]);
+        let plan = plan(&log.events, Mode::Final { force: false }).unwrap();
+        let guest = &plan.tracks[1];
+        assert_eq!(guest.pieces[0].start, -RECORDER_START_TOLERANCE);
+        assert_eq!(guest.pieces[1].start, 6.0 + RECORDER_START_TOLERANCE);
+        assert!(plan.duration() <= 6.0 + RECORDER_START_TOLERANCE);
+    }
+
+    #[test]
+    fn the_slowest_participant_decides_how_far_the_timeline_is_final() {
+        let (h, g) = (ParticipantId::new(), ParticipantId::new());
+        let mut log = Log::new(h, g);
+        let live = |log: &Log| plan(&log.events, Mode::Live).unwrap();
+        // Nobody has stored anything: nothing is final.
+        assert_eq!(live(&log).finished_until(), 0.0);
+        log.chunk(h, 0, Some(0.5));
+        log.chunk(h, 1, None);
+        probe(&mut log, h, 0, 10.0);
+        probe(&mut log, h, 1, 20.0);
+        log.chunk(g, 0, Some(1.0));
+        assert_eq!(live(&log).finished_until(), 0.0, "the guest's chunk is not probed");
+        probe(&mut log, g, 0, 10.0);
+        assert_eq!(live(&log).finished_until(), 11.0);
+        // A gap holds the guest back even when later chunks are probed.
+        log.chunk(g, 2, None);
+        probe(&mut log, g, 2, 30.0);
+        assert_eq!(live(&log).finished_until(), 11.0);
+        log.chunk(g, 1, None);
+        probe(&mut log, g, 1, 20.0);
+        assert_eq!(live(&log).finished_until(), 20.5, "now the host is the slowest");
+        log.push(RecordingEvent::ParticipantUploadsFinished {
+            participant: h,
+            chunk_count: 2,
+        });
+        assert_eq!(live(&log).finished_until(), 31.0, "the host is done");
     }
 }

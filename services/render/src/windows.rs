@@ -1,110 +1,228 @@
-//! The time-window model for rendering while recording (the next step; the
-//! worker renders whole sessions today).
+//! Rendering while recording: the timeline in windows.
 //!
-//! The contiguous chunk prefix of a segment is a valid stream, so the part of
-//! the session timeline that every participant has recorded *and stored* is
-//! final. It can be rendered in windows as the session goes on, each window a
-//! self-contained file starting with a keyframe, and the windows joined at the
-//! end with ffmpeg's concat demuxer and a stream copy: the wait after the
-//! session then shrinks to the last window plus the join.
+//! The part of the timeline that every participant has stored (and the
+//! ingest worker has read) is final, so it is rendered in windows as the
+//! session goes on: each window is a self-contained video starting with a
+//! keyframe plus AAC frames cut to join without a click (see `aac`). After
+//! the last chunk only the last window and the assembly (stream copies)
+//! remain. A window shows the participants who had joined before its end.
 
-use std::path::Path;
+use zencast_events::ParticipantId;
 
-/// What one participant has stored: a segment starting at `start` seconds on
-/// the session timeline, with `chunks` consecutive chunks from its first.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Coverage {
-    pub start: f64,
-    pub chunks: u32,
-    pub chunk_seconds: f64,
+use crate::media::Slice;
+use crate::plan::{Piece, Plan, Track};
+
+/// Window length: 240 frames at 30 fps and 375 AAC frames at 48 kHz, so
+/// windows join on a frame of both.
+pub const WINDOW: f64 = 8.0;
+/// Every duration is a multiple of this: one video frame and one AAC frame
+/// (16 frames at 30 fps = 25 AAC frames of 1024 samples at 48 kHz).
+pub const GRAIN: f64 = 16.0 / 30.0;
+
+/// One window of the timeline, with who is in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSpec {
+    pub index: u32,
+    pub from: f64,
+    pub to: f64,
+    /// Indexes into the plan's tracks.
+    pub tracks: Vec<usize>,
 }
 
-impl Coverage {
-    pub fn end(&self) -> f64 {
-        self.start + f64::from(self.chunks) * self.chunk_seconds
+impl WindowSpec {
+    pub fn people(&self, plan: &Plan) -> Vec<ParticipantId> {
+        self.tracks.iter().map(|t| plan.tracks[*t].participant).collect()
+    }
+    pub fn from_ms(&self) -> u64 {
+        (self.from * 1000.0).round() as u64
+    }
+    pub fn to_ms(&self) -> u64 {
+        (self.to * 1000.0).round() as u64
     }
 }
 
-/// The timeline up to which every participant's recording is stored. A
-/// participant with nothing stored yet holds everything back.
-pub fn finished_until(tracks: &[Coverage]) -> f64 {
-    tracks
-        .iter()
-        .map(Coverage::end)
-        .fold(f64::INFINITY, f64::min)
-        .max(0.0)
-        .min(if tracks.is_empty() {
-            0.0
-        } else {
-            f64::INFINITY
-        })
-}
-
-/// The windows of `len` seconds after `rendered` that lie wholly before
-/// `until`: what can be rendered now.
-pub fn due_windows(rendered: f64, until: f64, len: f64) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
-    let mut from = rendered;
-    while len > 0.0 && from + len <= until + 1e-9 {
-        out.push((from, from + len));
-        from += len;
+fn spec(plan: &Plan, index: u32, from: f64, to: f64) -> WindowSpec {
+    let tracks = (0..plan.tracks.len())
+        .filter(|t| plan.tracks[*t].joined < to)
+        .collect();
+    WindowSpec {
+        index,
+        from,
+        to,
+        tracks,
     }
-    out
 }
 
-/// The concat-demuxer list that joins window files in order (`-f concat -safe 0
-/// -i list -c copy`).
-pub fn concat_list(files: &[&Path]) -> String {
-    files
-        .iter()
-        .map(|f| {
-            format!(
-                "file '{}'\n",
-                f.display().to_string().replace('\'', "'\\''")
-            )
+/// The whole windows that lie before the point every participant has
+/// stored: what can be rendered now (those already rendered included).
+pub fn live(plan: &Plan) -> Vec<WindowSpec> {
+    let until = plan.finished_until().min(plan.duration());
+    (0..)
+        .map(|k| (k, f64::from(k) * WINDOW))
+        .take_while(|(_, from)| from + WINDOW <= until + 1e-6)
+        .map(|(k, from)| spec(plan, k, from, from + WINDOW))
+        .collect()
+}
+
+/// Every window of a completed session of `duration` seconds (rounded up to
+/// the grain); the last may be shorter.
+pub fn all(plan: &Plan, duration: f64) -> Vec<WindowSpec> {
+    let total = (duration / GRAIN - 1e-6).ceil().max(1.0) * GRAIN;
+    let count = (total / WINDOW - 1e-6).ceil().max(1.0) as u32;
+    (0..count)
+        .map(|k| {
+            let from = f64::from(k) * WINDOW;
+            spec(plan, k, from, (from + WINDOW).min(total))
         })
         .collect()
+}
+
+/// What of a participant's recording a window needs: for each piece that
+/// reaches into `[from − lead, to)`, its chunks from one that starts at
+/// least `lead` seconds before the window (so decoding passes a keyframe
+/// before the window begins) to the first that reaches past the window.
+pub fn slices(track: &Track, from: f64, to: f64, lead: f64) -> Vec<(Slice, &Piece)> {
+    let mut out = Vec::new();
+    for (k, piece) in track.pieces.iter().enumerate() {
+        let (first, last) = (piece.chunks.first(), piece.chunks.last());
+        let (Some(_), Some(last)) = (first, last) else {
+            continue;
+        };
+        // Without every chunk's reach, take the whole piece.
+        if piece.chunks.iter().any(|c| c.media_end.is_none()) {
+            out.push((Slice::whole(piece), piece));
+            continue;
+        }
+        let end = piece.start + last.media_end.unwrap_or(0.0);
+        // Ended before the window: its last frame still shows until the
+        // participant's next recorder starts.
+        let next_starts_later = track.pieces.get(k + 1).is_none_or(|next| next.start > from);
+        if (end <= from && !next_starts_later) || piece.start >= to {
+            continue;
+        }
+        let want_from = from - piece.start - lead;
+        let want_to = to - piece.start;
+        let mut begin = 0usize;
+        for (i, c) in piece.chunks.iter().enumerate().skip(1) {
+            let before = piece.chunks[i - 1].media_end.unwrap_or(0.0);
+            if before <= want_from && c.resync_at.is_some() {
+                begin = i;
+            }
+        }
+        if end <= from {
+            // Only the held last frame: enter at the last chunk we can.
+            begin = (0..piece.chunks.len())
+                .rev()
+                .find(|i| *i == 0 || piece.chunks[*i].resync_at.is_some())
+                .unwrap_or(0);
+        }
+        let stop = piece
+            .chunks
+            .iter()
+            .position(|c| c.media_end.unwrap_or(0.0) >= want_to)
+            .unwrap_or(piece.chunks.len() - 1);
+        let chunks = piece.chunks[begin..=stop.max(begin)].to_vec();
+        let slice = if begin == 0 {
+            Slice {
+                chunks,
+                // After a gap: entered at the chunk's first cluster.
+                resync_at: piece.header_from.as_ref().and(piece.chunks[0].resync_at),
+                header_from: piece.header_from.clone(),
+            }
+        } else {
+            Slice {
+                resync_at: piece.chunks[begin].resync_at,
+                chunks,
+                header_from: Some(piece.segment_head.clone()),
+            }
+        };
+        out.push((slice, piece));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::ChunkRef;
 
-    #[test]
-    fn the_slowest_uploader_decides_what_is_final() {
-        let host = Coverage {
-            start: 0.0,
-            chunks: 6,
-            chunk_seconds: 10.0,
-        };
-        let guest = Coverage {
-            start: 1.5,
-            chunks: 3,
-            chunk_seconds: 10.0,
-        };
-        assert_eq!(finished_until(&[host, guest]), 31.5);
-        assert_eq!(finished_until(&[]), 0.0);
-        let idle = Coverage {
-            start: 0.0,
-            chunks: 0,
-            chunk_seconds: 10.0,
-        };
-        assert_eq!(finished_until(&[host, idle]), 0.0);
+    fn piece(start: f64, ends: &[f64], first_index: u32) -> Piece {
+        Piece {
+            chunks: ends
+                .iter()
+                .enumerate()
+                .map(|(i, e)| ChunkRef {
+                    index: first_index + i as u32,
+                    key: format!("k{}", first_index + i as u32),
+                    size: 1,
+                    media_end: Some(*e),
+                    resync_at: Some(100),
+                    rejected: false,
+                    container: None,
+                })
+                .collect(),
+            header_from: None,
+            segment_head: vec![format!("k{first_index}")],
+            start,
+        }
+    }
+
+    fn track(pieces: Vec<Piece>) -> Track {
+        Track {
+            participant: ParticipantId::new(),
+            name: "P".into(),
+            joined: 0.0,
+            pieces,
+            done: false,
+        }
     }
 
     #[test]
-    fn only_whole_windows_before_the_finished_point_are_due() {
-        assert_eq!(
-            due_windows(0.0, 31.5, 10.0),
-            vec![(0.0, 10.0), (10.0, 20.0), (20.0, 30.0)]
-        );
-        assert_eq!(due_windows(30.0, 31.5, 10.0), vec![]);
-        assert_eq!(due_windows(30.0, 40.0, 10.0), vec![(30.0, 40.0)]);
+    fn a_window_reads_from_a_chunk_well_before_it_to_the_first_past_it() {
+        let t = track(vec![piece(1.0, &[10.0, 20.0, 30.0, 40.0, 50.0], 0)]);
+        // Window 32–40 with a 10 s lead: media 21–39 of the recorder.
+        let s = slices(&t, 32.0, 40.0, 10.0);
+        assert_eq!(s.len(), 1);
+        let idx: Vec<u32> = s[0].0.chunks.iter().map(|c| c.index).collect();
+        assert_eq!(idx, vec![2, 3]);
+        assert_eq!(s[0].0.resync_at, Some(100));
+        assert_eq!(s[0].0.header_from, Some(vec!["k0".to_string()]));
+        // The first window starts at the segment's start.
+        let s = slices(&t, 0.0, 8.0, 10.0);
+        assert_eq!(s[0].0.chunks.len(), 1);
+        assert_eq!(s[0].0.resync_at, None);
+        assert_eq!(s[0].0.header_from, None);
     }
 
     #[test]
-    fn the_join_list_names_every_window_in_order_and_quotes_paths() {
-        let list = concat_list(&[Path::new("/w/0.mp4"), Path::new("/w/it's.mp4")]);
-        assert_eq!(list, "file '/w/0.mp4'\nfile '/w/it'\\''s.mp4'\n");
+    fn a_recorder_restart_keeps_the_last_frame_of_the_first_until_the_second() {
+        let t = track(vec![piece(0.0, &[10.0, 20.0], 0), piece(30.0, &[10.0], 2)]);
+        let s = slices(&t, 24.0, 32.0, 10.0);
+        let idx: Vec<Vec<u32>> = s.iter().map(|(s, _)| s.chunks.iter().map(|c| c.index).collect()).collect();
+        assert_eq!(idx, vec![vec![1], vec![2]]);
+        // Later, only the second recorder's last chunk, for its last frame.
+        let s = slices(&t, 48.0, 56.0, 10.0);
+        let idx: Vec<Vec<u32>> = s.iter().map(|(s, _)| s.chunks.iter().map(|c| c.index).collect()).collect();
+        assert_eq!(idx, vec![vec![2]]);
+    }
+
+    #[test]
+    fn windows_cover_the_session_and_the_last_is_cut_to_the_grain() {
+        let t = track(vec![piece(0.0, &[10.0, 20.0], 0)]);
+        let plan = Plan {
+            title: "T".into(),
+            origin: chrono::Utc::now(),
+            stopped: Some(20.0),
+            chunk_seconds: 10.0,
+            tracks: vec![t],
+            gaps: vec![],
+        };
+        let w = all(&plan, 20.0);
+        assert_eq!(w.len(), 3);
+        assert_eq!((w[2].from, w[2].to_ms()), (16.0, 20267));
+        let grains = (w[2].to - w[2].from) / GRAIN;
+        assert!((grains - grains.round()).abs() < 1e-6, "{grains}");
+        let live = live(&plan);
+        assert_eq!(live.len(), 2, "two whole windows before 20 s");
     }
 }

@@ -24,14 +24,17 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
-use sqlx::PgPool;
-use zencast_events::{Envelope, Phase, RecordingCommand, RecordingEvent, RoomId};
-use zencast_nats::log::room_events;
-use zencast_nats::{supervise, CommandError, EventLog, Origin, Shutdown};
+use zencast_events::{Envelope, FilledGap, Layout, Phase, RecordingCommand, RecordingEvent, RoomId};
+use zencast_nats::{supervise, CommandError, Origin, Shutdown};
 
-use crate::plan::plan;
+use crate::assemble::{
+    assemble, ensure_window, final_key, final_windows, key_of, recorded_windows, Rendered, Report,
+};
+use crate::ingest::Ingest;
+use crate::jobs::Jobs;
+use crate::plan::{plan, Mode};
 use crate::progress::{Beat, Progress};
-use crate::render::Renderer;
+use crate::windows::WindowSpec;
 use crate::RenderError;
 
 #[derive(Debug, Clone)]
@@ -45,9 +48,7 @@ pub struct WorkerSettings {
 }
 
 pub struct Worker {
-    pub log: Arc<EventLog>,
-    pub pool: PgPool,
-    pub renderer: Renderer,
+    pub jobs: Arc<Jobs>,
     pub progress: Progress,
     pub settings: WorkerSettings,
 }
@@ -119,7 +120,7 @@ impl Worker {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
-        let Some(state) = self.log.load(room).await? else {
+        let Some(state) = self.jobs.log.load(room).await? else {
             return Ok(Next::Ack);
         };
         if state.phase != Phase::Completed || state.render.completed || state.render.failed {
@@ -195,14 +196,12 @@ impl Worker {
                 }
             })
         };
-        let _stop_heart = AbortOnDrop(heart);
+        let _stop_heart = tokio_util::task::AbortOnDropHandle::new(heart);
         let first = beat.lock().expect("beat poisoned").clone();
         self.progress.beat(room, &first).await?;
 
         let result = async {
-            let events = room_events(&self.pool, room, 0, None).await?;
-            let plan = plan(&events, forced)?;
-            let report: crate::render::Report = {
+            let report: Report = {
                 let beat = beat.clone();
                 Arc::new(move |stage: &str, percent: f64| {
                     let mut b = beat.lock().expect("beat poisoned");
@@ -210,16 +209,18 @@ impl Worker {
                     b.percent = percent;
                 })
             };
-            let rendered = self
-                .renderer
-                .render(room, attempt, &plan, layout, report)
-                .await?;
-            Ok::<_, RenderError>((rendered, plan.gaps))
+            self.render(room, layout, forced, report).await
         }
         .await;
 
         match result {
             Ok((rendered, filled_gaps)) => {
+                tracing::info!(
+                    %room,
+                    windows = rendered.windows_total,
+                    rendered_now = rendered.windows_rendered,
+                    "assembled"
+                );
                 // The last word of progress, whatever the heartbeat's timing.
                 let last = {
                     let mut b = beat.lock().expect("beat poisoned");
@@ -279,7 +280,87 @@ impl Worker {
         command: RecordingCommand,
     ) -> Result<Vec<Envelope>, CommandError> {
         let origin = Origin::now(format!("render:{}", self.settings.name));
-        self.log.execute(room, command, &origin).await
+        self.jobs.log.execute(room, command, &origin).await
+    }
+
+    /// The render of a completed session: the windows not rendered yet (other
+    /// workers are asked to help through window jobs; this one works through
+    /// them in order, skipping what others finished), then the assembly.
+    async fn render(
+        &self,
+        room: RoomId,
+        layout: Layout,
+        forced: bool,
+        report: Report,
+    ) -> Result<(Rendered, Vec<FilledGap>), RenderError> {
+        let jobs = &self.jobs;
+        // Every chunk read first: the ingest worker may lag behind the last ones.
+        let ingest = Ingest {
+            jobs: jobs.clone(),
+        };
+        for track in plan(&jobs.events(room).await?, Mode::Live)?.tracks {
+            ingest.attend(room, track.participant).await?;
+        }
+        let events = jobs.events(room).await?;
+        let plan = plan(&events, Mode::Final { force: forced })?;
+        let specs = final_windows(&plan);
+        let known = recorded_windows(&events);
+        let missing: Vec<&WindowSpec> = specs
+            .iter()
+            .filter(|s| !known.contains_key(&key_of(&plan, layout, s)))
+            .collect();
+        for spec in &missing {
+            // Help from other workers is welcome, not needed.
+            if let Err(e) = jobs.publish(room, layout, spec, &key_of(&plan, layout, spec)).await {
+                tracing::warn!(%room, error = %e, "window job not published");
+                break;
+            }
+        }
+        let total = specs.len();
+        let mut done = Vec::new();
+        let mut made = 0;
+        for (i, spec) in specs.iter().enumerate() {
+            report("encoding", 90.0 * i as f64 / total as f64);
+            // Another worker may have finished it meanwhile.
+            let known = if missing.iter().any(|m| m.index == spec.index) {
+                recorded_windows(&jobs.events(room).await?)
+            } else {
+                known.clone()
+            };
+            let plan = &plan;
+            let record = |prefix: String| async move {
+                jobs.record(room, plan, layout, spec, prefix).await
+            };
+            let progress: crate::window::Progress = {
+                let report = report.clone();
+                Arc::new(move |f: f64| report("encoding", 90.0 * (i as f64 + f) / total as f64))
+            };
+            let (prefix, new) = ensure_window(
+                &jobs.renderer, room, &plan, layout, spec, &known, progress, record,
+            )
+            .await?;
+            made += usize::from(new);
+            done.push((spec.clone(), prefix));
+        }
+        report("assembling", 90.0);
+        let dir = tempfile::Builder::new()
+            .prefix("assemble-")
+            .tempdir_in(ensure(&jobs.renderer.settings.work_dir).await?)?;
+        let (outputs, final_size) =
+            assemble(&jobs.renderer, room, &plan, &done, dir.path()).await?;
+        report("uploading", 100.0);
+        let duration = done.last().map_or(0.0, |(s, _)| s.to);
+        Ok((
+            Rendered {
+                outputs,
+                final_key: final_key(room),
+                final_size,
+                duration_ms: (duration * 1000.0).round() as u64,
+                windows_rendered: made,
+                windows_total: total,
+            },
+            plan.gaps,
+        ))
     }
 }
 
@@ -287,10 +368,7 @@ fn is_job(event_type: &str) -> bool {
     matches!(event_type, "SessionCompleted" | "RenderRequested")
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+async fn ensure(dir: &std::path::Path) -> Result<&std::path::Path, RenderError> {
+    tokio::fs::create_dir_all(dir).await?;
+    Ok(dir)
 }

@@ -37,6 +37,8 @@ impl Backends {
             .with_context(|| format!("cannot reach NATS at {}", config.nats_url))?;
         let js = jetstream::new(nats.clone());
         let stream = stream::ensure_stream(&js, &subjects).await?;
+        // Window jobs (render workers publish and take them).
+        stream::ensure_jobs_stream(&js, &subjects).await?;
         Ok(Self {
             config: config.clone(),
             pool,

@@ -170,9 +170,10 @@ pub struct Config {
         global = true
     )]
     pub render_ack_wait_ms: u64,
-    /// Also write each participant's aligned MP4 (the WAVs are always written).
-    #[arg(long, env = "ZENCAST_RENDER_TRACK_VIDEOS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
-    pub render_track_videos: bool,
+    /// x264 preset of each participant's own MP4 (same quality, `--render-crf`;
+    /// a faster preset makes larger files and leaves the cores to the composition).
+    #[arg(long, env = "ZENCAST_RENDER_TRACK_PRESET", default_value = "ultrafast", global = true)]
+    pub render_track_preset: String,
     /// Font for names on tiles and the audio-only card.
     #[arg(
         long,
@@ -200,10 +201,10 @@ impl Config {
             work_dir: self.data_dir.join("render"),
             encoding: zencast_render::graph::Encoding {
                 preset: self.render_preset.clone(),
+                track_preset: self.render_track_preset.clone(),
                 crf: self.render_crf,
                 font: self.font.exists().then(|| self.font.clone()),
             },
-            track_videos: self.render_track_videos,
         }
     }
 
@@ -242,13 +243,13 @@ impl Config {
     }
 
     /// The object store settings, given the embedded store's address if it runs.
-    pub fn s3_settings(&self, embedded: Option<SocketAddr>) -> zencast_api::storage::S3Settings {
+    pub fn s3_settings(&self, embedded: Option<SocketAddr>) -> zencast_storage::S3Settings {
         let endpoint = match (&self.s3_endpoint, embedded) {
             (Some(e), _) => e.clone(),
             (None, Some(addr)) => format!("http://{addr}"),
             (None, None) => format!("http://{}", self.s3_listen),
         };
-        zencast_api::storage::S3Settings {
+        zencast_storage::S3Settings {
             endpoint,
             region: self.aws_region.clone(),
             access_key: self.aws_access_key_id.clone(),

@@ -8,7 +8,7 @@ use chrono::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zencast_api::completion::{GraceWatcher, COMPLETION_CONSUMER};
-use zencast_api::storage::ChunkStore;
+use zencast_storage::ChunkStore;
 use zencast_api::tokens::Tokens;
 use zencast_api::AppState;
 use zencast_events::Envelope;
@@ -118,12 +118,39 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             backends.config.render_ack_wait(),
         )
         .await?;
-        worker.renderer.store.ensure_bucket().await.map_err(|e| {
+        worker.jobs.renderer.store.ensure_bucket().await.map_err(|e| {
             anyhow::anyhow!(
                 "the render worker cannot reach the object store ({e}); \
                  run `zencast up` on this machine or set ZENCAST_S3_ENDPOINT"
             )
         })?;
+        // Ingest and window rendering during the session, on the same worker.
+        let ingest = stream::ensure_filtered_consumer(
+            &backends.stream,
+            stream::INGEST_CONSUMER,
+            backends.subjects.event_filter(None, Some("ChunkUploaded")),
+            std::time::Duration::from_secs(60),
+        )
+        .await?;
+        let jobs_stream = stream::ensure_jobs_stream(&backends.js, &backends.subjects).await?;
+        let windows = stream::ensure_job_consumer(
+            &jobs_stream,
+            stream::WINDOW_CONSUMER,
+            std::time::Duration::from_secs(120),
+            5,
+        )
+        .await?;
+        let jobs = worker.jobs.clone();
+        tasks.push(tokio::spawn(zencast_render::jobs::run_ingest(
+            Arc::new(zencast_render::ingest::Ingest { jobs: jobs.clone() }),
+            ingest,
+            shutdown.clone(),
+        )));
+        tasks.push(tokio::spawn(zencast_render::jobs::run_windows(
+            jobs,
+            windows,
+            shutdown.clone(),
+        )));
         tasks.push(tokio::spawn(worker.run(consumer, shutdown.clone())));
     }
 
@@ -197,20 +224,26 @@ pub fn render_worker(
     s3_addr: Option<SocketAddr>,
 ) -> anyhow::Result<zencast_render::Worker> {
     let c = &backends.config;
+    let settings = c.worker_settings();
     Ok(zencast_render::Worker {
-        log,
-        pool: backends.pool.clone(),
-        renderer: zencast_render::Renderer {
-            store: ChunkStore::new(&c.s3_settings(s3_addr)),
-            settings: c.render_settings(),
-        },
+        jobs: Arc::new(zencast_render::jobs::Jobs {
+            log,
+            pool: backends.pool.clone(),
+            renderer: zencast_render::WindowRenderer {
+                store: ChunkStore::new(&c.s3_settings(s3_addr)),
+                settings: c.render_settings(),
+            },
+            js: backends.js.clone(),
+            subjects: backends.subjects.clone(),
+            name: settings.name.clone(),
+        }),
         progress: zencast_render::progress::Progress {
             nats: backends.nats.clone(),
             redis: backends.redis.clone(),
             subjects: backends.subjects.clone(),
             ttl: c.render_ack_wait(),
         },
-        settings: c.worker_settings(),
+        settings,
     })
 }
 

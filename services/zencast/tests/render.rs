@@ -181,6 +181,17 @@ impl Session {
         assert_eq!(status, 200, "{v}");
     }
 
+    /// Stops once the session has lasted `seconds`: a session is at least as
+    /// long as what its recorders recorded (the render is bounded by it).
+    async fn stop_after(&self, seconds: f64) {
+        let until = self.started_ms + seconds * 1000.0;
+        let now = chrono::Utc::now().timestamp_micros() as f64 / 1000.0;
+        if until > now {
+            tokio::time::sleep(Duration::from_millis((until - now) as u64)).await;
+        }
+        self.stop().await;
+    }
+
     async fn stop(&self) {
         let (status, v) = self
             .api
@@ -341,7 +352,7 @@ async fn two_person_session(running: &Running, dir: &Path, title: &str, layout: 
             0.2,
         )
         .await;
-    session.stop().await;
+    session.stop_after(7.3).await;
     session
         .upload(
             s(&session.guest["participantId"]),
@@ -550,7 +561,7 @@ async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
             0.1,
         )
         .await;
-    session.stop().await;
+    session.stop_after(5.1).await;
     let token = s(&session.guest["participantToken"]).to_string();
     let segments = [
         (0.1 + 0.193, fixture("b", 0, 2)),
@@ -620,7 +631,7 @@ async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
             0.2,
         )
         .await;
-    session.stop().await;
+    session.stop_after(7.3).await;
     // The guest's chunk 1 never arrives; it says it recorded 4.
     let token = s(&session.guest["participantToken"]).to_string();
     session
@@ -666,7 +677,7 @@ async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
         _ => None,
     });
     let filled = filled.expect("a completed render");
-    assert_eq!(filled.len(), 1);
+    assert_eq!(filled.len(), 1, "{filled:?}");
     assert_eq!(
         (
             filled[0].participant.to_string(),
@@ -781,7 +792,8 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
             .iter()
             .filter(|e| matches!(e, RecordingEvent::RenderCompleted { .. }))
             .count(),
-        1
+        1,
+        "{events:?}"
     );
     assert!(
         [ra, rb].contains(&zencast_render::Next::Ack),
@@ -814,12 +826,13 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .unwrap();
     let _ = slow.wait();
     // Its ffmpeg dies with it (nothing keeps encoding attempt 1 in the background).
-    let attempt_dir = format!("{}-1", session.room_id());
+    // (Its ffmpeg's files are under the room's own prefix.)
+    let room_files = format!("processed/{}/", session.room_id());
     eventually(
         Duration::from_secs(5),
         "the killed worker's ffmpeg to exit",
         || {
-            let gone = !any_process_mentions(&attempt_dir);
+            let gone = !any_process_mentions(&room_files);
             async move { gone.then_some(()) }
         },
     )

@@ -10,7 +10,7 @@ use sha2::Digest;
 use support::{eventually, s, Api, MotoServer, TestEnv};
 use tokio::io::AsyncWriteExt;
 use zencast::Running;
-use zencast_api::storage::ChunkStore;
+use zencast_storage::ChunkStore;
 use zencast_events::RoomId;
 use zencast_nats::log::room_events;
 

@@ -27,7 +27,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::ChunkPath;
 use crate::staging::stage;
 use crate::state::AppState;
-use crate::storage::chunk_key;
+use zencast_storage::chunk_key;
 
 /// An object under a chunk's key that no event recorded and that is older than
 /// this is left over from a crashed upload, and may be replaced.

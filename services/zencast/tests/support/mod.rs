@@ -70,7 +70,7 @@ impl TestEnv {
             render_attempts: 3,
             render_backoff_ms: 200,
             render_ack_wait_ms: 2_000,
-            render_track_videos: true,
+            render_track_preset: "ultrafast".into(),
             font: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf".into(),
             data_dir: data_dir.clone(),
         };
@@ -200,6 +200,9 @@ impl Drop for TestEnv {
                     let js = async_nats::jetstream::new(nats);
                     let _ = js
                         .delete_stream(format!("{}_EVENTS", tag.to_uppercase()))
+                        .await;
+                    let _ = js
+                        .delete_stream(format!("{}_JOBS", tag.to_uppercase()))
                         .await;
                 }
                 if let Ok(client) = redis::Client::open(config.redis_url.as_str()) {

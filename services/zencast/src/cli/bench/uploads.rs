@@ -14,7 +14,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use zencast_api::storage::ChunkStore;
+use zencast_storage::ChunkStore;
 
 use super::Scratch;
 use crate::Config;

@@ -1,4 +1,6 @@
-//! Chunk objects in S3 (any S3-compatible endpoint, path-style addressing).
+//! S3 access for every part of Zencast (any S3-compatible endpoint,
+//! path-style addressing): the api stores chunks, the render worker reads them
+//! and writes what it renders. Neither depends on the other for it.
 //!
 //! Keys: `{roomId}/{participantId}/{chunkIndex}.webm`, built only from validated
 //! ids. Every object carries its SHA-256 as metadata (`x-amz-meta-sha256`) and
@@ -253,5 +255,15 @@ impl ChunkStore {
             Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(None),
             Err(e) => Err(s3(e)),
         }
+    }
+}
+
+impl ChunkStore {
+    /// The whole object under `key`, in memory: for chunks, which are bounded
+    /// by the api's chunk limit.
+    pub async fn bytes(&self, key: &str) -> Result<Vec<u8>, StorageError> {
+        let mut out = Vec::new();
+        self.append_to(key, &mut out).await?;
+        Ok(out)
     }
 }

@@ -1,0 +1,272 @@
+//! The assembly of a completed session: every window rendered (most of them
+//! already were, during the session), then joined by stream copies into
+//! `final.mp4` and each participant's MP4 and WAV. Nothing is encoded again.
+//!
+//! A participant absent from a window (joined later) gets a black, silent
+//! filler of the window's length in their own files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use zencast_events::{Envelope, Layout, OutputKind, RecordingEvent, RenderOutput, RoomId};
+
+use crate::plan::Plan;
+use crate::window::{self, run, track_files, WindowRenderer, FINAL_VIDEO, MIX};
+use crate::windows::{self, WindowSpec};
+use crate::RenderError;
+
+/// What a render produced.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub outputs: Vec<RenderOutput>,
+    pub final_key: String,
+    pub final_size: u64,
+    pub duration_ms: u64,
+    /// Windows this render had to make itself (the rest were made during the session).
+    pub windows_rendered: usize,
+    pub windows_total: usize,
+}
+
+/// Where a render stands: the stage and the percentage of the whole job.
+pub type Report = std::sync::Arc<dyn Fn(&str, f64) + Send + Sync>;
+
+pub fn final_key(room: RoomId) -> String {
+    format!("processed/{room}/final.mp4")
+}
+
+pub fn track_key(room: RoomId, participant: impl std::fmt::Display, ext: &str) -> String {
+    format!("processed/{room}/tracks/{participant}.{ext}")
+}
+
+/// The windows the log says exist: (layout, index, people, to_ms) → prefix.
+pub fn recorded_windows(events: &[Envelope]) -> HashMap<String, String> {
+    events
+        .iter()
+        .filter_map(|e| match e.event().ok()? {
+            RecordingEvent::WindowRendered {
+                layout,
+                index,
+                tracks,
+                to_ms,
+                prefix,
+                ..
+            } => Some((zencast_events::aggregate::window_key(layout, index, to_ms, &tracks), prefix)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn key_of(plan: &Plan, layout: Layout, spec: &WindowSpec) -> String {
+    zencast_events::aggregate::window_key(layout, spec.index, spec.to_ms(), &spec.people(plan))
+}
+
+/// Renders a window unless the log has it; `record` appends `WindowRendered`.
+pub async fn ensure_window<F, Fut>(
+    renderer: &WindowRenderer,
+    room: RoomId,
+    plan: &Plan,
+    layout: Layout,
+    spec: &WindowSpec,
+    known: &HashMap<String, String>,
+    progress: window::Progress,
+    record: F,
+) -> Result<(String, bool), RenderError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), RenderError>>,
+{
+    if let Some(prefix) = known.get(&key_of(plan, layout, spec)) {
+        return Ok((prefix.clone(), false));
+    }
+    let prefix = window::prefix(room, layout, spec, plan);
+    renderer.render(plan, spec, layout, &prefix, progress).await?;
+    record(prefix.clone()).await?;
+    Ok((prefix, true))
+}
+
+/// Joins the windows into the session's files and stores them.
+pub async fn assemble(
+    renderer: &WindowRenderer,
+    room: RoomId,
+    plan: &Plan,
+    specs: &[(WindowSpec, String)],
+    dir: &Path,
+) -> Result<(Vec<RenderOutput>, u64), RenderError> {
+    let ffmpeg = &renderer.settings.ffmpeg;
+    // Each window's files, here.
+    let mut local = Vec::new();
+    for (spec, prefix) in specs {
+        let mut names = vec![FINAL_VIDEO.to_string(), MIX.to_string()];
+        for t in 0..spec.tracks.len() {
+            names.extend(track_files(t));
+        }
+        local.push(renderer.local(prefix, &names).await?);
+    }
+
+    // final.mp4: the windows' pictures, the windows' mixed AAC frames.
+    let video_list = dir.join("final.txt");
+    write_list(&video_list, local.iter().map(|d| d.join(FINAL_VIDEO))).await?;
+    let mix = dir.join("mix.aac");
+    concat_bytes(&mix, local.iter().map(|d| d.join(MIX))).await?;
+    let final_path = dir.join("final.mp4");
+    run(ffmpeg, mux(&video_list, &mix, &final_path), None).await?;
+    let mut outputs = Vec::new();
+    let key = final_key(room);
+    let final_size = renderer
+        .store
+        .put_output(&key, &final_path, "video/mp4")
+        .await?;
+    outputs.push(RenderOutput {
+        kind: OutputKind::Final,
+        participant: None,
+        key,
+        size: final_size,
+    });
+
+    // Each participant's own files, with fillers where they were not there.
+    for (ti, track) in plan.tracks.iter().enumerate() {
+        let (mut videos, mut wavs, mut aacs) = (vec![], vec![], vec![]);
+        for ((spec, _), d) in specs.iter().zip(&local) {
+            match spec.tracks.iter().position(|t| *t == ti) {
+                Some(t) => {
+                    let [v, w, a] = track_files(t);
+                    videos.push(d.join(v));
+                    wavs.push(d.join(w));
+                    aacs.push(d.join(a));
+                }
+                None => {
+                    let f = filler(renderer, dir, spec.to - spec.from).await?;
+                    videos.push(f.join("black.mp4"));
+                    wavs.push(f.join("silence.wav"));
+                    aacs.push(f.join("silence.aac"));
+                }
+            }
+        }
+        let p = track.participant;
+        let list = dir.join(format!("t{ti}.txt"));
+        write_list(&list, videos.into_iter()).await?;
+        let aac = dir.join(format!("t{ti}.aac"));
+        concat_bytes(&aac, aacs.into_iter()).await?;
+        let mp4 = dir.join(format!("t{ti}.mp4"));
+        run(ffmpeg, mux(&list, &aac, &mp4), None).await?;
+        let wav_list = dir.join(format!("t{ti}-wav.txt"));
+        write_list(&wav_list, wavs.into_iter()).await?;
+        let wav = dir.join(format!("t{ti}.wav"));
+        run(ffmpeg, concat_copy(&wav_list, &wav), None).await?;
+        for (file, ext, kind, mime) in [
+            (&wav, "wav", OutputKind::TrackAudio, "audio/wav"),
+            (&mp4, "mp4", OutputKind::TrackVideo, "video/mp4"),
+        ] {
+            let key = track_key(room, p, ext);
+            let size = renderer.store.put_output(&key, file, mime).await?;
+            outputs.push(RenderOutput {
+                kind,
+                participant: Some(p),
+                key,
+                size,
+            });
+        }
+    }
+    Ok((outputs, final_size))
+}
+
+/// A black, silent window of `length` seconds for someone not in it (made
+/// once per length).
+async fn filler(renderer: &WindowRenderer, dir: &Path, length: f64) -> Result<PathBuf, RenderError> {
+    let f = dir.join(format!("filler-{}", (length * 1000.0).round() as u64));
+    if tokio::fs::try_exists(f.join("silence.aac")).await? {
+        return Ok(f);
+    }
+    tokio::fs::create_dir_all(&f).await?;
+    let samples = (length * 48_000.0).round() as u64;
+    let edged = samples + 2 * crate::graph::EDGE_SAMPLES;
+    let d = format!("{length:.6}");
+    let args: Vec<String> = [
+        "-y", "-hide_banner", "-f", "lavfi", "-i", &format!("color=c=black:s=1280x720:r=30:d={d}"),
+        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
+        "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-r", "30",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([f.join("black.mp4").display().to_string()])
+    .chain(
+        ["-map", "1:a", "-af", &format!("atrim=end_sample={samples}"), "-c:a", "pcm_s16le"]
+            .map(String::from),
+    )
+    .chain([f.join("silence.wav").display().to_string()])
+    .chain(
+        ["-map", "1:a", "-af", &format!("atrim=end_sample={edged}"), "-c:a", "aac", "-b:a", "192k", "-f", "adts"]
+            .map(String::from),
+    )
+    .chain([f.join("edged.aac").display().to_string()])
+    .collect();
+    run(&renderer.settings.ffmpeg, args, None).await?;
+    let bytes = tokio::fs::read(f.join("edged.aac")).await?;
+    let kept = crate::aac::keep_window(&bytes, samples).map_err(RenderError::Media)?;
+    tokio::fs::write(f.join("silence.aac"), kept).await?;
+    Ok(f)
+}
+
+fn mux(video_list: &Path, aac: &Path, out: &Path) -> Vec<String> {
+    [
+        "-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([video_list.display().to_string()])
+    .chain(["-f", "aac", "-i"].map(String::from))
+    .chain([aac.display().to_string()])
+    .chain(
+        ["-map", "0:v", "-map", "1:a", "-c", "copy", "-movflags", "+faststart"].map(String::from),
+    )
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+fn concat_copy(list: &Path, out: &Path) -> Vec<String> {
+    ["-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i"]
+        .into_iter()
+        .map(String::from)
+        .chain([list.display().to_string()])
+        .chain(["-c", "copy"].map(String::from))
+        .chain([out.display().to_string()])
+        .collect()
+}
+
+/// The concat-demuxer list that joins files in order.
+pub fn concat_list(files: impl Iterator<Item = PathBuf>) -> String {
+    files
+        .map(|f| format!("file '{}'\n", f.display().to_string().replace('\'', "'\\''")))
+        .collect()
+}
+
+async fn write_list(list: &Path, files: impl Iterator<Item = PathBuf>) -> Result<(), RenderError> {
+    tokio::fs::write(list, concat_list(files)).await?;
+    Ok(())
+}
+
+/// ADTS frames join by concatenation.
+async fn concat_bytes(out: &Path, files: impl Iterator<Item = PathBuf>) -> Result<(), RenderError> {
+    use tokio::io::AsyncWriteExt;
+    let mut o = tokio::fs::File::create(out).await?;
+    for f in files {
+        let mut i = tokio::fs::File::open(&f).await?;
+        tokio::io::copy(&mut i, &mut o).await?;
+    }
+    o.flush().await?;
+    Ok(())
+}
+
+/// All windows of the completed session, in order.
+pub fn final_windows(plan: &Plan) -> Vec<WindowSpec> {
+    windows::all(plan, plan.duration())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_join_list_names_every_file_in_order_and_quotes_paths() {
+        let list = super::concat_list(["/w/0.mp4", "/w/it's.mp4"].into_iter().map(Into::into));
+        assert_eq!(list, "file '/w/0.mp4'\nfile '/w/it'\\''s.mp4'\n");
+    }
+}

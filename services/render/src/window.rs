@@ -1,0 +1,219 @@
+//! Rendering one window: fetch the slices of every participant's recording it
+//! needs, run the audio pass and the video pass, cut the AAC to the window,
+//! and store the files under the window's prefix (and in the local cache, so
+//! the assembly on this machine does not fetch them again).
+
+use std::path::{Path, PathBuf};
+
+use zencast_events::{Layout, RoomId};
+use zencast_storage::ChunkStore;
+
+use crate::graph::{self, Encoding, Input, Outputs, Span, TrackInput};
+use crate::layout;
+use crate::media;
+use crate::plan::Plan;
+use crate::speaker;
+use crate::windows::{slices, WindowSpec};
+use crate::RenderError;
+
+#[derive(Debug, Clone)]
+pub struct RenderSettings {
+    pub ffmpeg: PathBuf,
+    pub ffprobe: PathBuf,
+    /// Scratch space and the cache of rendered windows.
+    pub work_dir: PathBuf,
+    pub encoding: Encoding,
+}
+
+/// The files of one rendered window, by name under its prefix.
+pub const FINAL_VIDEO: &str = "final.mp4";
+pub const MIX: &str = "mix.aac";
+pub fn track_files(t: usize) -> [String; 3] {
+    [format!("t{t}.mp4"), format!("t{t}.wav"), format!("t{t}.aac")]
+}
+
+/// Where a window's files live in the store: by layout, index and the
+/// people in it (a window with other people is another window).
+pub fn prefix(room: RoomId, layout: Layout, spec: &WindowSpec, plan: &Plan) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    spec.people(plan).hash(&mut h);
+    spec.to_ms().hash(&mut h);
+    format!(
+        "processed/{room}/windows/{}/{}-{:016x}",
+        layout.as_str(),
+        spec.index,
+        h.finish()
+    )
+}
+
+pub struct WindowRenderer {
+    pub store: ChunkStore,
+    pub settings: RenderSettings,
+}
+
+impl WindowRenderer {
+    /// The local copy of a window's files (fetched from the store when
+    /// another machine rendered it).
+    pub fn cache_dir(&self, prefix: &str) -> PathBuf {
+        self.settings.work_dir.join("cache").join(prefix)
+    }
+
+    /// Renders window `spec` of `plan` and stores it under `prefix`.
+    pub async fn render(
+        &self,
+        plan: &Plan,
+        spec: &WindowSpec,
+        layout: Layout,
+        prefix: &str,
+        progress: Progress,
+    ) -> Result<PathBuf, RenderError> {
+        let s = &self.settings;
+        let scratch = tempfile::Builder::new()
+            .prefix("window-")
+            .tempdir_in(ensure(&s.work_dir).await?)?;
+        let dir = scratch.path();
+        let span = Span {
+            length: spec.to - spec.from,
+        };
+        // A keyframe lies within a chunk's length (the web client asks for
+        // one every chunk), so two chunks before the window pass one.
+        let lead = 2.0 * plan.chunk_seconds + 1.0;
+
+        let mut tracks = Vec::new();
+        for (t, &ti) in spec.tracks.iter().enumerate() {
+            let track = &plan.tracks[ti];
+            let name_file = dir.join(format!("name-{t}.txt"));
+            tokio::fs::write(&name_file, &track.name).await?;
+            let chosen = slices(track, spec.from, spec.to, lead);
+            let mut inputs = Vec::new();
+            for (k, (slice, piece)) in chosen.iter().enumerate() {
+                let raw = dir.join(format!("t{t}-{k}.in"));
+                media::reassemble(&self.store, slice, &raw).await?;
+                let info = media::probe(&s.ffprobe, &raw).await?;
+                let next = track.pieces.iter().position(|p| std::ptr::eq(p, *piece)).and_then(|i| track.pieces.get(i + 1));
+                inputs.push(Input {
+                    path: raw,
+                    offset: piece.start - spec.from,
+                    has_audio: info.audio_codec.is_some(),
+                    has_video: info.video_codec.is_some(),
+                    // Missing chunks follow: black, not a frozen picture.
+                    hold: next.is_none_or(|n| n.header_from.is_none()),
+                });
+            }
+            tracks.push(TrackInput { name_file, inputs });
+        }
+
+        // Pass 1: every participant's audio on the span.
+        let wavs: Vec<PathBuf> = (0..tracks.len()).map(|t| dir.join(format!("span-{t}.wav"))).collect();
+        run(&s.ffmpeg, graph::audio_pass(&tracks, span, &wavs), None).await?;
+
+        // Who speaks when (the speaker layout): levels over the span, so the
+        // hysteresis has the seconds before the window to settle on.
+        let composition = if layout == Layout::Speaker && tracks.len() > 1 {
+            let mut levels = Vec::new();
+            for wav in &wavs {
+                levels.push(media::wav_levels(wav, speaker::WINDOW).await?);
+            }
+            let shots: Vec<(f64, f64, usize)> = speaker::shots(&levels, graph::PRE_ROLL + span.length)
+                .into_iter()
+                .map(|(a, b, t)| (a - graph::PRE_ROLL, b - graph::PRE_ROLL, t))
+                .filter(|(_, b, _)| *b > 0.0)
+                .map(|(a, b, t)| (a.max(0.0), b.min(span.length), t))
+                .collect();
+            layout::compose(layout, tracks.len(), span.length, &shots)
+        } else {
+            layout::compose(layout, tracks.len(), span.length, &[])
+        };
+
+        // Pass 2: pictures, composition, window audio.
+        let title_file = dir.join("title.txt");
+        tokio::fs::write(&title_file, &plan.title).await?;
+        let out_dir = self.cache_dir(prefix);
+        let _ = tokio::fs::remove_dir_all(&out_dir).await;
+        tokio::fs::create_dir_all(&out_dir).await?;
+        let outputs = Outputs {
+            final_video: out_dir.join(FINAL_VIDEO),
+            tracks: (0..tracks.len())
+                .map(|t| {
+                    let [v, p, a] = track_files(t);
+                    (out_dir.join(v), out_dir.join(p), dir.join(a))
+                })
+                .collect(),
+            mix: dir.join(MIX),
+        };
+        let args = graph::video_pass(&tracks, &composition, &title_file, span, &s.encoding, &wavs, &outputs);
+        let length = span.length;
+        let report = move |t: f64| progress((t / length).clamp(0.0, 1.0));
+        run(&s.ffmpeg, args, Some(Box::new(report))).await?;
+
+        // Cut the AAC streams to the window's own frames.
+        let samples = span.window_samples();
+        let mut aacs: Vec<(PathBuf, String)> = vec![(outputs.mix.clone(), MIX.to_string())];
+        for (t, (_, _, aac)) in outputs.tracks.iter().enumerate() {
+            aacs.push((aac.clone(), track_files(t)[2].clone()));
+        }
+        for (from, name) in aacs {
+            let bytes = tokio::fs::read(&from).await?;
+            let kept = crate::aac::keep_window(&bytes, samples).map_err(RenderError::Media)?;
+            tokio::fs::write(out_dir.join(name), kept).await?;
+        }
+        self.upload(&out_dir, prefix).await?;
+        Ok(out_dir)
+    }
+
+    async fn upload(&self, dir: &Path, prefix: &str) -> Result<(), RenderError> {
+        let mut entries = tokio::fs::read_dir(dir).await?;
+        while let Some(e) = entries.next_entry().await? {
+            let name = e.file_name().to_string_lossy().into_owned();
+            self.store
+                .put_output(&format!("{prefix}/{name}"), &e.path(), "application/octet-stream")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The window's files on this machine: the cache, or fetched from the store.
+    pub async fn local(&self, prefix: &str, names: &[String]) -> Result<PathBuf, RenderError> {
+        let dir = self.cache_dir(prefix);
+        tokio::fs::create_dir_all(&dir).await?;
+        for name in names {
+            let file = dir.join(name);
+            if tokio::fs::try_exists(&file).await? {
+                continue;
+            }
+            let part = dir.join(format!("{name}.part"));
+            let mut out = tokio::fs::File::create(&part).await?;
+            self.store.append_to(&format!("{prefix}/{name}"), &mut out).await?;
+            tokio::fs::rename(&part, &file).await?;
+        }
+        Ok(dir)
+    }
+}
+
+async fn ensure(dir: &Path) -> Result<&Path, RenderError> {
+    tokio::fs::create_dir_all(dir).await?;
+    Ok(dir)
+}
+
+/// How far a window's encoding is, 0–1.
+pub type Progress = std::sync::Arc<dyn Fn(f64) + Send + Sync>;
+
+/// Runs ffmpeg off the async threads, telling `progress` the output time reached.
+pub async fn run(
+    ffmpeg: &Path,
+    args: Vec<String>,
+    progress: Option<Box<dyn Fn(f64) + Send>>,
+) -> Result<(), RenderError> {
+    let ffmpeg = ffmpeg.to_path_buf();
+    tracing::debug!(?args, "ffmpeg");
+    tokio::task::spawn_blocking(move || {
+        media::run_ffmpeg(&ffmpeg, &args, |t| {
+            if let Some(p) = &progress {
+                p(t)
+            }
+        })
+    })
+        .await
+        .map_err(|e| RenderError::Media(format!("ffmpeg task: {e}")))?
+}
