@@ -742,6 +742,24 @@ fn a_retry_of_a_stored_chunk_is_a_no_op_whatever_its_recorder_start() {
         .then_expect_events(vec![]);
 }
 
+#[test]
+fn a_snapshot_taken_before_the_session_times_were_kept_still_loads() {
+    // Snapshots of the aggregate are JSON in Postgres; older ones lack
+    // `started_at`/`stopped_at`, which then stay unknown (and unchecked).
+    let mut state = Recording::default();
+    for e in recording() {
+        cqrs_es::Aggregate::apply(&mut state, e);
+    }
+    assert_eq!(state.started_at, Some(at(10)));
+    let mut old = serde_json::to_value(&state).unwrap();
+    let fields = old.as_object_mut().unwrap();
+    fields.remove("started_at");
+    fields.remove("stopped_at");
+    let loaded: Recording = serde_json::from_value(old).unwrap();
+    assert_eq!((loaded.started_at, loaded.stopped_at), (None, None));
+    assert_eq!(loaded.check_recorder_start(at(-1_000_000)), Ok(()));
+}
+
 // ---------------------------------------------------------------------------
 // Finishing uploads and completing the session
 // ---------------------------------------------------------------------------
