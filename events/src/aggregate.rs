@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,16 @@ pub const MAX_NAME_CHARS: usize = 80;
 pub const MIN_CHUNK_SECONDS: u32 = 1;
 pub const MAX_CHUNK_SECONDS: u32 = 60;
 pub const MAX_PARTICIPANTS: u32 = 16;
+
+/// How far a recorder's start (`recorder_started_at`, the client's clock
+/// converted to server time by the WebSocket clock sync) may lie outside the
+/// session. The conversion is off by the clock sync's error (half the
+/// asymmetry of a ping's round trip: milliseconds on a good network, up to a
+/// second or so on a bad one), so a start a little before `RecordingStarted`
+/// or after `RecordingStopped` is a true one read through that error. Beyond
+/// it the value is wrong (a start of `1`, in 1970, once made a 6-second
+/// session a 57-year timeline), and the render would place the track by it.
+pub const RECORDER_START_TOLERANCE: TimeDelta = TimeDelta::seconds(2);
 
 /// Where a recording is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -81,6 +92,13 @@ pub struct Recording {
     /// Windows rendered so far, by `window_key` (a retry records nothing new).
     #[serde(default)]
     pub windows: std::collections::BTreeSet<String>,
+    /// `RecordingStarted.at` and `RecordingStopped.at`: the session a recorder
+    /// start must lie in. (Absent from snapshots taken before they were kept:
+    /// unknown there, and then not checked.)
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub stopped_at: Option<DateTime<Utc>>,
 }
 
 impl Aggregate for Recording {
@@ -142,8 +160,14 @@ impl Aggregate for Recording {
                     p.present = false;
                 }
             }
-            RecordingStarted { .. } => self.phase = Phase::Recording,
-            RecordingStopped { .. } => self.phase = Phase::Stopped,
+            RecordingStarted { at } => {
+                self.phase = Phase::Recording;
+                self.started_at = Some(at);
+            }
+            RecordingStopped { at } => {
+                self.phase = Phase::Stopped;
+                self.stopped_at = Some(at);
+            }
             ChunkUploaded {
                 participant,
                 index,
@@ -394,6 +418,9 @@ impl Recording {
                 if size == 0 {
                     return Err(RecordingError::Invalid("a chunk cannot be empty".into()));
                 }
+                if let Some(start) = recorder_started_at {
+                    self.check_recorder_start(start)?;
+                }
                 // The last missing chunk of a finished participant completes the session.
                 self.with_completion(vec![E::ChunkUploaded {
                     participant,
@@ -578,6 +605,28 @@ impl Recording {
         Ok(events)
     }
 
+    /// A recorder start is believed only within the session: from
+    /// `RECORDER_START_TOLERANCE` before `RecordingStarted` until as long after
+    /// `RecordingStopped` (once stopped). The caller, which has a clock, also
+    /// refuses a start later than the upload's own time plus the tolerance.
+    pub fn check_recorder_start(&self, start: DateTime<Utc>) -> Result<(), RecordingError> {
+        let Some(started) = self.started_at else {
+            return Ok(());
+        };
+        let too_early = start < started - RECORDER_START_TOLERANCE;
+        let too_late = self
+            .stopped_at
+            .is_some_and(|stopped| start > stopped + RECORDER_START_TOLERANCE);
+        if too_early || too_late {
+            return Err(RecordingError::RecorderStartOutsideSession {
+                start,
+                started,
+                stopped: self.stopped_at,
+            });
+        }
+        Ok(())
+    }
+
     fn participant(&self, id: ParticipantId) -> Result<&Participant, RecordingError> {
         self.participants
             .get(&id)
@@ -600,6 +649,11 @@ impl Recording {
             )))
         }
     }
+}
+
+/// A time as the api and the log show it: `2026-01-02T03:04:05.678Z`.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn checked_text(what: &str, value: &str, max_chars: usize) -> Result<String, RecordingError> {

@@ -1,5 +1,8 @@
 //! Why a command was refused. Each variant is a rule of the recording.
 
+use chrono::{DateTime, Utc};
+
+use crate::aggregate::{rfc3339, RECORDER_START_TOLERANCE};
 use crate::ids::{ChunkIndex, ParticipantId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,4 +36,26 @@ pub enum RecordingError {
     ChunkCount(String),
     #[error("{0}")]
     Render(String),
+    /// `recorder_started_at` outside the session, beyond `RECORDER_START_TOLERANCE`.
+    #[error("{}", outside_session(.start, .started, .stopped))]
+    RecorderStartOutsideSession {
+        start: DateTime<Utc>,
+        started: DateTime<Utc>,
+        stopped: Option<DateTime<Utc>>,
+    },
+}
+
+fn outside_session(
+    start: &DateTime<Utc>,
+    started: &DateTime<Utc>,
+    stopped: &Option<DateTime<Utc>>,
+) -> String {
+    let stopped = stopped.map_or(String::new(), |s| format!(" and stopped {}", rfc3339(s)));
+    let tolerance = RECORDER_START_TOLERANCE.num_milliseconds() as f64 / 1000.0;
+    format!(
+        "the recorder start {} lies outside this session (recording started {}{stopped}; \
+         allowed from {tolerance} s before the start until {tolerance} s after the stop)",
+        rfc3339(*start),
+        rfc3339(*started),
+    )
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use uuid::Uuid;
-use zencast_events::aggregate::{MAX_NAME_CHARS, MAX_TITLE_CHARS};
+use zencast_events::aggregate::{MAX_NAME_CHARS, MAX_TITLE_CHARS, RECORDER_START_TOLERANCE};
 use zencast_events::{
     ChunkIndex, CompletionReason, Layout, ParticipantId, Recording, RecordingCommand as C,
     RecordingError, RecordingEvent as E, Role,
@@ -643,6 +643,121 @@ fn an_empty_chunk_is_refused() {
             recorder_started_at: None,
         })
         .then_expect_error(invalid("a chunk cannot be empty"));
+}
+
+/// Ada's chunk 0 from a recorder that started at `start` (started() is at(10),
+/// stopped() at(20)).
+fn chunk_started_at(start: DateTime<Utc>) -> C {
+    C::RecordChunk {
+        participant: ada(),
+        index: idx(0),
+        size: 1000,
+        sha256: zencast_events::Sha256::parse(HASH_A).unwrap(),
+        key: key(ada(), 0),
+        starts_segment: true,
+        recorder_started_at: Some(start),
+    }
+}
+fn chunk_uploaded_started_at(start: DateTime<Utc>) -> E {
+    E::ChunkUploaded {
+        participant: ada(),
+        index: idx(0),
+        size: 1000,
+        sha256: zencast_events::Sha256::parse(HASH_A).unwrap(),
+        key: key(ada(), 0),
+        starts_segment: true,
+        recorder_started_at: Some(start),
+    }
+}
+fn ms(t: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+    t + chrono::TimeDelta::milliseconds(ms)
+}
+fn outside(start: DateTime<Utc>, stopped: Option<DateTime<Utc>>) -> RecordingError {
+    RecordingError::RecorderStartOutsideSession {
+        start,
+        started: at(10),
+        stopped,
+    }
+}
+
+#[test]
+fn a_recorder_start_within_the_tolerance_of_the_session_is_believed() {
+    assert_eq!(RECORDER_START_TOLERANCE, chrono::TimeDelta::seconds(2));
+    for start in [ms(at(10), -2_000), at(10), at(15), ms(at(12), 1)] {
+        given(recording())
+            .when(chunk_started_at(start))
+            .then_expect_events(vec![chunk_uploaded_started_at(start)]);
+    }
+    for start in [ms(at(10), -2_000), at(20), ms(at(20), 2_000)] {
+        given(with(recording(), [stopped()]))
+            .when(chunk_started_at(start))
+            .then_expect_events(vec![chunk_uploaded_started_at(start)]);
+    }
+}
+
+#[test]
+fn a_recorder_start_long_before_the_recording_started_is_refused() {
+    let epoch_plus_1ms = DateTime::from_timestamp_millis(1).unwrap();
+    for start in [epoch_plus_1ms, at(0), ms(at(10), -2_001)] {
+        given(recording())
+            .when(chunk_started_at(start))
+            .then_expect_error(outside(start, None));
+    }
+}
+
+#[test]
+fn a_recorder_start_long_after_the_recording_stopped_is_refused() {
+    for start in [ms(at(20), 2_001), at(60), at(1_000_000_000)] {
+        given(with(recording(), [stopped()]))
+            .when(chunk_started_at(start))
+            .then_expect_error(outside(start, Some(at(20))));
+    }
+}
+
+#[test]
+fn while_recording_a_late_recorder_start_is_left_to_the_api_which_has_a_clock() {
+    // No stop yet: the domain knows no upper bound (the api refuses a start
+    // later than its own now plus the tolerance).
+    given(recording())
+        .when(chunk_started_at(at(3_600)))
+        .then_expect_events(vec![chunk_uploaded_started_at(at(3_600))]);
+}
+
+#[test]
+fn a_refused_recorder_start_says_the_window_in_words() {
+    let error = outside(DateTime::from_timestamp_millis(1).unwrap(), Some(at(20)));
+    assert_eq!(
+        error.to_string(),
+        "the recorder start 1970-01-01T00:00:00.001Z lies outside this session \
+         (recording started 2023-11-14T22:13:30.000Z and stopped 2023-11-14T22:13:40.000Z; \
+         allowed from 2 s before the start until 2 s after the stop)"
+    );
+}
+
+#[test]
+fn a_retry_of_a_stored_chunk_is_a_no_op_whatever_its_recorder_start() {
+    // The same bytes again: already recorded, nothing is decided anew.
+    given(with(recording(), [chunk(ada(), 0, HASH_A), stopped()]))
+        .when(chunk_started_at(at(0)))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_snapshot_taken_before_the_session_times_were_kept_still_loads() {
+    // Snapshots of the aggregate are JSON in Postgres; older ones lack
+    // `started_at`/`stopped_at`, which then stay unknown (and unchecked).
+    let mut state = Recording::default();
+    for e in recording() {
+        cqrs_es::Aggregate::apply(&mut state, e);
+    }
+    assert_eq!(state.started_at, Some(at(10)));
+    let mut old = serde_json::to_value(&state).unwrap();
+    let fields = old.as_object_mut().unwrap();
+    fields.remove("started_at");
+    fields.remove("stopped_at");
+    let loaded: Recording = serde_json::from_value(old).unwrap();
+    assert_eq!((loaded.started_at, loaded.stopped_at), (None, None));
+    assert_eq!(loaded.check_recorder_start(at(-1_000_000)), Ok(()));
 }
 
 // ---------------------------------------------------------------------------

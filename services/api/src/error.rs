@@ -26,6 +26,9 @@ pub struct ErrorDetail {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A 400 with its own code.
+    #[error("{1}")]
+    Invalid(&'static str, String),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -47,6 +50,7 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Invalid(code, _) => (StatusCode::BAD_REQUEST, code),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
@@ -99,6 +103,9 @@ impl From<RecordingError> for ApiError {
             R::ChunkConflict { .. } => ApiError::Conflict("chunk_conflict", msg),
             R::UploadsFinished(_) | R::ChunkCount(_) => ApiError::Conflict("chunk_count", msg),
             R::Render(_) => ApiError::Conflict("render", msg),
+            R::RecorderStartOutsideSession { .. } => {
+                ApiError::Invalid(crate::routes::chunks::BAD_RECORDING_START, msg)
+            }
         }
     }
 }

@@ -144,7 +144,13 @@ impl WindowRenderer {
         };
         let args = graph::video_pass(&tracks, &composition, &title_file, span, &s.encoding, &wavs, &outputs);
         let length = span.length;
-        let report = move |t: f64| progress((t / length).clamp(0.0, 1.0));
+        // ffmpeg's time can step back between its outputs: report the furthest.
+        let furthest = std::sync::Mutex::new(0.0f64);
+        let report = move |t: f64| {
+            let mut f = furthest.lock().expect("progress poisoned");
+            *f = f.max((t / length).clamp(0.0, 1.0));
+            progress(*f)
+        };
         run(&s.ffmpeg, args, Some(Box::new(report))).await?;
 
         // Cut the AAC streams to the window's own frames.

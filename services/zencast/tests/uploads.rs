@@ -5,11 +5,13 @@ mod support;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sha2::Digest;
 use support::{eventually, s, Api, MotoServer, TestEnv};
 use tokio::io::AsyncWriteExt;
 use zencast::Running;
+use zencast_events::aggregate::rfc3339;
 use zencast_storage::ChunkStore;
 use zencast_events::RoomId;
 use zencast_nats::log::room_events;
@@ -472,5 +474,163 @@ async fn the_session_completes_once_when_the_grace_period_runs_out() {
     assert_eq!(c[0]["expected_chunks"], json!({hid: 1, gid: 2}));
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(completions(&running, &room).await.len(), 1, "exactly once");
+    running.stop().await;
+}
+
+/// `PUT` with a `Zencast-Recording-Start` header.
+async fn put_started(api: &Api, url: &str, token: &str, start: &str) -> (u16, Value) {
+    let r = api
+        .http
+        .put(url)
+        .bearer_auth(token)
+        .header("Zencast-Recording-Start", start)
+        .body(bytes(100, 3))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+/// The `at` of the room's first event of `event_type`, from the log.
+async fn event_at(running: &Running, room: &Value, event_type: &str) -> DateTime<Utc> {
+    let payloads = payloads_of(running, room, event_type).await;
+    DateTime::parse_from_rfc3339(s(&payloads[0]["at"]))
+        .unwrap()
+        .to_utc()
+}
+
+/// The header's value for `t` plus `ms` milliseconds.
+fn header_ms(t: DateTime<Utc>, ms: i64) -> String {
+    let t = t + chrono::TimeDelta::milliseconds(ms);
+    format!("{:.3}", t.timestamp_micros() as f64 / 1000.0)
+}
+
+async fn bucket_keys(store: &ChunkStore) -> Vec<String> {
+    let out = store
+        .client()
+        .list_objects_v2()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .unwrap();
+    out.contents()
+        .iter()
+        .map(|o| o.key().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorder_start_outside_the_session_is_refused_before_anything_is_stored() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let started = event_at(&running, &room, "RecordingStarted").await;
+    let url = chunk_url(&api, &room, gid, "0");
+
+    // 1 ms after the epoch: a 57-year timeline if it were believed.
+    let (status, err) = put_started(&api, &url, token, "1").await;
+    assert_eq!(
+        (status, s(&err["error"]["code"])),
+        (400, "bad_recording_start")
+    );
+    assert_eq!(
+        s(&err["error"]["message"]),
+        format!(
+            "the recorder start 1970-01-01T00:00:00.001Z lies outside this session \
+             (recording started {}; allowed from 2 s before the start until 2 s after the stop)",
+            rfc3339(started)
+        )
+    );
+    // 10 s before the recording started.
+    let (status, err) = put_started(&api, &url, token, &header_ms(started, -10_000)).await;
+    assert_eq!(
+        (status, s(&err["error"]["code"])),
+        (400, "bad_recording_start"),
+        "{err}"
+    );
+    // Not a number.
+    let (status, err) = put_started(&api, &url, token, "yesterday").await;
+    assert_eq!(
+        (status, s(&err["error"]["code"])),
+        (400, "bad_recording_start"),
+        "{err}"
+    );
+    // After this very upload (the api's own clock; the log has none).
+    let (status, err) = put_started(&api, &url, token, &header_ms(Utc::now(), 60_000)).await;
+    assert_eq!(
+        (status, s(&err["error"]["code"])),
+        (400, "bad_recording_start"),
+        "{err}"
+    );
+    assert!(
+        s(&err["error"]["message"]).contains("in the future"),
+        "{err}"
+    );
+
+    assert!(
+        chunk_events(&running, &room).await.is_empty(),
+        "no ChunkUploaded"
+    );
+    let store = store(&running, &env);
+    assert!(bucket_keys(&store).await.is_empty(), "no object in S3");
+
+    // 1.5 s before the start is within the clock sync's tolerance.
+    let believed = header_ms(started, -1_500);
+    let (status, stored) = put_started(&api, &url, token, &believed).await;
+    assert_eq!(status, 201, "{stored}");
+    let events = chunk_events(&running, &room).await;
+    assert_eq!(events.len(), 1);
+    let recorded = DateTime::parse_from_rfc3339(s(&events[0]["recorder_started_at"])).unwrap();
+    assert_eq!(
+        recorded.timestamp_micros(),
+        (started - chrono::TimeDelta::milliseconds(1_500)).timestamp_micros()
+    );
+    assert_eq!(
+        bucket_keys(&store).await,
+        vec![s(&stored["key"]).to_string()]
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_stop_a_recorder_start_is_believed_until_2_s_after_it() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let (status, v) = api
+        .post(
+            &format!("/api/recordings/{}/stop", s(&room["roomId"])),
+            Some(s(&room["hostToken"])),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let stopped = event_at(&running, &room, "RecordingStopped").await;
+    let url = chunk_url(&api, &room, gid, "0");
+
+    let (status, err) = put_started(&api, &url, token, &header_ms(stopped, 2_500)).await;
+    assert_eq!(
+        (status, s(&err["error"]["code"])),
+        (400, "bad_recording_start"),
+        "{err}"
+    );
+    let message = s(&err["error"]["message"]);
+    assert!(
+        message.contains(&format!("and stopped {}", rfc3339(stopped)))
+            && message.contains("until 2 s after the stop"),
+        "{message}"
+    );
+    assert!(
+        chunk_events(&running, &room).await.is_empty(),
+        "no ChunkUploaded"
+    );
+    let store = store(&running, &env);
+    assert!(bucket_keys(&store).await.is_empty(), "no object in S3");
+
+    let (status, stored) = put_started(&api, &url, token, &header_ms(stopped, 1_500)).await;
+    assert_eq!(status, 201, "{stored}");
+    assert_eq!(chunk_events(&running, &room).await.len(), 1);
     running.stop().await;
 }

@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use zencast_events::aggregate::{rfc3339, RECORDER_START_TOLERANCE};
 use zencast_events::{ChunkIndex, Phase, RecordingCommand, Sha256};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
@@ -60,11 +61,12 @@ pub struct ChunkStored {
 
 #[utoipa::path(put, path = "/api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}", tag = "chunks",
     params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid),
-        ("chunkIndex" = u32, Path, maximum = 100000)),
+        ("chunkIndex" = u32, Path, maximum = 100000),
+        ("Zencast-Recording-Start" = Option<f64>, Header, description = "When the recorder that made this chunk started: ms since the Unix epoch in server time. Believed from 2 s before the recording started until 2 s after it stopped, and not after the upload itself (+2 s)")),
     request_body(content = Vec<u8>, content_type = "video/webm", description = "The chunk's bytes"),
     security(("participant_token" = [])),
     responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = ErrorBody, description = "`bad_recording_start`: the recorder start is not a number or lies outside the session; `bad_request`: an empty chunk, a bad id or index"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// `PUT /api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}`
 /// with the participant's own token: 201 stored, 200 already stored (same bytes).
@@ -85,6 +87,7 @@ async fn upload(
             "a participant uploads only its own chunks".into(),
         ));
     }
+    let recorder_started_at = recording_start(&headers)?;
     let max = app.settings.max_chunk_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -146,6 +149,10 @@ async fn upload(
     if staged.size == 0 {
         return Err(ApiError::BadRequest("a chunk cannot be empty".into()));
     }
+    if let Some(start) = recorder_started_at {
+        state.check_recorder_start(start)?;
+        not_after_now(start, Utc::now())?;
+    }
 
     let store = &app.chunks;
     if !store
@@ -188,7 +195,7 @@ async fn upload(
                 sha256: staged.sha256,
                 key: key.clone(),
                 starts_segment: staged.starts_with_header,
-                recorder_started_at: recording_start(&headers)?,
+                recorder_started_at,
             },
             &Origin::now(participant.to_string()),
         )
@@ -211,9 +218,10 @@ fn recording_start(headers: &HeaderMap) -> Result<Option<DateTime<Utc>>, ApiErro
         return Ok(None);
     };
     let bad = || {
-        ApiError::BadRequest(format!(
-            "{RECORDING_START_HEADER} must be milliseconds since the Unix epoch"
-        ))
+        ApiError::Invalid(
+            BAD_RECORDING_START,
+            format!("{RECORDING_START_HEADER} must be milliseconds since the Unix epoch"),
+        )
     };
     let ms: f64 = value
         .to_str()
@@ -224,6 +232,28 @@ fn recording_start(headers: &HeaderMap) -> Result<Option<DateTime<Utc>>, ApiErro
     DateTime::from_timestamp_micros((ms * 1000.0).round() as i64)
         .map(Some)
         .ok_or_else(bad)
+}
+
+/// The error code of a recorder start that is not a time or not in the session.
+pub const BAD_RECORDING_START: &str = "bad_recording_start";
+
+/// A recorder cannot have started after the upload of one of its chunks; the
+/// log has no clock, so this half of the rule is checked here, with the same
+/// tolerance for the clock sync's error as the log's.
+fn not_after_now(start: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if start <= now + RECORDER_START_TOLERANCE {
+        return Ok(());
+    }
+    Err(ApiError::Invalid(
+        BAD_RECORDING_START,
+        format!(
+            "the recorder start {} lies in the future (the server's time is {}; \
+             allowed up to {} s after it)",
+            rfc3339(start),
+            rfc3339(now),
+            RECORDER_START_TOLERANCE.num_milliseconds() as f64 / 1000.0
+        ),
+    ))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

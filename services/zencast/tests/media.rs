@@ -1,0 +1,238 @@
+//! The browser media the render tests feed in, checked with the system
+//! ffprobe: Chromium's MediaRecorder chunks in VP9, H.264 and VP8 (committed,
+//! see `fixtures/chromium/record-codecs.mjs`) and a Safari-like fragmented
+//! MP4 cut mid-fragment (made with ffmpeg, `support::media`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::media::{codec_fixture, codec_fixture_manifest, safari_like_mp4, split_bytes};
+
+const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
+
+struct Scratch(PathBuf);
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("zm_{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ffprobe(file: &Path, args: &[&str]) -> Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// (codec name, width, height, sample rate) per stream type, and the duration.
+fn streams(file: &Path) -> (Value, Value, f64) {
+    let v = ffprobe(file, &["-show_streams", "-show_format"]);
+    let of = |kind: &str| {
+        v["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["codec_type"] == kind)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let duration = v["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(f64::NAN);
+    (of("video"), of("audio"), duration)
+}
+
+/// Decodes every frame; the errors ffmpeg reports (empty when clean).
+fn decode_errors(file: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Remuxes (stream copy) into Matroska, which gives MediaRecorder's WebM a
+/// duration and takes H.264 too (WebM does not).
+fn remuxed(file: &Path) -> PathBuf {
+    let out = file.with_extension("mkv");
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-c", "copy", "-f", "matroska"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+#[test]
+fn chromium_codec_fixtures_are_whole_recordings_when_concatenated() {
+    let scratch = Scratch::new();
+    for (name, mime, video) in [
+        ("vp9", "video/webm;codecs=vp9,opus", "vp9"),
+        ("h264", "video/webm;codecs=h264,opus", "h264"),
+        ("vp8", "video/webm;codecs=vp8,opus", "vp8"),
+    ] {
+        let manifest = codec_fixture_manifest(name);
+        let chunks = codec_fixture(name);
+        assert_eq!(manifest["mimeType"], mime);
+        assert_eq!(manifest["timesliceMs"], 1000);
+        assert_eq!(manifest["chunks"].as_u64(), Some(chunks.len() as u64));
+        assert!(chunks.len() >= 4, "{name}: {} chunks", chunks.len());
+        // Only chunk 0 starts with the header (and may be a single byte of it).
+        assert!(EBML_MAGIC.starts_with(&chunks[0][..chunks[0].len().min(4)]));
+        assert!(
+            chunks[1..].iter().all(|c| !c.starts_with(&EBML_MAGIC)),
+            "{name}"
+        );
+
+        let file = scratch.0.join(format!("{name}.webm"));
+        std::fs::write(&file, chunks.concat()).unwrap();
+        let (v, a, _) = streams(&file);
+        assert_eq!(
+            (
+                v["codec_name"].as_str(),
+                v["width"].as_u64(),
+                v["height"].as_u64()
+            ),
+            (Some(video), Some(320), Some(240)),
+            "{name}"
+        );
+        assert_eq!(
+            (a["codec_name"].as_str(), a["sample_rate"].as_str()),
+            (Some("opus"), Some("48000")),
+            "{name}"
+        );
+        assert_eq!(decode_errors(&file), "", "{name} decodes cleanly");
+        let (_, _, duration) = streams(&remuxed(&file));
+        assert!((duration - 4.0).abs() < 0.3, "{name}: {duration} s");
+    }
+}
+
+#[test]
+fn a_safari_like_mp4_cut_mid_fragment_is_whole_when_concatenated() {
+    let scratch = Scratch::new();
+    let mp4 = safari_like_mp4(&scratch.0, 4.0, 1.5);
+    assert_eq!(&mp4[4..8], b"ftyp");
+    let pieces = split_bytes(&mp4, 5);
+    assert_eq!(pieces.len(), 5);
+    assert_eq!(pieces.concat(), mp4);
+    let box_types: [&[u8]; 4] = [b"ftyp", b"moov", b"moof", b"mdat"];
+    assert!(
+        pieces[1..].iter().all(|p| !box_types.contains(&&p[4..8])),
+        "the cuts fall inside boxes, not between them"
+    );
+
+    let file = scratch.0.join("concatenated.mp4");
+    std::fs::write(&file, pieces.concat()).unwrap();
+    let (v, a, duration) = streams(&file);
+    assert_eq!(
+        (
+            v["codec_name"].as_str(),
+            v["width"].as_u64(),
+            v["height"].as_u64()
+        ),
+        (Some("h264"), Some(320), Some(240))
+    );
+    assert_eq!(
+        (a["codec_name"].as_str(), a["sample_rate"].as_str()),
+        (Some("aac"), Some("48000"))
+    );
+    assert!((duration - 4.0).abs() < 0.1, "{duration} s");
+    assert_eq!(decode_errors(&file), "");
+    // Fragmented: ftyp, an empty moov (with mvex), then moof+mdat pairs, one
+    // per second (and a last short one for the audio's tail), each from a
+    // keyframe.
+    let boxes = top_level_boxes(&mp4);
+    let kinds: Vec<&str> = boxes.iter().map(|(_, kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds[..2], ["ftyp", "moov"]);
+    assert!(
+        kinds[2..].chunks(2).all(|pair| pair == ["moof", "mdat"]),
+        "{kinds:?}"
+    );
+    assert!(kinds.len() >= 2 + 2 * 4, "{kinds:?}");
+    let (moov_at, _, moov_size) = boxes[1];
+    assert!(mp4[moov_at..moov_at + moov_size]
+        .windows(4)
+        .any(|w| w == b"mvex"));
+    let packets = ffprobe(
+        &file,
+        &[
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time,flags",
+        ],
+    );
+    let keys: Vec<f64> = packets["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["flags"].as_str().unwrap().starts_with('K'))
+        .map(|p| p["pts_time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(keys, vec![0.0, 1.0, 2.0, 3.0]);
+    // Silence but for the beep at 1.5 s, heard after the AAC priming.
+    let onset = first_loud_sample(&file) as f64 / 48_000.0;
+    let priming = 1024.0 / 48_000.0;
+    assert!(
+        (onset - (1.5 + priming)).abs() < 0.002,
+        "beep heard at {onset} s"
+    );
+}
+
+/// (offset, type, size) of each top-level MP4 box.
+fn top_level_boxes(mp4: &[u8]) -> Vec<(usize, String, usize)> {
+    let mut boxes = Vec::new();
+    let mut at = 0;
+    while at + 8 <= mp4.len() {
+        let size = u32::from_be_bytes(mp4[at..at + 4].try_into().unwrap()) as usize;
+        assert!(size >= 8, "box at {at}: size {size}");
+        boxes.push((
+            at,
+            String::from_utf8_lossy(&mp4[at + 4..at + 8]).into_owned(),
+            size,
+        ));
+        at += size;
+    }
+    assert_eq!(at, mp4.len(), "boxes fill the file exactly");
+    boxes
+}
+
+/// The index of the first decoded audio sample (48 kHz mono) above −26 dBFS.
+fn first_loud_sample(file: &Path) -> usize {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+        .chunks_exact(4)
+        .position(|s| f32::from_le_bytes(s.try_into().unwrap()).abs() > 0.05)
+        .expect("a beep")
+}
