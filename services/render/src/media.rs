@@ -97,7 +97,44 @@ pub async fn reassemble(store: &ChunkStore, slice: &Slice, raw: &Path) -> Result
         total += n;
     }
     out.flush().await?;
+    drop(out);
+    complete_boxes(raw).await?;
     Ok(total)
+}
+
+/// Cuts an MP4 slice after its last whole box: a fragment's samples are
+/// described by its `moof` and run on into the next chunk, and half a
+/// fragment does not decode (a WebM cluster cut short still does).
+async fn complete_boxes(file: &Path) -> Result<(), RenderError> {
+    let bytes = tokio::fs::read(file).await?;
+    if container_of(&bytes) != Some(Container::Mp4) {
+        return Ok(());
+    }
+    let end = whole_boxes(&bytes);
+    if end < bytes.len() {
+        tokio::fs::write(file, &bytes[..end]).await?;
+    }
+    Ok(())
+}
+
+/// Where the last whole top-level box of `bytes` ends.
+pub fn whole_boxes(bytes: &[u8]) -> usize {
+    let mut at = 0usize;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default()) as u64;
+        let size = match size {
+            1 if at + 16 <= bytes.len() => {
+                u64::from_be_bytes(bytes[at + 8..at + 16].try_into().unwrap_or_default())
+            }
+            0 | 1 => break,
+            n => n,
+        };
+        if size < 8 || at as u64 + size > bytes.len() as u64 {
+            break;
+        }
+        at += size as usize;
+    }
+    at
 }
 
 fn size_mismatch(chunk: &ChunkRef, n: u64) -> RenderError {
@@ -388,6 +425,17 @@ impl Drop for WorkDir {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_mp4_slice_ends_after_its_last_whole_box() {
+        let mut b = vec![0, 0, 0, 16];
+        b.extend(b"ftypisom\0\0\0\0");
+        b.extend([0, 0, 0, 12]);
+        b.extend(b"moof1234");
+        b.extend([0, 0, 0, 100]);
+        b.extend(b"mdat123");
+        assert_eq!(super::whole_boxes(&b), 28);
+    }
+
     #[test]
     fn ffmpeg_times_parse() {
         assert_eq!(super::parse_time("00:01:02.50"), Some(62.5));

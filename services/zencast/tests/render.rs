@@ -870,3 +870,104 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_browsers_codec_renders_in_one_room() {
+    // Chromium's VP8, VP9 and H.264-in-WebM (real MediaRecorder chunks, see
+    // tests/fixtures/codecs) and a fragmented MP4 cut mid-fragment as Safari
+    // records: one room, every file decodes, every length within 0.5 s.
+    let env = test_env();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let session = recording_session(&running, "Codecs", "grid").await;
+    let invite = s(&session.room["inviteToken"]).to_string();
+    let mut people = vec![(
+        s(&session.room["hostParticipantId"]).to_string(),
+        s(&session.room["hostToken"]).to_string(),
+        support::media::codec_fixture("vp8"),
+    )];
+    people.push((
+        s(&session.guest["participantId"]).to_string(),
+        s(&session.guest["participantToken"]).to_string(),
+        support::media::codec_fixture("vp9"),
+    ));
+    let mp4 = support::media::safari_like_mp4(&dir, 4.0, 1.5);
+    for (name, chunks) in [
+        ("H264", support::media::codec_fixture("h264")),
+        ("Safari", support::media::split_bytes(&mp4, 4)),
+    ] {
+        let g = session.api.join(session.room_id(), name, &invite).await;
+        people.push((
+            s(&g["participantId"]).to_string(),
+            s(&g["participantToken"]).to_string(),
+            chunks,
+        ));
+    }
+    for (p, token, chunks) in &people {
+        session.upload(p, token, chunks, 0.3).await;
+    }
+    session.stop_after(4.4).await;
+    let view = session.rendered(Duration::from_secs(120)).await;
+    let events = room_events(
+        &running.backends.pool,
+        session.room_id().parse::<RoomId>().unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap();
+    let rejected: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "ChunkRejected")
+        .collect();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    let p = ffprobe(&final_mp4);
+    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
+    assert!(near(p.duration, 4.3, 0.5), "final.mp4 lasts {}", p.duration);
+    for (participant, _, _) in &people {
+        for ext in ["mp4", "wav"] {
+            let file = dir.join(format!("{participant}.{ext}"));
+            session.download(&format!("tracks/{participant}.{ext}"), &file).await;
+            let t = ffprobe(&file);
+            assert!(t.audio.is_some(), "{participant}.{ext}: {t:?}");
+            assert!(near(t.duration, 4.3, 0.5), "{participant}.{ext} lasts {}", t.duration);
+        }
+    }
+    assert_eq!(view["render"]["status"], "completed");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunk_that_does_not_decode_is_known_within_seconds_while_recording() {
+    let env = test_env();
+    let running = env.start(Parts::ALL).await;
+    let session = recording_session(&running, "Garbage", "grid").await;
+    let host = s(&session.room["hostParticipantId"]).to_string();
+    let mut chunks = support::media::codec_fixture("vp8");
+    // Chunk 2 is noise of the same size.
+    chunks[2] = (0..chunks[2].len()).map(|i| (i * 7919 % 251) as u8).collect();
+    let token = s(&session.room["hostToken"]).to_string();
+    session
+        .upload_some(&host, &token, &[(0.2, chunks.clone())], &[0, 1, 2])
+        .await;
+    let uploaded = std::time::Instant::now();
+    let view = eventually(Duration::from_secs(20), "the chunk to be rejected", || async {
+        let v = session.view().await;
+        let host_view = v["participants"]
+            .as_array()?
+            .iter()
+            .find(|p| p["participantId"] == host.as_str())?
+            .clone();
+        (host_view["rejectedChunks"].as_array()?.len() == 1).then_some(host_view)
+    })
+    .await;
+    assert!(uploaded.elapsed() < Duration::from_secs(20));
+    assert_eq!(view["rejectedChunks"][0]["index"], 2, "{view}");
+    let reason = view["rejectedChunks"][0]["reason"].as_str().unwrap();
+    assert!(!reason.contains("/tmp"), "no server paths in {reason}");
+    // The session is still recording: the participant can still send it again.
+    assert_eq!(session.view().await["status"], "recording");
+    running.stop().await;
+}
