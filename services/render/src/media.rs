@@ -117,9 +117,11 @@ async fn complete_boxes(file: &Path) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// Where the last whole top-level box of `bytes` ends.
+/// Where the last whole top-level box of `bytes` ends (a `moof` whose
+/// `mdat` is cut off goes too: it describes samples that are not there).
 pub fn whole_boxes(bytes: &[u8]) -> usize {
     let mut at = 0usize;
+    let mut moof_at: Option<usize> = None;
     while at + 8 <= bytes.len() {
         let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default()) as u64;
         let size = match size {
@@ -132,9 +134,10 @@ pub fn whole_boxes(bytes: &[u8]) -> usize {
         if size < 8 || at as u64 + size > bytes.len() as u64 {
             break;
         }
+        moof_at = (&bytes[at + 4..at + 8] == b"moof").then_some(at);
         at += size as usize;
     }
-    at
+    moof_at.unwrap_or(at)
 }
 
 fn size_mismatch(chunk: &ChunkRef, n: u64) -> RenderError {
@@ -433,7 +436,8 @@ mod tests {
         b.extend(b"moof1234");
         b.extend([0, 0, 0, 100]);
         b.extend(b"mdat123");
-        assert_eq!(super::whole_boxes(&b), 28);
+        // The moof's mdat is cut off: the moof goes too.
+        assert_eq!(super::whole_boxes(&b), 16);
     }
 
     #[test]

@@ -907,7 +907,11 @@ async fn every_browsers_codec_renders_in_one_room() {
         session.upload(p, token, chunks, 0.3).await;
     }
     session.stop_after(4.4).await;
-    let view = session.rendered(Duration::from_secs(120)).await;
+    let view = eventually(Duration::from_secs(120), "the render to end", || async {
+        let v = session.view().await;
+        matches!(v["render"]["status"].as_str(), Some("completed" | "failed")).then_some(v)
+    })
+    .await;
     let events = room_events(
         &running.backends.pool,
         session.room_id().parse::<RoomId>().unwrap(),
@@ -919,6 +923,7 @@ async fn every_browsers_codec_renders_in_one_room() {
     let rejected: Vec<_> = events
         .iter()
         .filter(|e| e.event_type == "ChunkRejected")
+        .map(|e| e.event().unwrap())
         .collect();
     assert!(rejected.is_empty(), "{rejected:?}");
     let final_mp4 = dir.join("final.mp4");
