@@ -197,15 +197,27 @@ impl Ingest {
         if let Some(a) = info.audio_codec.as_deref().filter(|a| !AUDIO_CODECS.contains(a)) {
             return Ok(Verdict::Rejected(format!("audio codec {a} is not supported")));
         }
+        // Entered at a cluster, the first frames may lack their references
+        // ("Not all references are available"): the decoder drops them and
+        // goes on. What counts is whether the stream goes on past the chunk
+        // before; the decoder's words only explain why when it does not.
         let errors = media::decode_errors(&s.ffmpeg, &file).await?;
-        if let Some(first) = errors.first() {
-            return Ok(Verdict::Rejected(format!("does not decode: {}", clean(first, dir.path()))));
+        // The container's own complaints (bytes that are not a stream) reject.
+        if let Some(bad) = errors
+            .iter()
+            .find(|e| e.starts_with("[matroska") || e.starts_with("[mov,mp4"))
+        {
+            return Ok(Verdict::Rejected(format!("does not decode: {}", clean(bad, dir.path()))));
         }
         let end = info.end.unwrap_or(0.0);
         if end <= before + 1e-3 && chunk.size >= TOO_SMALL_TO_JUDGE && header.is_ok() {
-            return Ok(Verdict::Rejected(
-                "no decodable media in it: the stream does not go on".into(),
-            ));
+            let why = errors
+                .first()
+                .map(|e| format!(": {}", clean(e, dir.path())))
+                .unwrap_or_default();
+            return Ok(Verdict::Rejected(format!(
+                "no decodable media in it: the stream does not go on{why}"
+            )));
         }
         Ok(Verdict::Probed {
             container,
