@@ -232,7 +232,8 @@ impl Aggregate for Recording {
                 tracks,
                 ..
             } => {
-                self.windows.insert(window_key(layout, index, to_ms, &tracks));
+                self.windows
+                    .insert(window_key(layout, index, to_ms, &tracks));
             }
         }
     }

@@ -75,7 +75,10 @@ impl Recording {
                         "window {index} is empty ({from_ms}–{to_ms} ms)"
                     )));
                 }
-                if self.windows.contains(&window_key(layout, index, to_ms, &tracks)) {
+                if self
+                    .windows
+                    .contains(&window_key(layout, index, to_ms, &tracks))
+                {
                     return Ok(vec![]);
                 }
                 Ok(vec![E::WindowRendered {
@@ -107,7 +110,9 @@ impl Recording {
             .get(&participant)
             .ok_or(RecordingError::NotAParticipant(participant))?;
         match p.chunks.get(&index) {
-            Some(stored) if *stored == sha256 => Ok(p.checked.get(&index).map(|c| c.0) != Some(sha256)),
+            Some(stored) if *stored == sha256 => {
+                Ok(p.checked.get(&index).map(|c| c.0) != Some(sha256))
+            }
             _ => Err(RecordingError::Invalid(format!(
                 "chunk {index} of {participant} is not stored with these bytes"
             ))),

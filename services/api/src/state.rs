@@ -7,8 +7,8 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use zencast_nats::{EventLog, Metrics, Subjects};
 
-use zencast_storage::ChunkStore;
 use crate::tokens::Tokens;
+use zencast_storage::ChunkStore;
 
 /// Limits and timings an operator may tune.
 #[derive(Debug, Clone)]

@@ -21,7 +21,8 @@ pub fn frames(bytes: &[u8]) -> Result<Vec<std::ops::Range<usize>>, String> {
         if h[0] != 0xFF || h[1] & 0xF0 != 0xF0 {
             return Err(format!("no ADTS sync word at byte {at}"));
         }
-        let len = (usize::from(h[3] & 0x03) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
+        let len =
+            (usize::from(h[3] & 0x03) << 11) | (usize::from(h[4]) << 3) | usize::from(h[5] >> 5);
         if len < 7 || at + len > bytes.len() {
             return Err(format!("a bad ADTS frame length {len} at byte {at}"));
         }
@@ -65,10 +66,16 @@ mod tests {
 
     #[test]
     fn the_window_is_cut_after_the_edge_and_the_encoder_delay() {
-        let stream: Vec<u8> = (0..10u8).flat_map(|i| frame(20 + usize::from(i), i)).collect();
+        let stream: Vec<u8> = (0..10u8)
+            .flat_map(|i| frame(20 + usize::from(i), i))
+            .collect();
         assert_eq!(frames(&stream).unwrap().len(), 10);
         let kept = keep_window(&stream, 4 * 1024).unwrap();
-        let tags: Vec<u8> = frames(&kept).unwrap().iter().map(|r| kept[r.end - 1]).collect();
+        let tags: Vec<u8> = frames(&kept)
+            .unwrap()
+            .iter()
+            .map(|r| kept[r.end - 1])
+            .collect();
         assert_eq!(tags, vec![3, 4, 5, 6]);
         assert!(keep_window(&stream, 8 * 1024).is_err());
         assert!(frames(&[0xFF, 0x00, 1, 2, 3, 4, 5]).is_err());

@@ -50,7 +50,10 @@ pub fn recorded_windows(events: &[Envelope]) -> HashMap<String, String> {
                 to_ms,
                 prefix,
                 ..
-            } => Some((zencast_events::aggregate::window_key(layout, index, to_ms, &tracks), prefix)),
+            } => Some((
+                zencast_events::aggregate::window_key(layout, index, to_ms, &tracks),
+                prefix,
+            )),
             _ => None,
         })
         .collect()
@@ -79,7 +82,9 @@ where
         return Ok((prefix.clone(), false));
     }
     let prefix = window::prefix(room, layout, spec, plan);
-    renderer.render(plan, spec, layout, &prefix, progress).await?;
+    renderer
+        .render(plan, spec, layout, &prefix, progress)
+        .await?;
     record(prefix.clone()).await?;
     Ok((prefix, true))
 }
@@ -172,7 +177,11 @@ pub async fn assemble(
 
 /// A black, silent window of `length` seconds for someone not in it (made
 /// once per length).
-async fn filler(renderer: &WindowRenderer, dir: &Path, length: f64) -> Result<PathBuf, RenderError> {
+async fn filler(
+    renderer: &WindowRenderer,
+    dir: &Path,
+    length: f64,
+) -> Result<PathBuf, RenderError> {
     let f = dir.join(format!("filler-{}", (length * 1000.0).round() as u64));
     if tokio::fs::try_exists(f.join("silence.aac")).await? {
         return Ok(f);
@@ -182,21 +191,56 @@ async fn filler(renderer: &WindowRenderer, dir: &Path, length: f64) -> Result<Pa
     let edged = samples + 2 * crate::graph::EDGE_SAMPLES;
     let d = format!("{length:.6}");
     let args: Vec<String> = [
-        "-y", "-hide_banner", "-f", "lavfi", "-i", &format!("color=c=black:s=1280x720:r=30:d={d}"),
-        "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo",
-        "-map", "0:v", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-r", "30",
+        "-y",
+        "-hide_banner",
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("color=c=black:s=1280x720:r=30:d={d}"),
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=48000:cl=stereo",
+        "-map",
+        "0:v",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-r",
+        "30",
     ]
     .into_iter()
     .map(String::from)
     .chain([f.join("black.mp4").display().to_string()])
     .chain(
-        ["-map", "1:a", "-af", &format!("atrim=end_sample={samples}"), "-c:a", "pcm_s16le"]
-            .map(String::from),
+        [
+            "-map",
+            "1:a",
+            "-af",
+            &format!("atrim=end_sample={samples}"),
+            "-c:a",
+            "pcm_s16le",
+        ]
+        .map(String::from),
     )
     .chain([f.join("silence.wav").display().to_string()])
     .chain(
-        ["-map", "1:a", "-af", &format!("atrim=end_sample={edged}"), "-c:a", "aac", "-b:a", "192k", "-f", "adts"]
-            .map(String::from),
+        [
+            "-map",
+            "1:a",
+            "-af",
+            &format!("atrim=end_sample={edged}"),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-f",
+            "adts",
+        ]
+        .map(String::from),
     )
     .chain([f.join("edged.aac").display().to_string()])
     .collect();
@@ -208,19 +252,27 @@ async fn filler(renderer: &WindowRenderer, dir: &Path, length: f64) -> Result<Pa
 }
 
 fn mux(video_list: &Path, aac: &Path, out: &Path) -> Vec<String> {
-    [
-        "-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i",
-    ]
-    .into_iter()
-    .map(String::from)
-    .chain([video_list.display().to_string()])
-    .chain(["-f", "aac", "-i"].map(String::from))
-    .chain([aac.display().to_string()])
-    .chain(
-        ["-map", "0:v", "-map", "1:a", "-c", "copy", "-movflags", "+faststart"].map(String::from),
-    )
-    .chain([out.display().to_string()])
-    .collect()
+    ["-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i"]
+        .into_iter()
+        .map(String::from)
+        .chain([video_list.display().to_string()])
+        .chain(["-f", "aac", "-i"].map(String::from))
+        .chain([aac.display().to_string()])
+        .chain(
+            [
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c",
+                "copy",
+                "-movflags",
+                "+faststart",
+            ]
+            .map(String::from),
+        )
+        .chain([out.display().to_string()])
+        .collect()
 }
 
 fn concat_copy(list: &Path, out: &Path) -> Vec<String> {
@@ -236,7 +288,12 @@ fn concat_copy(list: &Path, out: &Path) -> Vec<String> {
 /// The concat-demuxer list that joins files in order.
 pub fn concat_list(files: impl Iterator<Item = PathBuf>) -> String {
     files
-        .map(|f| format!("file '{}'\n", f.display().to_string().replace('\'', "'\\''")))
+        .map(|f| {
+            format!(
+                "file '{}'\n",
+                f.display().to_string().replace('\'', "'\\''")
+            )
+        })
         .collect()
 }
 

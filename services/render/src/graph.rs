@@ -207,16 +207,33 @@ pub fn video_pass(
     args.extend(["-filter_complex".into(), trim_graph(graph)]);
 
     let x264 = |preset: &str| -> Vec<String> {
-        ["-c:v", "libx264", "-preset", preset, "-crf", &encoding.crf.to_string()]
-            .into_iter()
-            .chain(["-pix_fmt", "yuv420p", "-r", "30"])
-            .map(String::from)
-            .collect()
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            preset,
+            "-crf",
+            &encoding.crf.to_string(),
+        ]
+        .into_iter()
+        .chain(["-pix_fmt", "yuv420p", "-r", "30"])
+        .map(String::from)
+        .collect()
     };
     let aac = |label: String, file: &Path| -> Vec<String> {
-        ["-map", &label, "-c:a", "aac", "-b:a", "192k", "-f", "adts", &path(file)]
-            .map(String::from)
-            .to_vec()
+        [
+            "-map",
+            &label,
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-f",
+            "adts",
+            &path(file),
+        ]
+        .map(String::from)
+        .to_vec()
     };
     args.extend(["-map".into(), "[final]".into()]);
     args.extend(x264(&encoding.preset));
@@ -417,7 +434,10 @@ mod tests {
             },
             TrackInput {
                 name_file: "/w/n1".into(),
-                inputs: vec![input("/w/g0.webm", -30.0, true), input("/w/g1.mkv", 3.0, true)],
+                inputs: vec![
+                    input("/w/g0.webm", -30.0, true),
+                    input("/w/g1.mkv", 3.0, true),
+                ],
             },
         ]
     }
@@ -426,7 +446,11 @@ mod tests {
     #[test]
     fn the_audio_pass_places_each_recorder_on_the_span() {
         let span = Span { length: 8.0 };
-        let args = audio_pass(&two_people(), span, &["/w/a0.wav".into(), "/w/a1.wav".into()]);
+        let args = audio_pass(
+            &two_people(),
+            span,
+            &["/w/a0.wav".into(), "/w/a1.wav".into()],
+        );
         let graph = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
         assert_eq!(
             graph,
@@ -441,7 +465,13 @@ mod tests {
              atrim=end_sample=674048,apad=whole_len=674048[a1]"
         );
         assert_eq!(&args[..3], ["-y", "-hide_banner", "-copyts"]);
-        assert!(args.ends_with(&["-map".into(), "[a1]".into(), "-c:a".into(), "pcm_s16le".into(), "/w/a1.wav".into()]));
+        assert!(args.ends_with(&[
+            "-map".into(),
+            "[a1]".into(),
+            "-c:a".into(),
+            "pcm_s16le".into(),
+            "/w/a1.wav".into()
+        ]));
     }
 
     /// Golden: the window PCM, the AAC with edges, and the mix.
@@ -495,7 +525,14 @@ mod tests {
             font: None,
         };
         let composition = layout::compose(Layout::SideBySide, 2, 8.0, &[]);
-        compose(&mut graph, &two_people(), &composition, Path::new("/w/title"), Span { length: 8.0 }, &encoding);
+        compose(
+            &mut graph,
+            &two_people(),
+            &composition,
+            Path::new("/w/title"),
+            Span { length: 8.0 },
+            &encoding,
+        );
         assert_eq!(
             trim_graph(graph),
             "color=c=0x16181d:s=1280x720:r=30:d=8.000000[k0];\

@@ -47,7 +47,11 @@ pub struct Ingest {
 
 impl Ingest {
     /// Checks the participant's chunks without a verdict; then publishes due windows.
-    pub async fn attend(&self, room: RoomId, participant: ParticipantId) -> Result<(), RenderError> {
+    pub async fn attend(
+        &self,
+        room: RoomId,
+        participant: ParticipantId,
+    ) -> Result<(), RenderError> {
         let j = &self.jobs;
         let events = j.events(room).await?;
         let plan = plan(&events, Mode::Live)?;
@@ -60,7 +64,8 @@ impl Ingest {
                     }
                     let verdict = self.check(piece, k).await?;
                     let ok = matches!(verdict, Verdict::Probed { .. });
-                    self.record(room, participant, chunk, &events, verdict).await?;
+                    self.record(room, participant, chunk, &events, verdict)
+                        .await?;
                     if !ok {
                         break;
                     }
@@ -124,7 +129,10 @@ impl Ingest {
         let chunk = &piece.chunks[k];
         let bytes = r.store.bytes(&chunk.key).await?;
         let header = media::header_bytes(&r.store, &piece.segment_head).await;
-        let before = k.checked_sub(1).and_then(|i| piece.chunks[i].media_end).unwrap_or(0.0);
+        let before = k
+            .checked_sub(1)
+            .and_then(|i| piece.chunks[i].media_end)
+            .unwrap_or(0.0);
         // Enter at the nearest earlier chunk with a cluster or fragment; at the
         // segment's start; or, after a gap, at this chunk's own first one.
         let entry = (0..k)
@@ -155,7 +163,11 @@ impl Ingest {
             // far, which is not an error (the next cluster comes later).
             (_, Some(_), None) => {
                 return Ok(Verdict::Probed {
-                    container: header.as_deref().ok().and_then(media::container_of).unwrap_or(Container::Webm),
+                    container: header
+                        .as_deref()
+                        .ok()
+                        .and_then(media::container_of)
+                        .unwrap_or(Container::Webm),
                     video_codec: None,
                     audio_codec: None,
                     media_end_ms: (before * 1000.0).round() as i64,
@@ -191,11 +203,23 @@ impl Ingest {
             Ok(info) => info,
             Err(e) => return Ok(Verdict::Rejected(e.to_string())),
         };
-        if let Some(v) = info.video_codec.as_deref().filter(|v| !VIDEO_CODECS.contains(v)) {
-            return Ok(Verdict::Rejected(format!("video codec {v} is not supported")));
+        if let Some(v) = info
+            .video_codec
+            .as_deref()
+            .filter(|v| !VIDEO_CODECS.contains(v))
+        {
+            return Ok(Verdict::Rejected(format!(
+                "video codec {v} is not supported"
+            )));
         }
-        if let Some(a) = info.audio_codec.as_deref().filter(|a| !AUDIO_CODECS.contains(a)) {
-            return Ok(Verdict::Rejected(format!("audio codec {a} is not supported")));
+        if let Some(a) = info
+            .audio_codec
+            .as_deref()
+            .filter(|a| !AUDIO_CODECS.contains(a))
+        {
+            return Ok(Verdict::Rejected(format!(
+                "audio codec {a} is not supported"
+            )));
         }
         // Entered at a cluster, the first frames may lack their references
         // ("Not all references are available"): the decoder drops them and
@@ -207,7 +231,10 @@ impl Ingest {
             .iter()
             .find(|e| e.starts_with("[matroska") || e.starts_with("[mov,mp4"))
         {
-            return Ok(Verdict::Rejected(format!("does not decode: {}", clean(bad, dir.path()))));
+            return Ok(Verdict::Rejected(format!(
+                "does not decode: {}",
+                clean(bad, dir.path())
+            )));
         }
         let end = info.end.unwrap_or(0.0);
         if end <= before + 1e-3 && chunk.size >= TOO_SMALL_TO_JUDGE && header.is_ok() {

@@ -114,9 +114,7 @@ impl Jobs {
     /// Renders the job's window unless the log has it.
     pub async fn attend(&self, job: &WindowJob) -> Result<(), RenderError> {
         let events = self.events(job.room).await?;
-        let completed = events
-            .iter()
-            .any(|e| e.event_type == "SessionCompleted");
+        let completed = events.iter().any(|e| e.event_type == "SessionCompleted");
         let mode = if completed {
             Mode::Final { force: false }
         } else {
@@ -138,9 +136,16 @@ impl Jobs {
         }
         let prefix = window::prefix(job.room, job.layout, &spec, &plan);
         self.renderer
-            .render(&plan, &spec, job.layout, &prefix, std::sync::Arc::new(|_| {}))
+            .render(
+                &plan,
+                &spec,
+                job.layout,
+                &prefix,
+                std::sync::Arc::new(|_| {}),
+            )
             .await?;
-        self.record(job.room, &plan, job.layout, &spec, prefix).await
+        self.record(job.room, &plan, job.layout, &spec, prefix)
+            .await
     }
 
     pub async fn record(

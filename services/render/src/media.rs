@@ -37,10 +37,12 @@ pub fn resync_offset(bytes: &[u8], container: Container) -> Option<usize> {
     match container {
         Container::Webm => bytes.windows(4).position(|w| w == CLUSTER_ID),
         Container::Mp4 => (4..bytes.len().saturating_sub(4)).find_map(|i| {
-            (&bytes[i..i + 4] == b"moof").then_some(i - 4).filter(|&at| {
-                let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
-                (16..64 << 20).contains(&size)
-            })
+            (&bytes[i..i + 4] == b"moof")
+                .then_some(i - 4)
+                .filter(|&at| {
+                    let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
+                    (16..64 << 20).contains(&size)
+                })
         }),
     }
 }
@@ -250,12 +252,11 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<StreamInfo, RenderErro
         .packets
         .iter()
         .filter_map(|p| Some(number(&p.pts_time)? + number(&p.duration_time).unwrap_or(0.0)))
-        .fold(None, |max: Option<f64>, t| Some(max.map_or(t, |m| m.max(t))));
+        .fold(None, |max: Option<f64>, t| {
+            Some(max.map_or(t, |m| m.max(t)))
+        });
     Ok(StreamInfo {
-        format: json
-            .format
-            .and_then(|f| f.format_name)
-            .unwrap_or_default(),
+        format: json.format.and_then(|f| f.format_name).unwrap_or_default(),
         video_codec: codec("video"),
         audio_codec: codec("audio"),
         end,

@@ -173,7 +173,12 @@ fn facts(events: &[Envelope]) -> Facts {
                 };
                 f.people.entry(participant).or_default().chunks.insert(
                     index.get(),
-                    (chunk, starts_segment, recorder_started_at, sha256.to_string()),
+                    (
+                        chunk,
+                        starts_segment,
+                        recorder_started_at,
+                        sha256.to_string(),
+                    ),
                 );
             }
             RecordingEvent::ChunkProbed {
@@ -300,10 +305,8 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
             let restarted =
                 matches!((previous, reported), (Some((_, Some(a))), Some(b)) if a != *b);
             if *index == 0 || *starts_segment || restarted {
-                let start = bound(reported.map_or_else(
-                    || f64::from(*index * f.chunk_seconds),
-                    seconds,
-                ));
+                let start =
+                    bound(reported.map_or_else(|| f64::from(*index * f.chunk_seconds), seconds));
                 segment = Some((vec![chunk.key.clone()], start));
                 pieces.push(Piece {
                     chunks: vec![chunk.clone()],
@@ -688,7 +691,11 @@ mod tests {
         probe(&mut log, h, 0, 10.0);
         probe(&mut log, h, 1, 20.0);
         log.chunk(g, 0, Some(1.0));
-        assert_eq!(live(&log).finished_until(), 0.0, "the guest's chunk is not probed");
+        assert_eq!(
+            live(&log).finished_until(),
+            0.0,
+            "the guest's chunk is not probed"
+        );
         probe(&mut log, g, 0, 10.0);
         assert_eq!(live(&log).finished_until(), 11.0);
         // A gap holds the guest back even when later chunks are probed.
@@ -697,7 +704,11 @@ mod tests {
         assert_eq!(live(&log).finished_until(), 11.0);
         log.chunk(g, 1, None);
         probe(&mut log, g, 1, 20.0);
-        assert_eq!(live(&log).finished_until(), 20.5, "now the host is the slowest");
+        assert_eq!(
+            live(&log).finished_until(),
+            20.5,
+            "now the host is the slowest"
+        );
         log.push(RecordingEvent::ParticipantUploadsFinished {
             participant: h,
             chunk_count: 2,

@@ -29,7 +29,11 @@ pub struct RenderSettings {
 pub const FINAL_VIDEO: &str = "final.mp4";
 pub const MIX: &str = "mix.aac";
 pub fn track_files(t: usize) -> [String; 3] {
-    [format!("t{t}.mp4"), format!("t{t}.wav"), format!("t{t}.aac")]
+    [
+        format!("t{t}.mp4"),
+        format!("t{t}.wav"),
+        format!("t{t}.aac"),
+    ]
 }
 
 /// Where a window's files live in the store: by layout, index and the
@@ -91,7 +95,11 @@ impl WindowRenderer {
                 let raw = dir.join(format!("t{t}-{k}.in"));
                 media::reassemble(&self.store, slice, &raw).await?;
                 let info = media::probe(&s.ffprobe, &raw).await?;
-                let next = track.pieces.iter().position(|p| std::ptr::eq(p, *piece)).and_then(|i| track.pieces.get(i + 1));
+                let next = track
+                    .pieces
+                    .iter()
+                    .position(|p| std::ptr::eq(p, *piece))
+                    .and_then(|i| track.pieces.get(i + 1));
                 inputs.push(Input {
                     path: raw,
                     offset: piece.start - spec.from,
@@ -105,7 +113,9 @@ impl WindowRenderer {
         }
 
         // Pass 1: every participant's audio on the span.
-        let wavs: Vec<PathBuf> = (0..tracks.len()).map(|t| dir.join(format!("span-{t}.wav"))).collect();
+        let wavs: Vec<PathBuf> = (0..tracks.len())
+            .map(|t| dir.join(format!("span-{t}.wav")))
+            .collect();
         run(&s.ffmpeg, graph::audio_pass(&tracks, span, &wavs), None).await?;
 
         // Who speaks when (the speaker layout): levels over the span, so the
@@ -115,12 +125,13 @@ impl WindowRenderer {
             for wav in &wavs {
                 levels.push(media::wav_levels(wav, speaker::WINDOW).await?);
             }
-            let shots: Vec<(f64, f64, usize)> = speaker::shots(&levels, graph::PRE_ROLL + span.length)
-                .into_iter()
-                .map(|(a, b, t)| (a - graph::PRE_ROLL, b - graph::PRE_ROLL, t))
-                .filter(|(_, b, _)| *b > 0.0)
-                .map(|(a, b, t)| (a.max(0.0), b.min(span.length), t))
-                .collect();
+            let shots: Vec<(f64, f64, usize)> =
+                speaker::shots(&levels, graph::PRE_ROLL + span.length)
+                    .into_iter()
+                    .map(|(a, b, t)| (a - graph::PRE_ROLL, b - graph::PRE_ROLL, t))
+                    .filter(|(_, b, _)| *b > 0.0)
+                    .map(|(a, b, t)| (a.max(0.0), b.min(span.length), t))
+                    .collect();
             layout::compose(layout, tracks.len(), span.length, &shots)
         } else {
             layout::compose(layout, tracks.len(), span.length, &[])
@@ -142,7 +153,15 @@ impl WindowRenderer {
                 .collect(),
             mix: dir.join(MIX),
         };
-        let args = graph::video_pass(&tracks, &composition, &title_file, span, &s.encoding, &wavs, &outputs);
+        let args = graph::video_pass(
+            &tracks,
+            &composition,
+            &title_file,
+            span,
+            &s.encoding,
+            &wavs,
+            &outputs,
+        );
         let length = span.length;
         // ffmpeg's time can step back between its outputs: report the furthest.
         let furthest = std::sync::Mutex::new(0.0f64);
@@ -173,7 +192,11 @@ impl WindowRenderer {
         while let Some(e) = entries.next_entry().await? {
             let name = e.file_name().to_string_lossy().into_owned();
             self.store
-                .put_output(&format!("{prefix}/{name}"), &e.path(), "application/octet-stream")
+                .put_output(
+                    &format!("{prefix}/{name}"),
+                    &e.path(),
+                    "application/octet-stream",
+                )
                 .await?;
         }
         Ok(())
@@ -190,7 +213,9 @@ impl WindowRenderer {
             }
             let part = dir.join(format!("{name}.part"));
             let mut out = tokio::fs::File::create(&part).await?;
-            self.store.append_to(&format!("{prefix}/{name}"), &mut out).await?;
+            self.store
+                .append_to(&format!("{prefix}/{name}"), &mut out)
+                .await?;
             tokio::fs::rename(&part, &file).await?;
         }
         Ok(dir)
@@ -220,6 +245,6 @@ pub async fn run(
             }
         })
     })
-        .await
-        .map_err(|e| RenderError::Media(format!("ffmpeg task: {e}")))?
+    .await
+    .map_err(|e| RenderError::Media(format!("ffmpeg task: {e}")))?
 }

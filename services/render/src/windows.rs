@@ -31,7 +31,10 @@ pub struct WindowSpec {
 
 impl WindowSpec {
     pub fn people(&self, plan: &Plan) -> Vec<ParticipantId> {
-        self.tracks.iter().map(|t| plan.tracks[*t].participant).collect()
+        self.tracks
+            .iter()
+            .map(|t| plan.tracks[*t].participant)
+            .collect()
     }
     pub fn from_ms(&self) -> u64 {
         (self.from * 1000.0).round() as u64
@@ -198,11 +201,17 @@ mod tests {
     fn a_recorder_restart_keeps_the_last_frame_of_the_first_until_the_second() {
         let t = track(vec![piece(0.0, &[10.0, 20.0], 0), piece(30.0, &[10.0], 2)]);
         let s = slices(&t, 24.0, 32.0, 10.0);
-        let idx: Vec<Vec<u32>> = s.iter().map(|(s, _)| s.chunks.iter().map(|c| c.index).collect()).collect();
+        let idx: Vec<Vec<u32>> = s
+            .iter()
+            .map(|(s, _)| s.chunks.iter().map(|c| c.index).collect())
+            .collect();
         assert_eq!(idx, vec![vec![1], vec![2]]);
         // Later, only the second recorder's last chunk, for its last frame.
         let s = slices(&t, 48.0, 56.0, 10.0);
-        let idx: Vec<Vec<u32>> = s.iter().map(|(s, _)| s.chunks.iter().map(|c| c.index).collect()).collect();
+        let idx: Vec<Vec<u32>> = s
+            .iter()
+            .map(|(s, _)| s.chunks.iter().map(|c| c.index).collect())
+            .collect();
         assert_eq!(idx, vec![vec![2]]);
     }
 

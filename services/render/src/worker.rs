@@ -24,7 +24,9 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
-use zencast_events::{Envelope, FilledGap, Layout, Phase, RecordingCommand, RecordingEvent, RoomId};
+use zencast_events::{
+    Envelope, FilledGap, Layout, Phase, RecordingCommand, RecordingEvent, RoomId,
+};
 use zencast_nats::{supervise, CommandError, Origin, Shutdown};
 
 use crate::assemble::{
@@ -295,9 +297,7 @@ impl Worker {
     ) -> Result<(Rendered, Vec<FilledGap>), RenderError> {
         let jobs = &self.jobs;
         // Every chunk read first: the ingest worker may lag behind the last ones.
-        let ingest = Ingest {
-            jobs: jobs.clone(),
-        };
+        let ingest = Ingest { jobs: jobs.clone() };
         for track in plan(&jobs.events(room).await?, Mode::Live)?.tracks {
             ingest.attend(room, track.participant).await?;
         }
@@ -311,7 +311,10 @@ impl Worker {
             .collect();
         for spec in &missing {
             // Help from other workers is welcome, not needed.
-            if let Err(e) = jobs.publish(room, layout, spec, &key_of(&plan, layout, spec)).await {
+            if let Err(e) = jobs
+                .publish(room, layout, spec, &key_of(&plan, layout, spec))
+                .await
+            {
                 tracing::warn!(%room, error = %e, "window job not published");
                 break;
             }
@@ -328,15 +331,21 @@ impl Worker {
                 known.clone()
             };
             let plan = &plan;
-            let record = |prefix: String| async move {
-                jobs.record(room, plan, layout, spec, prefix).await
-            };
+            let record =
+                |prefix: String| async move { jobs.record(room, plan, layout, spec, prefix).await };
             let progress: crate::window::Progress = {
                 let report = report.clone();
                 Arc::new(move |f: f64| report("encoding", 90.0 * (i as f64 + f) / total as f64))
             };
             let (prefix, new) = ensure_window(
-                &jobs.renderer, room, &plan, layout, spec, &known, progress, record,
+                &jobs.renderer,
+                room,
+                &plan,
+                layout,
+                spec,
+                &known,
+                progress,
+                record,
             )
             .await?;
             made += usize::from(new);

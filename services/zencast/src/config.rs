@@ -172,7 +172,12 @@ pub struct Config {
     pub render_ack_wait_ms: u64,
     /// x264 preset of each participant's own MP4 (same quality, `--render-crf`;
     /// a faster preset makes larger files and leaves the cores to the composition).
-    #[arg(long, env = "ZENCAST_RENDER_TRACK_PRESET", default_value = "ultrafast", global = true)]
+    #[arg(
+        long,
+        env = "ZENCAST_RENDER_TRACK_PRESET",
+        default_value = "ultrafast",
+        global = true
+    )]
     pub render_track_preset: String,
     /// Font for names on tiles and the audio-only card.
     #[arg(

@@ -8,13 +8,13 @@ use chrono::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zencast_api::completion::{GraceWatcher, COMPLETION_CONSUMER};
-use zencast_storage::ChunkStore;
 use zencast_api::tokens::Tokens;
 use zencast_api::AppState;
 use zencast_events::Envelope;
 use zencast_nats::outbox::Relay;
 use zencast_nats::{stream, EventLog, ShutdownTrigger};
 use zencast_projections::{Projector, RoomState};
+use zencast_storage::ChunkStore;
 
 use crate::backends::Backends;
 
@@ -118,12 +118,18 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             backends.config.render_ack_wait(),
         )
         .await?;
-        worker.jobs.renderer.store.ensure_bucket().await.map_err(|e| {
-            anyhow::anyhow!(
-                "the render worker cannot reach the object store ({e}); \
+        worker
+            .jobs
+            .renderer
+            .store
+            .ensure_bucket()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the render worker cannot reach the object store ({e}); \
                  run `zencast up` on this machine or set ZENCAST_S3_ENDPOINT"
-            )
-        })?;
+                )
+            })?;
         // Ingest and window rendering during the session, on the same worker.
         let ingest = stream::ensure_filtered_consumer(
             &backends.stream,

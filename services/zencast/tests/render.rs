@@ -934,10 +934,16 @@ async fn every_browsers_codec_renders_in_one_room() {
     for (participant, _, _) in &people {
         for ext in ["mp4", "wav"] {
             let file = dir.join(format!("{participant}.{ext}"));
-            session.download(&format!("tracks/{participant}.{ext}"), &file).await;
+            session
+                .download(&format!("tracks/{participant}.{ext}"), &file)
+                .await;
             let t = ffprobe(&file);
             assert!(t.audio.is_some(), "{participant}.{ext}: {t:?}");
-            assert!(near(t.duration, 4.3, 0.5), "{participant}.{ext} lasts {}", t.duration);
+            assert!(
+                near(t.duration, 4.3, 0.5),
+                "{participant}.{ext} lasts {}",
+                t.duration
+            );
         }
     }
     assert_eq!(view["render"]["status"], "completed");
@@ -952,21 +958,27 @@ async fn a_chunk_that_does_not_decode_is_known_within_seconds_while_recording() 
     let host = s(&session.room["hostParticipantId"]).to_string();
     let mut chunks = support::media::codec_fixture("vp8");
     // Chunk 2 is noise of the same size.
-    chunks[2] = (0..chunks[2].len()).map(|i| (i * 7919 % 251) as u8).collect();
+    chunks[2] = (0..chunks[2].len())
+        .map(|i| (i * 7919 % 251) as u8)
+        .collect();
     let token = s(&session.room["hostToken"]).to_string();
     session
         .upload_some(&host, &token, &[(0.2, chunks.clone())], &[0, 1, 2])
         .await;
     let uploaded = std::time::Instant::now();
-    let view = eventually(Duration::from_secs(20), "the chunk to be rejected", || async {
-        let v = session.view().await;
-        let host_view = v["participants"]
-            .as_array()?
-            .iter()
-            .find(|p| p["participantId"] == host.as_str())?
-            .clone();
-        (host_view["rejectedChunks"].as_array()?.len() == 1).then_some(host_view)
-    })
+    let view = eventually(
+        Duration::from_secs(20),
+        "the chunk to be rejected",
+        || async {
+            let v = session.view().await;
+            let host_view = v["participants"]
+                .as_array()?
+                .iter()
+                .find(|p| p["participantId"] == host.as_str())?
+                .clone();
+            (host_view["rejectedChunks"].as_array()?.len() == 1).then_some(host_view)
+        },
+    )
     .await;
     assert!(uploaded.elapsed() < Duration::from_secs(20));
     assert_eq!(view["rejectedChunks"][0]["index"], 2, "{view}");

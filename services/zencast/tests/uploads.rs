@@ -12,9 +12,9 @@ use support::{eventually, s, Api, MotoServer, TestEnv};
 use tokio::io::AsyncWriteExt;
 use zencast::Running;
 use zencast_events::aggregate::rfc3339;
-use zencast_storage::ChunkStore;
 use zencast_events::RoomId;
 use zencast_nats::log::room_events;
+use zencast_storage::ChunkStore;
 
 /// A room with the recording started and a guest: (api, room, guest).
 async fn recording_room(running: &Running) -> (Api, Value, Value) {

@@ -15,11 +15,11 @@ use std::time::Instant;
 
 use sha2::Digest;
 
-use zencast_storage::{chunk_key, ChunkStore};
 use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, Role, RoomId, Sha256};
 use zencast_nats::{EventLog, Origin};
 use zencast_render::layout::{compose, Rect};
 use zencast_render::Next;
+use zencast_storage::{chunk_key, ChunkStore};
 
 use super::Scratch;
 use crate::config::Config;
@@ -80,13 +80,19 @@ async fn measure(scratch: &Scratch, people: &[usize], seconds: u32) -> anyhow::R
         while worker.attend(room, || async {}).await? != Next::Ack {}
         let took = t0.elapsed().as_secs_f64();
         let state = log.load(room).await?.expect("room");
-        anyhow::ensure!(state.render.completed, "the bench render of {n} people failed");
+        anyhow::ensure!(
+            state.render.completed,
+            "the bench render of {n} people failed"
+        );
         let file = dir.join(format!("final-{n}.mp4"));
         let mut out = tokio::fs::File::create(&file).await?;
         store
             .append_to(&zencast_render::assemble::final_key(room), &mut out)
             .await?;
-        println!("       final.mp4 of {n}: integrated loudness {}", loudness(&file)?);
+        println!(
+            "       final.mp4 of {n}: integrated loudness {}",
+            loudness(&file)?
+        );
         let rt = |t: f64| f64::from(seconds) / t;
         println!(
             "{n:>6} {baseline:>12.1} s {:>9.2}× {took:>24.1} s {:>9.2}× {:>8.2}",
