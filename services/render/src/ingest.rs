@@ -194,9 +194,7 @@ impl Ingest {
             }
         };
         let resync_at = media::resync_offset(&bytes, container).map(|o| o as u64);
-        let dir = tempfile::Builder::new()
-            .prefix("ingest-")
-            .tempdir_in(ensure(&s.work_dir).await?)?;
+        let dir = media::scratch(&s.work_dir, "ingest-").await?;
         let file = dir.path().join("slice.in");
         media::reassemble(&r.store, &slice, &file).await?;
         let info = match media::probe(&s.ffprobe, &file).await {
@@ -279,9 +277,4 @@ fn stored_sha(
         } if p == participant && i.get() == index => Some(sha256),
         _ => None,
     })
-}
-
-async fn ensure(dir: &Path) -> Result<&Path, RenderError> {
-    tokio::fs::create_dir_all(dir).await?;
-    Ok(dir)
 }

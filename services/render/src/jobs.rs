@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use zencast_events::{Envelope, Layout, RecordingCommand, RecordingEvent, RoomId};
 use zencast_nats::log::room_events;
 use zencast_nats::{supervise, CommandError, EventLog, Origin, Shutdown, Subjects};
 
-use crate::assemble::{key_of, recorded_windows};
+use crate::assemble::{ensure_window, key_of, recorded_windows};
+use crate::consume::{one_at_a_time, Next};
 use crate::ingest::Ingest;
 use crate::plan::{plan, Mode, Plan};
 use crate::window::{self, WindowRenderer};
@@ -131,21 +131,21 @@ impl Jobs {
         let Some(spec) = specs.into_iter().find(|s| s.index == job.index) else {
             return Ok(());
         };
-        if recorded_windows(&events).contains_key(&key_of(&plan, job.layout, &spec)) {
-            return Ok(());
-        }
-        let prefix = window::prefix(job.room, job.layout, &spec, &plan);
-        self.renderer
-            .render(
-                &plan,
-                &spec,
-                job.layout,
-                &prefix,
-                std::sync::Arc::new(|_| {}),
-            )
-            .await?;
-        self.record(job.room, &plan, job.layout, &spec, prefix)
-            .await
+        let known = recorded_windows(&events);
+        let record = |prefix| self.record(job.room, &plan, job.layout, &spec, prefix);
+        let no_progress: window::Progress = Arc::new(|_| {});
+        ensure_window(
+            &self.renderer,
+            job.room,
+            &plan,
+            job.layout,
+            &spec,
+            &known,
+            no_progress,
+            record,
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn record(
@@ -173,80 +173,58 @@ impl Jobs {
 
 /// The window-job consumer: one job at a time.
 pub async fn run_windows(jobs: Arc<Jobs>, consumer: PullConsumer, shutdown: Shutdown) {
-    supervise::<_, _, String>("window worker", shutdown, || {
-        let (jobs, consumer) = (jobs.clone(), consumer.clone());
-        async move {
-            loop {
-                let mut batch = consumer
-                    .batch()
-                    .max_messages(1)
-                    .expires(Duration::from_secs(5))
-                    .messages()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                while let Some(m) = batch.next().await {
-                    let m = m.map_err(|e| e.to_string())?;
-                    let result = match serde_json::from_slice::<WindowJob>(&m.payload) {
-                        Ok(job) => jobs.attend(&job).await,
-                        Err(_) => Ok(()),
-                    };
-                    let _ = match result {
-                        Ok(()) => m.double_ack().await,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "window job failed; retrying");
-                            m.ack_with(async_nats::jetstream::AckKind::Nak(Some(
-                                Duration::from_secs(2),
-                            )))
-                            .await
-                        }
-                    };
-                }
+    supervise("window worker", shutdown, || {
+        one_at_a_time(&consumer, |m| {
+            let jobs = jobs.clone();
+            async move {
+                let Ok(job) = serde_json::from_slice::<WindowJob>(&m.payload) else {
+                    return Next::Ack;
+                };
+                retry_on_error(
+                    "window job",
+                    jobs.attend(&job).await,
+                    Duration::from_secs(2),
+                )
             }
-        }
+        })
     })
     .await
 }
 
 /// The ingest consumer of `ChunkUploaded`: one message at a time.
 pub async fn run_ingest(ingest: Arc<Ingest>, consumer: PullConsumer, shutdown: Shutdown) {
-    supervise::<_, _, String>("ingest worker", shutdown, || {
-        let (ingest, consumer) = (ingest.clone(), consumer.clone());
-        async move {
-            loop {
-                let mut batch = consumer
-                    .batch()
-                    .max_messages(1)
-                    .expires(Duration::from_secs(5))
-                    .messages()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                while let Some(m) = batch.next().await {
-                    let m = m.map_err(|e| e.to_string())?;
-                    let chunk = serde_json::from_slice::<Envelope>(&m.payload)
-                        .ok()
-                        .and_then(|env| match env.event().ok()? {
-                            RecordingEvent::ChunkUploaded { participant, .. } => {
-                                Some((env.room_id, participant))
-                            }
-                            _ => None,
-                        });
-                    let result = match chunk {
-                        Some((room, participant)) => ingest.attend(room, participant).await,
-                        None => Ok(()),
-                    };
-                    let _ = match result {
-                        Ok(()) => m.double_ack().await,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "ingest failed; retrying");
-                            m.ack_with(async_nats::jetstream::AckKind::Nak(Some(
-                                Duration::from_secs(1),
-                            )))
-                            .await
+    supervise("ingest worker", shutdown, || {
+        one_at_a_time(&consumer, |m| {
+            let ingest = ingest.clone();
+            async move {
+                let chunk = serde_json::from_slice::<Envelope>(&m.payload)
+                    .ok()
+                    .and_then(|env| match env.event().ok()? {
+                        RecordingEvent::ChunkUploaded { participant, .. } => {
+                            Some((env.room_id, participant))
                         }
-                    };
-                }
+                        _ => None,
+                    });
+                let Some((room, participant)) = chunk else {
+                    return Next::Ack;
+                };
+                retry_on_error(
+                    "ingest",
+                    ingest.attend(room, participant).await,
+                    Duration::from_secs(1),
+                )
             }
-        }
+        })
     })
     .await
+}
+
+fn retry_on_error(what: &str, result: Result<(), RenderError>, delay: Duration) -> Next {
+    match result {
+        Ok(()) => Next::Ack,
+        Err(e) => {
+            tracing::warn!(error = %e, "{what} failed; retrying");
+            Next::RetryIn(delay)
+        }
+    }
 }

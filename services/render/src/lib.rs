@@ -20,11 +20,13 @@
 //! - [`aac`]: cutting and joining AAC frames without a click.
 //! - [`media`]: reading slices of recordings from S3, probing, decoding, running ffmpeg.
 //! - [`ingest`], [`jobs`], [`window`], [`assemble`]: the work itself.
+//! - `consume`: reading a durable consumer one message at a time, for all of them.
 //! - [`worker`]: the render consumer (claims, heartbeats, retries);
 //!   [`progress`]: progress and heartbeat.
 
 pub mod aac;
 pub mod assemble;
+mod consume;
 pub mod graph;
 pub mod ingest;
 pub mod jobs;
@@ -37,8 +39,9 @@ pub mod window;
 pub mod windows;
 pub mod worker;
 
+pub use consume::Next;
 pub use window::{RenderSettings, WindowRenderer};
-pub use worker::{Next, Worker, WorkerSettings};
+pub use worker::{Worker, WorkerSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

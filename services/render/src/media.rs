@@ -2,7 +2,7 @@
 //! its chunks (from S3), entering it at a cluster or fragment, probing and
 //! decoding it, running ffmpeg with progress, and reading audio levels.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use ffmpeg_sidecar::command::FfmpegCommand;
@@ -410,21 +410,12 @@ pub async fn wav_levels(wav: &Path, window: f64) -> Result<Vec<f32>, RenderError
     Ok(levels)
 }
 
-/// A scratch directory for one attempt, removed when dropped.
-pub struct WorkDir(pub PathBuf);
-
-impl WorkDir {
-    pub async fn create(path: PathBuf) -> Result<Self, RenderError> {
-        let _ = tokio::fs::remove_dir_all(&path).await;
-        tokio::fs::create_dir_all(&path).await?;
-        Ok(Self(path))
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory under `work_dir`, removed when dropped.
+pub async fn scratch(work_dir: &Path, prefix: &str) -> Result<tempfile::TempDir, RenderError> {
+    tokio::fs::create_dir_all(work_dir).await?;
+    Ok(tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(work_dir)?)
 }
 
 #[cfg(test)]

@@ -73,9 +73,7 @@ impl WindowRenderer {
         progress: Progress,
     ) -> Result<PathBuf, RenderError> {
         let s = &self.settings;
-        let scratch = tempfile::Builder::new()
-            .prefix("window-")
-            .tempdir_in(ensure(&s.work_dir).await?)?;
+        let scratch = media::scratch(&s.work_dir, "window-").await?;
         let dir = scratch.path();
         let span = Span {
             length: spec.to - spec.from,
@@ -220,11 +218,6 @@ impl WindowRenderer {
         }
         Ok(dir)
     }
-}
-
-async fn ensure(dir: &Path) -> Result<&Path, RenderError> {
-    tokio::fs::create_dir_all(dir).await?;
-    Ok(dir)
 }
 
 /// How far a window's encoding is, 0–1.

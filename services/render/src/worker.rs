@@ -23,7 +23,6 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
-use futures::StreamExt;
 use zencast_events::{
     Envelope, FilledGap, Layout, Phase, RecordingCommand, RecordingEvent, RoomId,
 };
@@ -32,8 +31,10 @@ use zencast_nats::{supervise, CommandError, Origin, Shutdown};
 use crate::assemble::{
     assemble, ensure_window, final_key, final_windows, key_of, recorded_windows, Rendered, Report,
 };
+use crate::consume::{one_at_a_time, Next};
 use crate::ingest::Ingest;
 use crate::jobs::Jobs;
+use crate::media;
 use crate::plan::{plan, Mode};
 use crate::progress::{Beat, Progress};
 use crate::windows::WindowSpec;
@@ -55,15 +56,6 @@ pub struct Worker {
     pub settings: WorkerSettings,
 }
 
-/// What to do with the job's message.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Next {
-    /// Done with it: completed, failed for good, or not a job.
-    Ack,
-    /// Look again after this long.
-    RetryIn(Duration),
-}
-
 impl Worker {
     pub async fn run(self: Arc<Self>, consumer: PullConsumer, shutdown: Shutdown) {
         supervise("render worker", shutdown.clone(), || {
@@ -73,46 +65,28 @@ impl Worker {
     }
 
     async fn consume(&self, consumer: PullConsumer) -> Result<(), String> {
-        loop {
-            // One message at a time: a render holds this worker, and messages
-            // it has not started stay free for the other workers. (`batch`
-            // waits for a message; `fetch` would return at once and spin.)
-            let mut batch = consumer
-                .batch()
-                .max_messages(1)
-                .expires(Duration::from_secs(5))
-                .messages()
-                .await
-                .map_err(|e| e.to_string())?;
-            while let Some(m) = batch.next().await {
-                let m = m.map_err(|e| e.to_string())?;
-                let next = match serde_json::from_slice::<Envelope>(&m.payload) {
-                    Ok(env) if is_job(&env.event_type) => {
-                        let beat = m.clone();
-                        match self
-                            .attend(env.room_id, move || {
-                                let beat = beat.clone();
-                                async move {
-                                    let _ = beat.ack_with(AckKind::Progress).await;
-                                }
-                            })
-                            .await
-                        {
-                            Ok(next) => next,
-                            Err(e) => {
-                                tracing::warn!(room = %env.room_id, error = %e, "render job failed; retrying");
-                                Next::RetryIn(self.settings.backoff)
-                            }
-                        }
-                    }
-                    _ => Next::Ack,
-                };
-                let _ = match next {
-                    Next::Ack => m.double_ack().await,
-                    Next::RetryIn(d) => m.ack_with(AckKind::Nak(Some(d))).await,
-                };
+        one_at_a_time(&consumer, |m| async move {
+            let Ok(env) = serde_json::from_slice::<Envelope>(&m.payload) else {
+                return Next::Ack;
+            };
+            if !is_job(&env.event_type) {
+                return Next::Ack;
             }
-        }
+            let keep_alive = move || {
+                let beat = m.clone();
+                async move {
+                    let _ = beat.ack_with(AckKind::Progress).await;
+                }
+            };
+            match self.attend(env.room_id, keep_alive).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(room = %env.room_id, error = %e, "render job failed; retrying");
+                    Next::RetryIn(self.settings.backoff)
+                }
+            }
+        })
+        .await
     }
 
     /// Handles the room's render job once; `keep_alive` is called while
@@ -352,9 +326,7 @@ impl Worker {
             done.push((spec.clone(), prefix));
         }
         report("assembling", 90.0);
-        let dir = tempfile::Builder::new()
-            .prefix("assemble-")
-            .tempdir_in(ensure(&jobs.renderer.settings.work_dir).await?)?;
+        let dir = media::scratch(&jobs.renderer.settings.work_dir, "assemble-").await?;
         let (outputs, final_size) =
             assemble(&jobs.renderer, room, &plan, &done, dir.path()).await?;
         report("uploading", 100.0);
@@ -375,9 +347,4 @@ impl Worker {
 
 fn is_job(event_type: &str) -> bool {
     matches!(event_type, "SessionCompleted" | "RenderRequested")
-}
-
-async fn ensure(dir: &std::path::Path) -> Result<&std::path::Path, RenderError> {
-    tokio::fs::create_dir_all(dir).await?;
-    Ok(dir)
 }
