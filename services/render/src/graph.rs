@@ -44,6 +44,13 @@ pub struct Input {
     /// After its end its last frame stays (a recorder restart follows);
     /// `false` when chunks are missing after it: black until the next.
     pub hold: bool,
+    /// Seconds into the file where the video pass starts decoding (ffmpeg
+    /// seeks to the keyframe before and drops what precedes): the frames
+    /// before a window need no decoding.
+    pub video_from: Option<f64>,
+    /// Its frames reach from before the window to well past it: the
+    /// picture needs no black base to stand on.
+    pub covers: bool,
 }
 
 /// One participant in a window.
@@ -105,11 +112,13 @@ fn path(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// `-copyts -i` for each input `wanted` keeps; returns their ffmpeg indexes.
+/// `-i` for each input `wanted` keeps (after `-ss` where `seek` gives a
+/// point); returns their ffmpeg indexes.
 fn add_inputs(
     tracks: &[TrackInput],
     args: &mut Vec<String>,
     wanted: impl Fn(&Input) -> bool,
+    seek: impl Fn(&Input) -> Option<f64>,
 ) -> Vec<Vec<(usize, Input)>> {
     let mut n = 0;
     tracks
@@ -119,6 +128,9 @@ fn add_inputs(
                 .iter()
                 .filter(|i| wanted(i))
                 .map(|i| {
+                    if let Some(at) = seek(i) {
+                        args.extend(["-ss".into(), secs(at)]);
+                    }
                     args.extend(["-i".into(), path(&i.path)]);
                     n += 1;
                     (n - 1, i.clone())
@@ -131,7 +143,7 @@ fn add_inputs(
 /// The audio pass: every participant's audio on the span, as `wavs[t]`.
 pub fn audio_pass(tracks: &[TrackInput], span: Span, wavs: &[PathBuf]) -> Vec<String> {
     let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into(), "-copyts".into()];
-    let inputs = add_inputs(tracks, &mut args, |i| i.has_audio);
+    let inputs = add_inputs(tracks, &mut args, |i| i.has_audio, |_| None);
     let mut graph = String::new();
     for (t, pieces) in inputs.iter().enumerate() {
         audio_track(&mut graph, t, pieces, span);
@@ -192,7 +204,7 @@ pub fn video_pass(
     out: &Outputs,
 ) -> Vec<String> {
     let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into(), "-copyts".into()];
-    let inputs = add_inputs(tracks, &mut args, |i| i.has_video);
+    let inputs = add_inputs(tracks, &mut args, |i| i.has_video, |i| i.video_from);
     let first_wav = inputs.iter().map(Vec::len).sum::<usize>();
     for wav in wavs {
         args.extend(["-i".into(), path(wav)]);
@@ -255,6 +267,21 @@ pub fn video_pass(
 /// the last copy is its own video, `[t{t}m]`.
 fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, copies: usize) {
     let (w, h, d, frames) = (WIDTH, HEIGHT, secs(span.length), span.frames());
+    let mut outs: String = (0..copies - 1).map(|c| format!("[t{t}c{c}]")).collect();
+    outs.push_str(&format!("[t{t}m]"));
+    if let [(i, input)] = pieces {
+        if input.covers {
+            // One recording through the whole window (the usual case): its
+            // frames from the window's first instant, no base to overlay.
+            let _ = writeln!(
+                graph,
+                "[{i}:v]setpts=PTS+{}/TB,fps=30:start_time=0,scale={w}:{h}:force_original_aspect_ratio=decrease,\
+                 pad={w}:{h}:-1:-1:color=black,setsar=1,trim=end_frame={frames},format=yuv420p,split={copies}{outs};",
+                secs(input.offset)
+            );
+            return;
+        }
+    }
     let _ = writeln!(graph, "color=c=black:s={w}x{h}:r=30:d={d}[t{t}b0];");
     let mut last = format!("t{t}b0");
     for (k, (i, input)) in pieces.iter().enumerate() {
@@ -269,8 +296,6 @@ fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, 
         );
         last = format!("t{t}b{}", k + 1);
     }
-    let mut outs: String = (0..copies - 1).map(|c| format!("[t{t}c{c}]")).collect();
-    outs.push_str(&format!("[t{t}m]"));
     let _ = writeln!(
         graph,
         "[{last}]trim=end_frame={frames},format=yuv420p,split={copies}{outs};"
@@ -423,7 +448,35 @@ mod tests {
             has_audio: true,
             has_video: true,
             hold,
+            video_from: None,
+            covers: false,
         }
+    }
+
+    #[test]
+    fn only_the_video_pass_seeks_into_an_input() {
+        let mut tracks = two_people();
+        tracks[1].inputs[0].video_from = Some(27.5);
+        let span = Span { length: 8.0 };
+        let wavs = [PathBuf::from("/w/s0.wav"), PathBuf::from("/w/s1.wav")];
+        let audio = audio_pass(&tracks, span, &wavs);
+        assert!(!audio.contains(&"-ss".to_string()), "{audio:?}");
+        let composition = layout::compose(Layout::Grid, 2, span.length, &[]);
+        let outputs = Outputs {
+            final_video: "/w/final.mp4".into(),
+            tracks: vec![],
+            mix: "/w/mix.aac".into(),
+        };
+        let encoding = Encoding {
+            preset: "ultrafast".into(),
+            track_preset: "ultrafast".into(),
+            crf: 23,
+            font: None,
+        };
+        let args = video_pass(&tracks, &composition, Path::new("/w/t"), span, &encoding, &wavs, &outputs);
+        let at = args.iter().position(|a| a == "/w/g0.webm").unwrap();
+        assert_eq!(args[at - 3..at], ["-ss", "27.500000", "-i"]);
+        assert_eq!(args.iter().filter(|a| *a == "-ss").count(), 1);
     }
 
     fn two_people() -> Vec<TrackInput> {
@@ -491,6 +544,22 @@ mod tests {
              loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000,\
              aformat=sample_fmts=fltp:channel_layouts=stereo,\
              atrim=start_sample=285952:end_sample=674048,asetpts=PTS-STARTPTS[mix]"
+        );
+    }
+
+    /// Golden: one recording through the whole window needs no black base.
+    #[test]
+    fn the_picture_of_a_covering_recording_is_its_frames_from_the_window_start() {
+        let mut graph = String::new();
+        let mut whole = input("/w/h.webm", -12.5, true);
+        whole.covers = true;
+        picture(&mut graph, 0, &[(0, whole)], Span { length: 8.0 }, 2);
+        assert_eq!(
+            trim_graph(graph),
+            "[0:v]setpts=PTS+-12.500000/TB,fps=30:start_time=0,\
+             scale=1280:720:force_original_aspect_ratio=decrease,\
+             pad=1280:720:-1:-1:color=black,setsar=1,trim=end_frame=240,format=yuv420p,\
+             split=2[t0c0][t0m]"
         );
     }
 

@@ -62,7 +62,9 @@ impl Ingest {
                     if chunk.media_end.is_some() || chunk.rejected {
                         continue;
                     }
+                    let t0 = std::time::Instant::now();
                     let verdict = self.check(piece, k).await?;
+                    tracing::info!(%room, index = chunk.index, took_ms = t0.elapsed().as_millis() as u64, "chunk checked");
                     let ok = matches!(verdict, Verdict::Probed { .. });
                     self.record(room, participant, chunk, &events, verdict)
                         .await?;
@@ -223,7 +225,14 @@ impl Ingest {
         // ("Not all references are available"): the decoder drops them and
         // goes on. What counts is whether the stream goes on past the chunk
         // before; the decoder's words only explain why when it does not.
-        let errors = media::decode_errors(&s.ffmpeg, &file).await?;
+        // The chunks before this one decoded when they were checked: start a
+        // second before this one (WebM: ffmpeg finds the keyframe before).
+        let from = info
+            .start
+            .filter(|_| info.format.contains("matroska"))
+            .map(|start| before - 1.0 - start)
+            .filter(|f| *f > 1.0);
+        let errors = media::decode_errors(&s.ffmpeg, &file, from).await?;
         // The container's own complaints (bytes that are not a stream) reject.
         if let Some(bad) = errors
             .iter()

@@ -183,7 +183,9 @@ pub struct StreamInfo {
     pub format: String,
     pub video_codec: Option<String>,
     pub audio_codec: Option<String>,
-    /// Where the last packet ends, in the recorder's time (seconds).
+    /// Where the first packet starts and the last ends, in the recorder's
+    /// time (seconds).
+    pub start: Option<f64>,
     pub end: Option<f64>,
 }
 
@@ -255,21 +257,37 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<StreamInfo, RenderErro
         .fold(None, |max: Option<f64>, t| {
             Some(max.map_or(t, |m| m.max(t)))
         });
+    let start = json
+        .packets
+        .iter()
+        .filter_map(|p| number(&p.pts_time))
+        .fold(None, |min: Option<f64>, t| {
+            Some(min.map_or(t, |m| m.min(t)))
+        });
     Ok(StreamInfo {
         format: json.format.and_then(|f| f.format_name).unwrap_or_default(),
         video_codec: codec("video"),
         audio_codec: codec("audio"),
+        start,
         end,
     })
 }
 
-/// Decodes `file` entirely; the decoder's and demuxer's complaints, if any.
-/// The end of a stream cut mid-cluster is not a complaint: every chunk but
-/// the last ends so.
-pub async fn decode_errors(ffmpeg: &Path, file: &Path) -> Result<Vec<String>, RenderError> {
+/// Decodes `file` (from `from` seconds after its first packet, else
+/// entirely); the decoder's and demuxer's complaints, if any. The end of a
+/// stream cut mid-cluster is not a complaint: every chunk but the last ends so.
+pub async fn decode_errors(
+    ffmpeg: &Path,
+    file: &Path,
+    from: Option<f64>,
+) -> Result<Vec<String>, RenderError> {
     let mut command = tokio::process::Command::new(ffmpeg);
+    command.args(["-hide_banner", "-v", "error", "-copyts"]);
+    if let Some(from) = from {
+        command.args(["-ss", &format!("{from:.3}")]);
+    }
     command
-        .args(["-hide_banner", "-v", "error", "-copyts", "-i"])
+        .arg("-i")
         .arg(file)
         .args(["-f", "null", "-"]);
     let (_, stderr) = run_tool(command, "decoding the recording".into()).await?;

@@ -403,6 +403,16 @@ impl Track {
 }
 
 impl Plan {
+    /// Stored chunks without a verdict from the ingest yet.
+    pub fn unread_chunks(&self) -> usize {
+        self.tracks
+            .iter()
+            .flat_map(|t| &t.pieces)
+            .flat_map(|p| &p.chunks)
+            .filter(|c| c.media_end.is_none() && !c.rejected)
+            .count()
+    }
+
     /// The timeline up to which every participant's recording is stored.
     pub fn finished_until(&self) -> f64 {
         self.tracks

@@ -51,6 +51,32 @@ pub fn prefix(room: RoomId, layout: Layout, spec: &WindowSpec, plan: &Plan) -> S
     )
 }
 
+/// Where in an input (seconds after its first packet, as ffmpeg's `-ss`
+/// counts) the video pass starts decoding for a window that begins at
+/// `window_at` in the recorder's time: a little before it, so a frame shows
+/// at its first instant. `None` (decode it all) when the input starts near
+/// there or ends before it (its last frame is held), and for MP4, whose
+/// fragments ffmpeg 5.1 does not always find by seeking.
+fn video_from(info: &media::StreamInfo, window_at: f64) -> Option<f64> {
+    const BEFORE: f64 = 0.5;
+    if !info.format.contains("matroska") {
+        return None;
+    }
+    let (start, end) = (info.start?, info.end?);
+    let at = window_at - BEFORE - start;
+    (at > BEFORE && end > window_at).then_some(at)
+}
+
+/// Whether an input placed `offset` seconds after the window's start has
+/// media from before the window to well past its `length` (a margin, as the
+/// video may end a little before the audio).
+fn covers(info: &media::StreamInfo, offset: f64, length: f64) -> bool {
+    let (Some(start), Some(end)) = (info.start, info.end) else {
+        return false;
+    };
+    offset + start <= 0.0 && offset + end >= length + 0.5
+}
+
 pub struct WindowRenderer {
     pub store: ChunkStore,
     pub settings: RenderSettings,
@@ -98,13 +124,16 @@ impl WindowRenderer {
                     .iter()
                     .position(|p| std::ptr::eq(p, *piece))
                     .and_then(|i| track.pieces.get(i + 1));
+                let offset = piece.start - spec.from;
                 inputs.push(Input {
                     path: raw,
-                    offset: piece.start - spec.from,
+                    offset,
                     has_audio: info.audio_codec.is_some(),
                     has_video: info.video_codec.is_some(),
                     // Missing chunks follow: black, not a frozen picture.
                     hold: next.is_none_or(|n| n.header_from.is_none()),
+                    video_from: video_from(&info, -offset),
+                    covers: covers(&info, offset, span.length),
                 });
             }
             tracks.push(TrackInput { name_file, inputs });
@@ -114,7 +143,9 @@ impl WindowRenderer {
         let wavs: Vec<PathBuf> = (0..tracks.len())
             .map(|t| dir.join(format!("span-{t}.wav")))
             .collect();
+        let t0 = std::time::Instant::now();
         run(&s.ffmpeg, graph::audio_pass(&tracks, span, &wavs), None).await?;
+        let audio_took = t0.elapsed();
 
         // Who speaks when (the speaker layout): levels over the span, so the
         // hysteresis has the seconds before the window to settle on.
@@ -138,8 +169,10 @@ impl WindowRenderer {
         // Pass 2: pictures, composition, window audio.
         let title_file = dir.join("title.txt");
         tokio::fs::write(&title_file, &plan.title).await?;
-        let out_dir = self.cache_dir(prefix);
-        let _ = tokio::fs::remove_dir_all(&out_dir).await;
+        // Written in this render's own directory, then moved into the cache
+        // whole: another worker on this machine may render the same window
+        // at the same time, or read the cached one.
+        let out_dir = dir.join("out");
         tokio::fs::create_dir_all(&out_dir).await?;
         let outputs = Outputs {
             final_video: out_dir.join(FINAL_VIDEO),
@@ -168,7 +201,15 @@ impl WindowRenderer {
             *f = f.max((t / length).clamp(0.0, 1.0));
             progress(*f)
         };
+        let t0 = std::time::Instant::now();
         run(&s.ffmpeg, args, Some(Box::new(report))).await?;
+        tracing::info!(
+            index = spec.index,
+            people = tracks.len(),
+            audio_ms = audio_took.as_millis() as u64,
+            video_ms = t0.elapsed().as_millis() as u64,
+            "window encoded"
+        );
 
         // Cut the AAC streams to the window's own frames.
         let samples = span.window_samples();
@@ -182,7 +223,17 @@ impl WindowRenderer {
             tokio::fs::write(out_dir.join(name), kept).await?;
         }
         self.upload(&out_dir, prefix).await?;
-        Ok(out_dir)
+        let cached = self.cache_dir(prefix);
+        if let Some(parent) = cached.parent() {
+            tokio::fs::create_dir_all(parent).await?;
+        }
+        if let Err(e) = tokio::fs::rename(&out_dir, &cached).await {
+            // The same window, rendered alongside and cached first: keep it.
+            if !tokio::fs::try_exists(&cached).await? {
+                return Err(e.into());
+            }
+        }
+        Ok(cached)
     }
 
     async fn upload(&self, dir: &Path, prefix: &str) -> Result<(), RenderError> {

@@ -40,6 +40,10 @@ use crate::progress::{Beat, Progress};
 use crate::windows::WindowSpec;
 use crate::RenderError;
 
+/// How long the assembly waits for the ingest consumer to read one more
+/// chunk before reading the rest itself (a check takes a second or two).
+const INGEST_PATIENCE: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// This worker's name, recorded in `RenderStarted`.
@@ -262,6 +266,34 @@ impl Worker {
     /// The render of a completed session: the windows not rendered yet (other
     /// workers are asked to help through window jobs; this one works through
     /// them in order, skipping what others finished), then the assembly.
+    /// Waits while the ingest consumer reads the room's last chunks; reads
+    /// itself whatever it leaves (none runs, or it stalls), so that the two do
+    /// not decode the same chunks side by side.
+    async fn await_ingest(&self, room: RoomId, report: &Report) -> Result<(), RenderError> {
+        let jobs = &self.jobs;
+        let mut least = usize::MAX;
+        let mut since = std::time::Instant::now();
+        loop {
+            let plan = plan(&jobs.events(room).await?, Mode::Live)?;
+            let unread = plan.unread_chunks();
+            if unread == 0 {
+                return Ok(());
+            }
+            if unread < least {
+                (least, since) = (unread, std::time::Instant::now());
+            } else if since.elapsed() > INGEST_PATIENCE {
+                break;
+            }
+            report("reading chunks", 0.0);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let ingest = Ingest { jobs: jobs.clone() };
+        for track in plan(&jobs.events(room).await?, Mode::Live)?.tracks.iter().rev() {
+            ingest.attend(room, track.participant).await?;
+        }
+        Ok(())
+    }
+
     async fn render(
         &self,
         room: RoomId,
@@ -270,11 +302,7 @@ impl Worker {
         report: Report,
     ) -> Result<(Rendered, Vec<FilledGap>), RenderError> {
         let jobs = &self.jobs;
-        // Every chunk read first: the ingest worker may lag behind the last ones.
-        let ingest = Ingest { jobs: jobs.clone() };
-        for track in plan(&jobs.events(room).await?, Mode::Live)?.tracks {
-            ingest.attend(room, track.participant).await?;
-        }
+        self.await_ingest(room, &report).await?;
         let events = jobs.events(room).await?;
         let plan = plan(&events, Mode::Final { force: forced })?;
         let specs = final_windows(&plan);
@@ -293,28 +321,30 @@ impl Worker {
                 break;
             }
         }
+        // Window workers take jobs from the first; this one renders from the
+        // last backwards, reading the log before each, so the two meet once
+        // instead of rendering the same windows side by side.
         let total = specs.len();
-        let mut done = Vec::new();
         let mut made = 0;
-        for (i, spec) in specs.iter().enumerate() {
-            report("encoding", 90.0 * i as f64 / total as f64);
-            // Another worker may have finished it meanwhile.
-            let known = if missing.iter().any(|m| m.index == spec.index) {
-                recorded_windows(&jobs.events(room).await?)
-            } else {
-                known.clone()
-            };
+        for spec in missing.iter().rev() {
+            let known = recorded_windows(&jobs.events(room).await?);
+            let done = specs
+                .iter()
+                .filter(|s| known.contains_key(&key_of(&plan, layout, s)))
+                .count();
+            let base = 90.0 * done as f64 / total as f64;
+            report("encoding", base);
             let plan = &plan;
             let record =
                 |prefix: String| async move { jobs.record(room, plan, layout, spec, prefix).await };
             let progress: crate::window::Progress = {
                 let report = report.clone();
-                Arc::new(move |f: f64| report("encoding", 90.0 * (i as f64 + f) / total as f64))
+                Arc::new(move |f: f64| report("encoding", base + 90.0 * f / total as f64))
             };
-            let (prefix, new) = ensure_window(
+            let (_, new) = ensure_window(
                 &jobs.renderer,
                 room,
-                &plan,
+                plan,
                 layout,
                 spec,
                 &known,
@@ -323,8 +353,17 @@ impl Worker {
             )
             .await?;
             made += usize::from(new);
-            done.push((spec.clone(), prefix));
         }
+        let known = recorded_windows(&jobs.events(room).await?);
+        let done: Vec<(WindowSpec, String)> = specs
+            .iter()
+            .map(|s| {
+                let prefix = known.get(&key_of(&plan, layout, s)).cloned().ok_or_else(|| {
+                    RenderError::Media(format!("window {} is not in the log", s.index))
+                })?;
+                Ok((s.clone(), prefix))
+            })
+            .collect::<Result<_, RenderError>>()?;
         report("assembling", 90.0);
         let dir = media::scratch(&jobs.renderer.settings.work_dir, "assemble-").await?;
         let (outputs, final_size) =
