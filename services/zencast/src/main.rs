@@ -99,6 +99,19 @@ enum BenchWhat {
         #[arg(long, default_value_t = 60)]
         seconds: u32,
     },
+    /// The wait after the last chunk when rendering while recording, against
+    /// the whole-session render and a hand-written ffmpeg command.
+    Progressive {
+        #[arg(long, default_value_t = 2)]
+        people: usize,
+        /// Session lengths to measure, in minutes.
+        #[arg(long, value_delimiter = ',', default_value = "1,5,20")]
+        minutes: Vec<u32>,
+        /// A chunk of each participant every 10 s, instead of as soon as the
+        /// worker has caught up.
+        #[arg(long)]
+        real_time: bool,
+    },
     /// Signaling latency across two api nodes against raw NATS, and rooms per node.
     Relay {
         /// Messages per second between the two sockets.
@@ -217,6 +230,17 @@ async fn main() -> anyhow::Result<()> {
                 },
         } => {
             zencast::cli::bench::uploads::run(&cli.config, chunks, chunk_mib, concurrent).await?;
+            0
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Progressive {
+                    people,
+                    minutes,
+                    real_time,
+                },
+        } => {
+            zencast::cli::bench::progressive::run(&cli.config, people, &minutes, real_time).await?;
             0
         }
         Command::Bench {

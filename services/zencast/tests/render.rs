@@ -90,12 +90,21 @@ struct Session {
 }
 
 async fn recording_session(running: &Running, title: &str, layout: &str) -> Session {
+    recording_session_of(running, title, layout, 2).await
+}
+
+async fn recording_session_of(
+    running: &Running,
+    title: &str,
+    layout: &str,
+    chunk_seconds: u32,
+) -> Session {
     let api = Api::new(running.http_addr.unwrap());
     let (status, room) = api
         .post(
             "/api/recordings",
             None,
-            json!({"title": title, "layout": layout, "chunkSeconds": 2, "hostName": "Hana"}),
+            json!({"title": title, "layout": layout, "chunkSeconds": chunk_seconds, "hostName": "Hana"}),
         )
         .await;
     assert_eq!(status, 201, "{room}");
@@ -986,5 +995,115 @@ async fn a_chunk_that_does_not_decode_is_known_within_seconds_while_recording() 
     assert!(!reason.contains("/tmp"), "no server paths in {reason}");
     // The session is still recording: the participant can still send it again.
     assert_eq!(session.view().await["status"], "recording");
+    running.stop().await;
+}
+
+/// A camera-like recording: 640x480 at 30 fps (Chromium's fake camera), a
+/// keyframe every 2 s, a tone of `freq` Hz throughout.
+fn camera_recording(dir: &Path, name: &str, seconds: u32, freq: u32) -> Vec<u8> {
+    let out = dir.join(format!("{name}.webm"));
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=640x480:rate=30:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}"))
+        .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
+        .args(["-b:v", "1M", "-g", "60", "-c:a", "libopus", "-ac", "2", "-f", "webm"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_three_minute_session_is_rendered_while_it_records() {
+    // Two people, the default 10 s chunks arriving in real time (a chunk of
+    // each every 10 s), as browsers send them during a 3-minute session.
+    // Runs alone (.config/nextest.toml): the promise is about one machine.
+    const SECONDS: u32 = 180;
+    const CHUNK: u32 = 10;
+    let env = test_env();
+    let running = env.start(Parts::ALL).await;
+    let dir = scratch(&env);
+    let people = [
+        camera_recording(&dir, "host", SECONDS, 440),
+        camera_recording(&dir, "guest", SECONDS, 660),
+    ];
+    let session = recording_session_of(&running, "Real time", "grid", CHUNK).await;
+    let who = [
+        (
+            s(&session.room["hostParticipantId"]).to_string(),
+            s(&session.room["hostToken"]).to_string(),
+        ),
+        (
+            s(&session.guest["participantId"]).to_string(),
+            s(&session.guest["participantToken"]).to_string(),
+        ),
+    ];
+    let count = (SECONDS / CHUNK) as usize;
+    let recorder_start = 0.2;
+    let segments: Vec<[(f64, Vec<Vec<u8>>); 1]> = people
+        .iter()
+        .map(|b| [(recorder_start, chunks(b, count))])
+        .collect();
+    for i in 0..count {
+        // Chunk i leaves the browser when its slice of time has been recorded.
+        let due = session.started_ms + (recorder_start + f64::from(CHUNK) * (i + 1) as f64) * 1000.0;
+        let now = chrono::Utc::now().timestamp_micros() as f64 / 1000.0;
+        if due > now {
+            tokio::time::sleep(Duration::from_millis((due - now) as u64)).await;
+        }
+        let only = [i];
+        let uploads = who
+            .iter()
+            .zip(&segments)
+            .map(|((p, token), segment)| session.upload_some(p, token, segment, &only));
+        futures::future::join_all(uploads).await;
+    }
+    let last_chunk = std::time::Instant::now();
+    session.stop().await;
+    for (p, token) in &who {
+        session.finish(p, token, count).await;
+    }
+    session.rendered(Duration::from_secs(90)).await;
+    let waited = last_chunk.elapsed();
+    let final_mp4 = dir.join("final.mp4");
+    session.download("final.mp4", &final_mp4).await;
+    let p = ffprobe(&final_mp4);
+    let length = f64::from(SECONDS) + recorder_start;
+    assert!(near(p.duration, length, 0.5), "final.mp4 lasts {}", p.duration);
+    for (participant, _) in &who {
+        let file = dir.join(format!("{participant}.mp4"));
+        session
+            .download(&format!("tracks/{participant}.mp4"), &file)
+            .await;
+        let t = ffprobe(&file);
+        assert!(near(t.duration, length, 0.5), "track lasts {}", t.duration);
+    }
+    // Windows were rendered while the session went on, not after it.
+    let events = room_events(
+        &running.backends.pool,
+        session.room_id().parse::<RoomId>().unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap();
+    let stopped = events
+        .iter()
+        .position(|e| e.event_type == "RecordingStopped")
+        .unwrap();
+    let during = events[..stopped]
+        .iter()
+        .filter(|e| e.event_type == "WindowRendered")
+        .count();
+    let windows = (length / zencast_render::windows::WINDOW).ceil() as usize;
+    println!("{during} of {windows} windows rendered during the session; final.mp4 {waited:?} after the last chunk");
+    assert!(during >= windows - 4, "only {during} of {windows} windows during the session");
+    assert!(
+        waited <= Duration::from_secs(30),
+        "final.mp4 took {waited:?} after the last chunk"
+    );
     running.stop().await;
 }

@@ -42,6 +42,13 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> Self {
+        // The system's logs in the test's output, when RUST_LOG asks for them.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let tag = format!("zt_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let data_dir = std::env::temp_dir().join(&tag);
         std::fs::create_dir_all(&data_dir).unwrap();

@@ -5,6 +5,7 @@
 //! subject and key prefix, removed at the end.
 
 pub mod events;
+pub mod progressive;
 pub mod relay;
 pub mod render;
 pub mod uploads;

@@ -70,11 +70,11 @@ async fn measure(scratch: &Scratch, people: &[usize], seconds: u32) -> anyhow::R
     for &n in people {
         let inputs = &recordings[..n];
         let t0 = Instant::now();
-        hand_written(&dir, inputs, seconds, &preset)?;
+        hand_written(&dir, inputs, seconds, &preset, None)?;
         let baseline = t0.elapsed().as_secs_f64();
 
         // The whole session after it ended: every window, then the assembly.
-        let room = seed_room(&log, &store, inputs, n).await?;
+        let room = seed_room(&log, &store, inputs, seconds).await?;
         let worker = render_worker(&running.backends, log.clone(), running.s3_addr)?;
         let t0 = Instant::now();
         while worker.attend(room, || async {}).await? != Next::Ack {}
@@ -106,7 +106,7 @@ async fn measure(scratch: &Scratch, people: &[usize], seconds: u32) -> anyhow::R
     Ok(())
 }
 
-fn make_recording(dir: &Path, i: usize, seconds: u32) -> anyhow::Result<PathBuf> {
+pub fn make_recording(dir: &Path, i: usize, seconds: u32) -> anyhow::Result<PathBuf> {
     let out = dir.join(format!("render-{seconds}s-{i}.webm"));
     if out.exists() {
         return Ok(out);
@@ -161,102 +161,165 @@ async fn seed_room(
     log: &EventLog,
     store: &ChunkStore,
     inputs: &[PathBuf],
-    n: usize,
+    seconds: u32,
 ) -> anyhow::Result<RoomId> {
-    let room = RoomId::new();
-    let o = || Origin::now("bench");
-    let people: Vec<ParticipantId> = (0..n).map(|_| ParticipantId::new()).collect();
-    log.execute(
-        room,
-        RecordingCommand::CreateRoom {
+    let session = BenchSession::open(log, inputs.len()).await?;
+    let count = chunk_count(seconds);
+    for (p, input) in session.people.iter().zip(inputs) {
+        let pieces = split(&std::fs::read(input)?, count);
+        for (i, piece) in pieces.iter().enumerate() {
+            session.store_chunk(log, store, *p, i, piece).await?;
+        }
+    }
+    session.close(log, seconds, count).await?;
+    Ok(session.room)
+}
+
+/// Chunks of about 10 s of media, as the web client sends by default.
+pub fn chunk_count(seconds: u32) -> usize {
+    seconds.div_ceil(10).max(1) as usize
+}
+
+/// `bytes` in `count` pieces cut anywhere, as MediaRecorder's chunks are.
+pub fn split(bytes: &[u8], count: usize) -> Vec<Vec<u8>> {
+    bytes
+        .chunks(bytes.len().div_ceil(count))
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// A recording session driven through the log as the api would drive it.
+pub struct BenchSession {
+    pub room: RoomId,
+    pub people: Vec<ParticipantId>,
+    pub started: chrono::DateTime<chrono::Utc>,
+}
+
+fn origin() -> Origin {
+    Origin::now("bench")
+}
+
+impl BenchSession {
+    /// A grid room of `n` people, 10 s chunks, recording from now.
+    pub async fn open(log: &EventLog, n: usize) -> anyhow::Result<Self> {
+        let room = RoomId::new();
+        let people: Vec<ParticipantId> = (0..n).map(|_| ParticipantId::new()).collect();
+        let create = RecordingCommand::CreateRoom {
             title: "Bench".into(),
             host: people[0],
             host_name: "P0".into(),
             layout: Layout::Grid,
             chunk_seconds: 10,
             max_participants: 16,
-        },
-        &o(),
-    )
-    .await?;
-    for (i, p) in people.iter().enumerate().skip(1) {
-        let join = RecordingCommand::Join {
-            participant: *p,
-            display_name: format!("P{i}"),
-            role: Role::Guest,
         };
-        log.execute(room, join, &o()).await?;
-    }
-    let at = chrono::Utc::now();
-    log.execute(
-        room,
-        RecordingCommand::StartRecording { by: people[0], at },
-        &o(),
-    )
-    .await?;
-    let mut counts = Vec::new();
-    for (p, input) in people.iter().zip(inputs) {
-        let bytes = std::fs::read(input)?;
-        // About a MediaRecorder chunk's worth each (the file is ~10 chunks long per 100 s).
-        let pieces: Vec<&[u8]> = bytes.chunks(bytes.len().div_ceil(6)).collect();
-        for (i, piece) in pieces.iter().enumerate() {
-            let index = ChunkIndex::new(i as u32)?;
-            let key = chunk_key(room, *p, index);
-            let staged = std::env::temp_dir().join(format!("zencast-bench-{room}-{i}"));
-            std::fs::write(&staged, piece)?;
-            let sha = Sha256::from_bytes(sha2::Sha256::digest(piece).into());
-            store
-                .put_file(&key, &staged, piece.len() as u64, sha, false)
-                .await?;
-            let _ = std::fs::remove_file(&staged);
-            let chunk = RecordingCommand::RecordChunk {
+        log.execute(room, create, &origin()).await?;
+        for (i, p) in people.iter().enumerate().skip(1) {
+            let join = RecordingCommand::Join {
                 participant: *p,
-                index,
-                size: piece.len() as u64,
-                sha256: sha,
-                key,
-                starts_segment: i == 0,
-                recorder_started_at: Some(at),
+                display_name: format!("P{i}"),
+                role: Role::Guest,
             };
-            log.execute(room, chunk, &o()).await?;
+            log.execute(room, join, &origin()).await?;
         }
-        counts.push((*p, pieces.len() as u32));
-    }
-    log.execute(
-        room,
-        RecordingCommand::StopRecording {
+        let started = chrono::Utc::now();
+        let start = RecordingCommand::StartRecording {
             by: people[0],
-            at: chrono::Utc::now(),
-        },
-        &o(),
-    )
-    .await?;
-    for (p, count) in counts {
-        let finish = RecordingCommand::FinishUploads {
-            participant: p,
-            chunk_count: count,
+            at: started,
         };
-        log.execute(room, finish, &o()).await?;
+        log.execute(room, start, &origin()).await?;
+        Ok(Self {
+            room,
+            people,
+            started,
+        })
     }
-    Ok(room)
+
+    /// Stores chunk `i` of participant `p` in S3 and records it.
+    pub async fn store_chunk(
+        &self,
+        log: &EventLog,
+        store: &ChunkStore,
+        p: ParticipantId,
+        i: usize,
+        piece: &[u8],
+    ) -> anyhow::Result<()> {
+        let index = ChunkIndex::new(i as u32)?;
+        let key = chunk_key(self.room, p, index);
+        let staged = tempfile::NamedTempFile::new()?;
+        std::fs::write(staged.path(), piece)?;
+        let sha = Sha256::from_bytes(sha2::Sha256::digest(piece).into());
+        store
+            .put_file(&key, staged.path(), piece.len() as u64, sha, false)
+            .await?;
+        let chunk = RecordingCommand::RecordChunk {
+            participant: p,
+            index,
+            size: piece.len() as u64,
+            sha256: sha,
+            key,
+            starts_segment: i == 0,
+            recorder_started_at: Some(self.started),
+        };
+        log.execute(self.room, chunk, &origin()).await?;
+        Ok(())
+    }
+
+    /// Stops recording once `seconds` have passed on the session's clock
+    /// (which a bench feeding chunks faster than real time runs ahead of
+    /// the wall clock); everyone finishes with `count` chunks, so the
+    /// session completes.
+    pub async fn close(&self, log: &EventLog, seconds: u32, count: usize) -> anyhow::Result<()> {
+        let end = self.started + chrono::Duration::seconds(i64::from(seconds));
+        let stop = RecordingCommand::StopRecording {
+            by: self.people[0],
+            at: end.max(chrono::Utc::now()),
+        };
+        log.execute(self.room, stop, &origin()).await?;
+        for p in &self.people {
+            let finish = RecordingCommand::FinishUploads {
+                participant: *p,
+                chunk_count: count as u32,
+            };
+            log.execute(self.room, finish, &origin()).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What an engineer would type: the same grid (tiles cropped to fill), the
 /// same mix (`amix normalize=0`, loudnorm to −16 LUFS) and the same encoder
-/// settings, straight from the recordings.
-fn hand_written(dir: &Path, inputs: &[PathBuf], seconds: u32, preset: &str) -> anyhow::Result<()> {
+/// settings, straight from the recordings; with `tracks` (the x264 preset of
+/// the tracks), also each participant's MP4 and WAV, as the worker writes.
+pub fn hand_written(
+    dir: &Path,
+    inputs: &[PathBuf],
+    seconds: u32,
+    preset: &str,
+    tracks: Option<&str>,
+) -> anyhow::Result<()> {
     let n = inputs.len();
     let grid = compose(Layout::Grid, n, f64::from(seconds), &[]);
     let mut graph = format!("color=c=0x16181d:s=1280x720:r=30:d={seconds}[k0];");
     let mut mix = String::new();
     for (i, p) in grid.placements.iter().enumerate() {
         let Rect { x, y, w, h } = p.rect;
+        let source = if tracks.is_some() {
+            graph.push_str(&format!(
+                "[{i}:v]fps=30,scale=1280:720:force_original_aspect_ratio=decrease,\
+                 pad=1280:720:-1:-1:color=black,setsar=1,split=2[s{i}][o{i}];\
+                 [{i}:a]asplit=2[a{i}][w{i}];"
+            ));
+            mix.push_str(&format!("[a{i}]"));
+            format!("[s{i}]")
+        } else {
+            mix.push_str(&format!("[{i}:a]"));
+            format!("[{i}:v]fps=30,")
+        };
         graph.push_str(&format!(
-            "[{i}:v]fps=30,scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1[v{i}];\
+            "{source}scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1[v{i}];\
              [k{i}][v{i}]overlay=x={x}:y={y}[k{}];",
             i + 1
         ));
-        mix.push_str(&format!("[{i}:a]"));
     }
     graph.push_str(&format!(
         "[k{n}]format=yuv420p[v];{mix}amix=inputs={n}:normalize=0,loudnorm=I=-16:TP=-1.5:LRA=11,aresample=48000,\
@@ -267,8 +330,7 @@ fn hand_written(dir: &Path, inputs: &[PathBuf], seconds: u32, preset: &str) -> a
     for i in inputs {
         cmd.arg("-i").arg(i);
     }
-    let status = cmd
-        .args(["-filter_complex", &graph, "-map", "[v]", "-map", "[a]"])
+    cmd.args(["-filter_complex", &graph, "-map", "[v]", "-map", "[a]"])
         .args([
             "-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
         ])
@@ -282,15 +344,24 @@ fn hand_written(dir: &Path, inputs: &[PathBuf], seconds: u32, preset: &str) -> a
             "-movflags",
             "+faststart",
         ])
-        .arg(dir.join("hand-written.mp4"))
-        .status()?;
+        .arg(dir.join("hand-written.mp4"));
+    if let Some(track_preset) = tracks {
+        for i in 0..n {
+            cmd.args(["-map", &format!("[o{i}]"), "-c:v", "libx264", "-preset"])
+                .args([track_preset, "-crf", "23", "-pix_fmt", "yuv420p"])
+                .arg(dir.join(format!("hand-written-{i}.mp4")))
+                .args(["-map", &format!("[w{i}]"), "-c:a", "pcm_s16le"])
+                .arg(dir.join(format!("hand-written-{i}.wav")));
+        }
+    }
+    let status = cmd.status()?;
     anyhow::ensure!(status.success(), "the hand-written ffmpeg command failed");
     Ok(())
 }
 
 /// Integrated loudness as ffmpeg's loudnorm measures it (ffmpeg 5.1's ebur128
 /// cannot be quieted).
-fn loudness(file: &Path) -> anyhow::Result<String> {
+pub fn loudness(file: &Path) -> anyhow::Result<String> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostats", "-i"])
         .arg(file)

@@ -1,0 +1,261 @@
+//! `zencast bench progressive`: how long after the last chunk final.mp4 and
+//! every track are ready when the session is rendered while it records,
+//! next to the same session whose chunks all arrive at its end (the
+//! whole-session render), and one hand-written ffmpeg command writing the
+//! same files (final.mp4, each participant's MP4 and WAV) from the same
+//! recordings, all in the same run.
+//!
+//! How it simulates a session: each participant's 720p30 VP8 + Opus
+//! recording is cut into 10 s chunks (the web client's default). With
+//! `--real-time` a chunk of each arrives every 10 s. Otherwise the next
+//! chunks arrive as soon as the worker has caught up with the ones before
+//! (every chunk probed, the ingest and window queues empty): the state a
+//! real-time session is in when the worker renders faster than real time,
+//! which the printed speed shows (above 1× a real-time session keeps up, so
+//! its wait after the last chunk is the one printed). The session stops at
+//! its start plus its length on its own clock, so the media fit in it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::PullConsumer;
+use zencast_events::RoomId;
+use zencast_nats::log::room_events;
+use zencast_nats::{stream, EventLog};
+use zencast_render::assemble::{final_key, track_key};
+use zencast_storage::ChunkStore;
+
+use super::render::{chunk_count, hand_written, loudness, make_recording, split, BenchSession};
+use super::Scratch;
+use crate::config::Config;
+use crate::run::{start, Parts};
+
+pub async fn run(
+    base: &Config,
+    people: usize,
+    minutes: &[u32],
+    real_time: bool,
+) -> anyhow::Result<()> {
+    let scratch = Scratch::new(base).await?;
+    let result = measure(&scratch, people, minutes, real_time).await;
+    scratch.remove().await;
+    result
+}
+
+/// One deployment with every render loop (ingest, windows, assembly).
+struct Bench {
+    log: Arc<EventLog>,
+    store: ChunkStore,
+    pool: sqlx::PgPool,
+    ingest: PullConsumer,
+    windows: PullConsumer,
+}
+
+/// Seconds from the last chunk to final.mp4 and to the last track.
+struct Waits {
+    final_mp4: f64,
+    tracks: f64,
+}
+
+async fn measure(
+    scratch: &Scratch,
+    people: usize,
+    minutes: &[u32],
+    real_time: bool,
+) -> anyhow::Result<()> {
+    let dir = scratch.config.data_dir.join("bench-progressive");
+    std::fs::create_dir_all(&dir)?;
+    let inputs_dir = scratch.base.data_dir.join("bench");
+    std::fs::create_dir_all(&inputs_dir)?;
+    let running = start(
+        crate::Backends::connect(&scratch.config).await?,
+        Parts {
+            api: false,
+            relay: true,
+            projector: false,
+            render: true,
+            embedded_s3: true,
+        },
+    )
+    .await?;
+    let b = &running.backends;
+    let jobs = stream::ensure_jobs_stream(&b.js, &b.subjects).await?;
+    let bench = Bench {
+        log: Arc::new(EventLog::new(b.pool.clone(), b.metrics.clone())),
+        store: ChunkStore::new(&scratch.config.s3_settings(running.s3_addr)),
+        pool: b.pool.clone(),
+        ingest: b
+            .stream
+            .get_consumer(stream::INGEST_CONSUMER)
+            .await
+            .map_err(|e| anyhow::anyhow!("the ingest consumer: {e}"))?,
+        windows: jobs
+            .get_consumer(stream::WINDOW_CONSUMER)
+            .await
+            .map_err(|e| anyhow::anyhow!("the window consumer: {e}"))?,
+    };
+    let preset = scratch.config.render_preset.clone();
+    let track_preset = scratch.config.render_track_preset.clone();
+    println!(
+        "{people} people, 720p30 VP8 + Opus, 10 s chunks arriving {}",
+        if real_time {
+            "in real time"
+        } else {
+            "as fast as the worker catches up"
+        }
+    );
+    println!(
+        "{:>7} {:>13} {:>21} {:>28} {:>9} {:>11}",
+        "length",
+        "hand-written",
+        "whole: final / tracks",
+        "progressive: final / tracks",
+        "speed",
+        "throughput"
+    );
+    for &m in minutes {
+        let seconds = m * 60;
+        println!("  making {people} recordings of {seconds} s …");
+        let inputs: Vec<PathBuf> = (0..people)
+            .map(|i| make_recording(&inputs_dir, i, seconds))
+            .collect::<anyhow::Result<_>>()?;
+        let t0 = Instant::now();
+        hand_written(&dir, &inputs, seconds, &preset, Some(&track_preset))?;
+        let hand = t0.elapsed().as_secs_f64();
+
+        let whole = bench.session(&inputs, seconds, Pace::AtTheEnd).await?;
+        let pace = if real_time {
+            Pace::RealTime
+        } else {
+            Pace::CatchUp
+        };
+        let t0 = Instant::now();
+        let (waits, fed, room) = bench.session_timed(&inputs, seconds, pace).await?;
+        let busy = t0.elapsed().as_secs_f64();
+        // Speed while recording: media seconds placed per second of work.
+        let speed = f64::from(seconds.saturating_sub(10)) / fed.max(1e-3);
+        let file = dir.join(format!("final-{m}.mp4"));
+        let mut out = tokio::fs::File::create(&file).await?;
+        bench.store.append_to(&final_key(room), &mut out).await?;
+        println!(
+            "{:>5} min {hand:>11.1} s {:>9.1} s / {:>6.1} s {:>15.1} s / {:>6.1} s {speed:>8.2}× {:>10.2}×",
+            m,
+            whole.final_mp4,
+            whole.tracks,
+            waits.final_mp4,
+            waits.tracks,
+            hand / busy,
+        );
+        println!(
+            "          final.mp4 integrated loudness {}",
+            loudness(&file)?
+        );
+    }
+    println!(
+        "whole: every chunk arrives at the session's end; waits are from the last chunk.\n\
+         speed: media seconds rendered per second while recording (≥ 1× keeps pace with a live session).\n\
+         throughput: hand-written time / progressive time from the first chunk to the last track \
+         (the worker also writes every track); 1.0 means no overhead."
+    );
+    running.stop().await;
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Pace {
+    /// Every chunk stored at the session's end.
+    AtTheEnd,
+    /// A chunk of each participant every 10 s.
+    RealTime,
+    /// The next chunks once the worker has caught up.
+    CatchUp,
+}
+
+impl Bench {
+    async fn session(&self, inputs: &[PathBuf], seconds: u32, pace: Pace) -> anyhow::Result<Waits> {
+        Ok(self.session_timed(inputs, seconds, pace).await?.0)
+    }
+
+    /// Runs a session at `pace`; returns the waits after its last chunk, the
+    /// seconds from its first to its last chunk, and its room.
+    async fn session_timed(
+        &self,
+        inputs: &[PathBuf],
+        seconds: u32,
+        pace: Pace,
+    ) -> anyhow::Result<(Waits, f64, RoomId)> {
+        let count = chunk_count(seconds);
+        let recordings: Vec<Vec<Vec<u8>>> = inputs
+            .iter()
+            .map(|f| Ok(split(&std::fs::read(f)?, count)))
+            .collect::<anyhow::Result<_>>()?;
+        let session = BenchSession::open(&self.log, inputs.len()).await?;
+        let first = Instant::now();
+        for i in 0..count {
+            if pace == Pace::RealTime {
+                let due = first + Duration::from_secs(10 * (i as u64 + 1));
+                tokio::time::sleep_until(due.into()).await;
+            }
+            for (p, chunks) in session.people.iter().zip(&recordings) {
+                session
+                    .store_chunk(&self.log, &self.store, *p, i, &chunks[i])
+                    .await?;
+            }
+            if pace == Pace::CatchUp && i + 1 < count {
+                self.caught_up(session.room, (i + 1) * inputs.len()).await?;
+            }
+        }
+        let fed = first.elapsed().as_secs_f64();
+        let last = Instant::now();
+        session.close(&self.log, seconds, count).await?;
+        let room = session.room;
+        let final_mp4 = self.stored(room, &[final_key(room)], last).await?;
+        let tracks: Vec<String> = session
+            .people
+            .iter()
+            .flat_map(|p| ["mp4", "wav"].map(|ext| track_key(session.room, p, ext)))
+            .collect();
+        let tracks = self.stored(room, &tracks, last).await?;
+        Ok((Waits { final_mp4, tracks }, fed, session.room))
+    }
+
+    /// Waits until `chunks` chunks have their verdict and neither the ingest
+    /// nor the window queue holds work.
+    async fn caught_up(&self, room: RoomId, chunks: usize) -> anyhow::Result<()> {
+        loop {
+            let events = room_events(&self.pool, room, 0, None).await?;
+            let judged = events
+                .iter()
+                .filter(|e| matches!(e.event_type.as_str(), "ChunkProbed" | "ChunkRejected"))
+                .count();
+            if judged >= chunks && idle(&self.ingest).await? && idle(&self.windows).await? {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Seconds from `since` until every key in `keys` is in the store.
+    async fn stored(&self, room: RoomId, keys: &[String], since: Instant) -> anyhow::Result<f64> {
+        for key in keys {
+            while self.store.head(key).await?.is_none() {
+                let events = room_events(&self.pool, room, 0, None).await?;
+                if let Some(failed) = events.iter().find(|e| e.event_type == "RenderFailed") {
+                    anyhow::bail!("the render failed: {}", failed.payload);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(since.elapsed().as_secs_f64())
+    }
+}
+
+async fn idle(consumer: &PullConsumer) -> anyhow::Result<bool> {
+    let mut consumer = consumer.clone();
+    let info = consumer
+        .info()
+        .await
+        .map_err(|e| anyhow::anyhow!("consumer info: {e}"))?;
+    Ok(info.num_pending == 0 && info.num_ack_pending == 0)
+}
