@@ -3,7 +3,9 @@
 //!
 //! # Layout
 //! - [`db`]: connect to Postgres, create the database if missing, migrate.
-//! - [`repository`]: the cqrs-es event repository on our schema.
+//! - [`repository`]: load a room (snapshot + events after it) and append a
+//!   command's events, on our schema.
+//! - [`snapshot`]: aggregate snapshots, labelled with exactly the state they hold.
 //! - [`log`]: `EventLog::execute` (command → events appended with the expected
 //!   version) and reads of a room's events.
 //! - [`outbox`]: the relay from the outbox table to JetStream, at least once,
@@ -19,6 +21,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod repository;
 pub mod shutdown;
+pub mod snapshot;
 pub mod stream;
 pub mod subjects;
 
