@@ -8,6 +8,7 @@
 //! - [`snapshot`]: aggregate snapshots, labelled with exactly the state they hold.
 //! - [`log`]: `EventLog::execute` (command → events appended with the expected
 //!   version) and reads of a room's events.
+//! - [`duties`]: what Postgres says is due (the reconcilers' scans).
 //! - [`outbox`]: the relay from the outbox table to JetStream, at least once,
 //!   per-room ordered, de-duplicated by `Nats-Msg-Id`.
 //! - [`stream`]: the `ZENCAST_EVENTS` stream and its durable consumers.
@@ -15,6 +16,7 @@
 //! - [`metrics`], [`shutdown`], [`failpoint`]: plumbing shared by every service.
 
 pub mod db;
+pub mod duties;
 pub mod failpoint;
 pub mod log;
 pub mod metrics;

@@ -610,3 +610,73 @@ async fn audit_and_tail_show_the_events() {
     let _ = tail.wait();
     running.stop().await;
 }
+
+/// `RecordingStopped` is committed but never reaches the stream: no grace
+/// watcher hears of it and no later event reveals the projector's gap. The
+/// projection reconciler shows the room stopped within seconds, and the
+/// completion reconciler completes it once the grace period is over, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_that_never_reaches_the_stream_is_projected_and_completed_from_postgres() {
+    let mut env = TestEnv::new();
+    env.config.upload_grace_ms = 4_000;
+    let period = Duration::from_millis(env.config.reconcile_ms);
+    let grace = Duration::from_millis(env.config.upload_grace_ms);
+    let running = env.start(support::NO_RENDER).await;
+    support::lose_on_the_way_to_the_stream(&running.backends.pool, "RecordingStopped").await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let room = api.create("Lost stop").await;
+    let id = support::s(&room["roomId"]).to_string();
+    let token = support::s(&room["hostToken"]).to_string();
+    for action in ["start", "stop"] {
+        let (status, v) = api
+            .post(
+                &format!("/api/recordings/{id}/{action}"),
+                Some(&token),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{action}: {v}");
+    }
+    let stopped = Instant::now();
+    let path = format!("/api/recordings/{id}");
+    eventually(
+        period * 2 + Duration::from_secs(3),
+        "the room shown stopped",
+        || async { (api.get(&path, None).await.1["status"] == "stopped").then_some(()) },
+    )
+    .await;
+    eprintln!("shown stopped {:?} after the stop", stopped.elapsed());
+    assert!(
+        stopped.elapsed() < grace,
+        "projected before completion could hide the gap"
+    );
+
+    let room_id = RoomId::parse(&id).unwrap();
+    let completions = || async {
+        room_events(&running.backends.pool, room_id, 0, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == "SessionCompleted")
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        grace + period * 2 + Duration::from_secs(5),
+        "completion",
+        || async { (!completions().await.is_empty()).then_some(()) },
+    )
+    .await;
+    let took = stopped.elapsed();
+    eprintln!("completed {took:?} after the stop (grace {grace:?}, period {period:?})");
+    assert!(took >= grace, "completed before the grace period was over");
+    eventually(
+        period * 2 + Duration::from_secs(3),
+        "the room shown completed",
+        || async { (api.get(&path, None).await.1["status"] == "completed").then_some(()) },
+    )
+    .await;
+    // Later passes find nothing more to do.
+    tokio::time::sleep(period * 2).await;
+    assert_eq!(completions().await.len(), 1);
+    running.stop().await;
+}
