@@ -15,6 +15,8 @@ pub struct RoomCheck {
     pub room: RoomId,
     /// Events in the log that the live state has not applied yet (projector lag).
     pub behind: u64,
+    /// When the oldest of those happened: how long the projection has been behind.
+    pub behind_since: Option<chrono::DateTime<chrono::Utc>>,
     pub differences: Vec<Difference>,
 }
 
@@ -70,6 +72,7 @@ pub async fn verify_room(
     Ok(RoomCheck {
         room,
         behind: (events.len() - upto) as u64,
+        behind_since: events.get(upto).map(|e| e.occurred_at),
         differences: live.diff(&rebuilt),
     })
 }

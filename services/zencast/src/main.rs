@@ -42,9 +42,15 @@ enum Command {
     Replay {
         #[arg(long)]
         room: Option<RoomId>,
-        /// Compare live state with the rebuilt state instead; exit 1 on any difference.
+        /// Compare live state with the rebuilt state instead; exit 1 on any
+        /// difference, or on a room whose projection lags its log for longer
+        /// than --max-lag-ms.
         #[arg(long)]
         verify: bool,
+        /// With --verify: how old the oldest unprojected event of a room may be
+        /// before the room counts as stuck behind its log.
+        #[arg(long, default_value_t = 10_000, requires = "verify")]
+        max_lag_ms: u64,
     },
     /// A room's event timeline, from the Postgres log.
     Audit {
@@ -185,9 +191,14 @@ async fn main() -> anyhow::Result<()> {
             println!("database migrated");
             0
         }
-        Command::Replay { room, verify } => {
+        Command::Replay {
+            room,
+            verify,
+            max_lag_ms,
+        } => {
             let b = Backends::connect(&cli.config).await?;
-            zencast::cli::replay::run(&b, room, verify).await?
+            let max_lag = std::time::Duration::from_millis(max_lag_ms);
+            zencast::cli::replay::run(&b, room, verify, max_lag).await?
         }
         Command::Audit { room, json } => {
             let b = Backends::connect(&cli.config).await?;

@@ -680,3 +680,58 @@ async fn a_stop_that_never_reaches_the_stream_is_projected_and_completed_from_po
     assert_eq!(completions().await.len(), 1);
     running.stop().await;
 }
+
+/// A projection held behind its log (its projector stopped while commands go
+/// on) is lag for a moment and a failure beyond the bound: `replay --verify`
+/// exits 1 naming the room, and 0 while the lag is younger than the bound.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_verify_fails_on_a_projection_held_behind_its_log() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    create_room(&running.log, room, host, "Held back").await;
+    let state = zencast_projections::RoomState::new(running.backends.redis.clone(), &env.tag);
+    eventually(Duration::from_secs(5), "projection", || {
+        let state = state.clone();
+        async move { (state.last_sequence(room).await.ok()? == 2).then_some(()) }
+    })
+    .await;
+    let (code, out) = env.run_cli(&["replay", "--verify", "--max-lag-ms", "500"]);
+    assert_eq!(code, 0, "{out}");
+    running.stop().await;
+
+    // Nothing projects any more; the log goes on.
+    let log = EventLog::new(
+        env.backends().await.pool,
+        std::sync::Arc::new(Metrics::default()),
+    );
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    log.execute(room, start, &o).await.unwrap();
+    let (code, out) = env.run_cli(&["replay", "--verify", "--max-lag-ms", "60000"]);
+    assert_eq!(code, 0, "young lag is not a failure: {out}");
+    assert!(
+        out.contains("1 events behind the log, within the lag bound"),
+        "{out}"
+    );
+
+    let behind_since = Instant::now();
+    let (code, out) = eventually(
+        Duration::from_secs(10),
+        "the lag to outgrow the bound",
+        || {
+            let env = &env;
+            async move {
+                let (code, out) = env.run_cli(&["replay", "--verify", "--max-lag-ms", "500"]);
+                (code != 0).then_some((code, out))
+            }
+        },
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("room {room}: BEHIND its log by 1 events")),
+        "{out}"
+    );
+    assert!(behind_since.elapsed() < Duration::from_secs(5));
+}
