@@ -11,6 +11,7 @@
 //! - [`duties`]: what Postgres says is due (the reconcilers' scans).
 //! - [`outbox`]: the relay from the outbox table to JetStream, at least once,
 //!   per-room ordered, de-duplicated by `Nats-Msg-Id`.
+//! - [`republish`]: the log sent to the stream again (`zencast republish`).
 //! - [`stream`]: the `ZENCAST_EVENTS` stream and its durable consumers.
 //! - [`subjects`]: every subject and stream name, from one prefix.
 //! - [`metrics`], [`shutdown`], [`failpoint`]: plumbing shared by every service.
@@ -22,6 +23,7 @@ pub mod log;
 pub mod metrics;
 pub mod outbox;
 pub mod repository;
+pub mod republish;
 pub mod shutdown;
 pub mod snapshot;
 pub mod stream;

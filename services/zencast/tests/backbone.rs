@@ -735,3 +735,64 @@ async fn replay_verify_fails_on_a_projection_held_behind_its_log() {
     );
     assert!(behind_since.elapsed() < Duration::from_secs(5));
 }
+
+/// The stream lost (deleted): `zencast republish --room` refills it from the
+/// log, in order, with the original `Nats-Msg-Id`s; run again, JetStream drops
+/// every message as a duplicate. `--since` selects by the time events were stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn republish_refills_a_lost_stream_with_the_same_message_ids() {
+    let env = TestEnv::new();
+    let relay_only = Parts {
+        api: false,
+        relay: true,
+        projector: false,
+        render: false,
+        embedded_s3: false,
+    };
+    let running = env.start(relay_only).await;
+    let b = running.backends.clone();
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    create_room(&running.log, room, host, "Refill me").await;
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    running.log.execute(room, start, &o).await.unwrap();
+    eventually(Duration::from_secs(5), "3 events on the stream", || async {
+        (stream_messages(&b).await == 3).then_some(())
+    })
+    .await;
+    running.stop().await;
+
+    b.js.delete_stream(b.subjects.stream()).await.unwrap();
+    let (code, out) = env.run_cli(&["republish", "--room", &room.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("republished 3 events"), "{out}");
+    assert!(out.contains("0 already there"), "{out}");
+    let stream = b.js.get_stream(b.subjects.stream()).await.unwrap();
+    let logged = room_events(&b.pool, room, 0, None).await.unwrap();
+    for (i, event) in logged.iter().enumerate() {
+        let msg = stream.get_raw_message(i as u64 + 1).await.unwrap();
+        let header = |name: &str| msg.headers.get(name).map(|v| v.as_str().to_string());
+        assert_eq!(header("Nats-Msg-Id"), Some(event.event_id.to_string()));
+        assert_eq!(header("Zencast-Sequence"), Some(event.sequence.to_string()));
+        assert_eq!(
+            msg.subject.as_str(),
+            b.subjects.event(room, &event.event_type)
+        );
+    }
+
+    let (code, out) = env.run_cli(&["republish", "--room", &room.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 already there"), "{out}");
+    assert_eq!(stream_messages(&b).await, 3);
+
+    // Another room, stored after `since`: only its events are sent.
+    let since = chrono::Utc::now();
+    let log = EventLog::new(b.pool.clone(), std::sync::Arc::new(Metrics::default()));
+    let later = RoomId::new();
+    create_room(&log, later, ParticipantId::new(), "Later").await;
+    let (code, out) = env.run_cli(&["republish", "--since", &since.to_rfc3339()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("republished 2 events"), "{out}");
+    assert!(out.contains("0 already there"), "{out}");
+    assert_eq!(stream_messages(&b).await, 5);
+}
