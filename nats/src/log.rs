@@ -243,6 +243,18 @@ pub async fn room_events(
         .collect()
 }
 
+/// The room's last sequence in the log (0 for a room with no events).
+pub async fn last_sequence(pool: &PgPool, room: RoomId) -> Result<u64, LogError> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+    )
+    .bind(Recording::TYPE)
+    .bind(room.to_string())
+    .fetch_one(pool)
+    .await?;
+    Ok(last.unwrap_or(0) as u64)
+}
+
 /// Every room that has events, oldest first.
 pub async fn rooms(pool: &PgPool) -> Result<Vec<RoomId>, LogError> {
     let rows = sqlx::query(

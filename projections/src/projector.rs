@@ -174,13 +174,10 @@ impl Projector {
     /// Applies the room's logged events after its last applied one. Safe beside
     /// the live consumer: each apply is guarded by the sequence in Redis.
     pub async fn catch_up(&self, room: zencast_events::RoomId) -> Result<(), ProjectionError> {
-        let from = self.state.last_sequence(room).await?;
-        let missing = room_events(&self.pool, room, from, None).await?;
-        Metrics::add(&self.metrics.projection_gaps_filled, missing.len() as u64);
-        for e in &missing {
-            if self.state.apply(e).await? == Outcome::Applied {
-                self.applied_one(e);
-            }
+        let applied = crate::fresh::catch_up(&self.pool, &self.state, room).await?;
+        Metrics::add(&self.metrics.projection_gaps_filled, applied.len() as u64);
+        for e in &applied {
+            self.applied_one(e);
         }
         Ok(())
     }
