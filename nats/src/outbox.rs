@@ -70,6 +70,23 @@ pub async fn lag(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
     Ok((row.get("n"), row.get("age")))
 }
 
+/// The rooms waiting longest for the relay: (room, events waiting, age of the
+/// oldest in seconds), at most `limit`, oldest first.
+pub async fn room_lag(pool: &PgPool, limit: i64) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT aggregate_id, count(*) AS n,
+                EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
+           FROM outbox GROUP BY aggregate_id ORDER BY min(created_at) LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("aggregate_id"), r.get("n"), r.get("age")))
+        .collect())
+}
+
 impl Relay {
     pub fn new(
         pool: PgPool,
@@ -138,12 +155,21 @@ impl Relay {
     /// Publishes one batch of unpublished events; returns how many were read.
     pub async fn drain_once(&self) -> Result<usize, RelayError> {
         // The batch is picked from the outbox first, then joined to the log by
-        // primary key: the join never scans the log.
+        // primary key: the join never scans the log. Fair under a backlog: it
+        // takes every waiting room's first event, then every room's second,
+        // and so on (rooms waiting longest first within a turn), so each room
+        // makes progress on every pass, and one room alone gets the whole
+        // batch. Each room's part is a prefix of its backlog, in order.
         let rows = sqlx::query(
-            "WITH batch AS (
-                 SELECT aggregate_type, aggregate_id, sequence FROM outbox
-                  WHERE aggregate_type = $1
-                  ORDER BY aggregate_id, sequence
+            "WITH ranked AS (
+                 SELECT aggregate_type, aggregate_id, sequence,
+                        row_number() OVER (PARTITION BY aggregate_id ORDER BY sequence) AS turn,
+                        min(created_at) OVER (PARTITION BY aggregate_id) AS waiting_since
+                   FROM outbox
+                  WHERE aggregate_type = $1),
+             batch AS (
+                 SELECT aggregate_type, aggregate_id, sequence FROM ranked
+                  ORDER BY turn, waiting_since, aggregate_id
                   LIMIT $2)
              SELECT b.aggregate_id, b.sequence, e.event_type, e.event_version, e.payload, e.metadata
                FROM batch b

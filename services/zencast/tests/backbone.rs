@@ -796,3 +796,95 @@ async fn republish_refills_a_lost_stream_with_the_same_message_ids() {
     assert!(out.contains("0 already there"), "{out}");
     assert_eq!(stream_messages(&b).await, 5);
 }
+
+/// Under a backlog every room makes progress: one pass of the relay over a
+/// room with 600 waiting events (whose id sorts first) and a room with 2
+/// (whose id sorts last) publishes both rooms' first events, each room's in
+/// order; `/metrics` shows the lag of each room meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_serves_every_room_under_a_backlog() {
+    let env = TestEnv::new();
+    let api_only = Parts {
+        api: true,
+        relay: false,
+        projector: false,
+        render: false,
+        embedded_s3: true,
+    };
+    let running = env.start(api_only).await;
+    let b = running.backends.clone();
+    let busy = RoomId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+    let quiet = RoomId::parse("ffffffff-ffff-4fff-bfff-ffffffffffff").unwrap();
+    let host = ParticipantId::new();
+    create_room(&running.log, busy, host, "Busy").await;
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    running.log.execute(busy, start, &o).await.unwrap();
+    for i in 0..597 {
+        let chunk = RecordingCommand::RecordChunk {
+            participant: host,
+            index: ChunkIndex::new(i).unwrap(),
+            size: 1,
+            sha256: sha(i),
+            key: format!("k{i}"),
+            starts_segment: i == 0,
+            recorder_started_at: None,
+        };
+        running.log.execute(busy, chunk, &o).await.unwrap();
+    }
+    create_room(&running.log, quiet, ParticipantId::new(), "Quiet").await;
+
+    let metrics = reqwest::get(format!("http://{}/metrics", running.http_addr.unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "zencast_relay_room_lag_events{{room=\"{busy}\"}} 600"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "zencast_relay_room_lag_events{{room=\"{quiet}\"}} 2"
+        )),
+        "{metrics}"
+    );
+
+    let relay = zencast_nats::outbox::Relay::new(
+        b.pool.clone(),
+        b.config.database_url.clone(),
+        b.js.clone(),
+        b.subjects.clone(),
+        b.metrics.clone(),
+        running.log.appended(),
+    );
+    let read = relay.drain_once().await.unwrap();
+    assert_eq!(read, 512, "one full batch");
+    let waiting = |room: RoomId| {
+        let pool = b.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE aggregate_id = $1")
+                .bind(room.to_string())
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(waiting(quiet).await, 0, "the quiet room was not starved");
+    assert_eq!(waiting(busy).await, 600 - 510);
+    // Each room's part of the batch went out in order, from its first event.
+    let stream = b.js.get_stream(b.subjects.stream()).await.unwrap();
+    let mut seen: std::collections::HashMap<String, u64> = Default::default();
+    for n in 1..=512u64 {
+        let msg = stream.get_raw_message(n).await.unwrap();
+        let header = |name: &str| msg.headers.get(name).unwrap().as_str().to_string();
+        let sequence: u64 = header("Zencast-Sequence").parse().unwrap();
+        let last = seen.entry(header("Zencast-Room")).or_insert(0);
+        assert_eq!(sequence, *last + 1);
+        *last = sequence;
+    }
+    running.stop().await;
+}
