@@ -212,6 +212,36 @@ impl EventLog {
         Ok((self.repo.load(room).await?, self.repo.replay(room).await?))
     }
 
+    /// Whether loading the room through its snapshot gives the same state as
+    /// replaying its log from the first event (true when it has no snapshot).
+    pub async fn snapshot_agrees(&self, room: RoomId) -> Result<bool, CommandError> {
+        let (loaded, replayed) = self.load_both_ways(room).await?;
+        Ok(loaded.sequence == replayed.sequence && loaded.state == replayed.state)
+    }
+
+    /// Replaces the room's snapshot with one made by replaying its log (the
+    /// repair for a snapshot that disagrees: snapshots are only a cache).
+    /// Returns the sequence it holds, or `None` when the room is below the
+    /// first snapshot boundary and so keeps none.
+    pub async fn rebuild_snapshot(&self, room: RoomId) -> Result<Option<u64>, CommandError> {
+        let replayed = self.repo.replay(room).await?;
+        self.forget(room);
+        if replayed.sequence < snapshot::SNAPSHOT_EVERY {
+            snapshot::delete(&self.pool, room)
+                .await
+                .map_err(StoreError::from)?;
+            return Ok(None);
+        }
+        snapshot::write(&self.pool, room, replayed.sequence, &replayed.state)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Some(replayed.sequence))
+    }
+
+    fn forget(&self, room: RoomId) {
+        self.cache.lock().expect("cache poisoned").remove(&room);
+    }
+
     fn room_lock(&self, room: RoomId) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().expect("room lock map poisoned");
         // Forget locks nobody holds or waits for, so the map stays small.

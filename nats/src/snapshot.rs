@@ -129,6 +129,16 @@ pub async fn write<'e>(
     Ok(())
 }
 
+/// Removes the room's snapshot (loads then replay from the first event).
+pub async fn delete<'e>(executor: impl PgExecutor<'e>, room: RoomId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM snapshots WHERE aggregate_type = $1 AND aggregate_id = $2")
+        .bind(<Recording as cqrs_es::Aggregate>::TYPE)
+        .bind(room.to_string())
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,3 +186,58 @@ async fn a_mislabelled_snapshot_from_before_is_ignored_and_replaced() {
         .count();
     assert_eq!(completions, 1);
 }
+
+/// A snapshot in today's format whose state is wrong (it cannot be told from
+/// its row alone): `replay --verify` finds that loading through it differs
+/// from replaying the log and exits 1; `zencast replay --room` rewrites it from
+/// the log, and verify passes again.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_verify_finds_a_wrong_snapshot_and_replay_rewrites_it() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let room = session_completing_at(&running.log, 100).await;
+    let state = zencast_projections::RoomState::new(running.backends.redis.clone(), &env.tag);
+    support::eventually(
+        std::time::Duration::from_secs(10),
+        "the room projected",
+        || {
+            let state = state.clone();
+            async move { (state.last_sequence(room).await.ok()? == 101).then_some(()) }
+        },
+    )
+    .await;
+    let pool = &running.backends.pool;
+    let (code, out) = env.run_cli(&["replay", "--verify"]);
+    assert_eq!(code, 0, "{out}");
+
+    // The snapshot (at 101) now says the room is still recording.
+    sqlx::query(
+        "UPDATE snapshots SET payload = jsonb_set(payload, '{state,phase}', '\"Recording\"')
+          WHERE aggregate_id = $1",
+    )
+    .bind(room.to_string())
+    .execute(pool)
+    .await
+    .unwrap();
+    let wrong = fresh_log(pool).load(room).await.unwrap().unwrap();
+    assert_eq!(
+        wrong.phase,
+        Phase::Recording,
+        "the tampered snapshot is used"
+    );
+
+    let (code, out) = env.run_cli(&["replay", "--verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("room {room}: SNAPSHOT disagrees with the log")),
+        "{out}"
+    );
+    let (code, out) = env.run_cli(&["replay", "--room", &room.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("snapshot at 101"), "{out}");
+    let (code, out) = env.run_cli(&["replay", "--verify"]);
+    assert_eq!(code, 0, "{out}");
+    let healed = fresh_log(pool).load(room).await.unwrap().unwrap();
+    assert_eq!(healed.phase, Phase::Completed);
+    running.stop().await;
+}

@@ -1,8 +1,10 @@
-//! `zencast replay [--room ID] [--verify]`: rebuild the Redis room state from the
-//! Postgres log, or compare it with the live state.
+//! `zencast replay [--room ID] [--verify]`: rebuild the Redis room state and
+//! the aggregate snapshots from the Postgres log, or compare them with it.
 
 use zencast_events::RoomId;
 use zencast_projections::replay::{rebuild_room, select_rooms, verify_room};
+
+use zencast_nats::EventLog;
 
 use crate::backends::Backends;
 
@@ -17,12 +19,16 @@ pub async fn run(
 ) -> anyhow::Result<i32> {
     let rooms = select_rooms(&b.pool, room).await?;
     let prefix = b.subjects.prefix();
+    let log = EventLog::new(b.pool.clone(), b.metrics.clone());
     if !verify {
         let mut total = 0;
         for r in &rooms {
             let n = rebuild_room(&b.pool, &b.redis, prefix, *r).await?;
             total += n;
-            println!("room {r}: rebuilt from {n} events");
+            match log.rebuild_snapshot(*r).await? {
+                Some(at) => println!("room {r}: rebuilt from {n} events; snapshot at {at}"),
+                None => println!("room {r}: rebuilt from {n} events"),
+            }
         }
         println!("replayed {total} events into {} rooms", rooms.len());
         return Ok(0);
@@ -48,13 +54,19 @@ pub async fn run(
                 );
             }
         }
-        if check.differences.is_empty() {
+        let snapshot_ok = log.snapshot_agrees(*r).await?;
+        if !snapshot_ok {
+            println!(
+                "room {r}: SNAPSHOT disagrees with the log (`zencast replay --room {r}` rewrites it)"
+            );
+        }
+        for d in &check.differences {
+            println!("room {r}: DIFFERENT {d}");
+        }
+        if snapshot_ok && check.differences.is_empty() {
             println!("room {r}: ok");
         } else {
             differing += 1;
-            for d in &check.differences {
-                println!("room {r}: DIFFERENT {d}");
-            }
         }
     }
     println!(
