@@ -120,7 +120,9 @@ where
         tokio::select! {
             result = pass() => match result {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(rooms = n, "{what}: re-driving what is due in Postgres"),
+                // What a pass found is not yet what it did (the aggregate decides): each
+                // pass logs what it changed.
+                Ok(n) => tracing::debug!(rooms = n, "{what}: rooms due in Postgres"),
                 Err(e) => tracing::warn!(error = %e, "{what}: pass failed; next one in {period:?}"),
             },
             _ = shutdown.wait() => break,

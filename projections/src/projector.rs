@@ -175,6 +175,9 @@ impl Projector {
     /// the live consumer: each apply is guarded by the sequence in Redis.
     pub async fn catch_up(&self, room: zencast_events::RoomId) -> Result<(), ProjectionError> {
         let applied = crate::fresh::catch_up(&self.pool, &self.state, room).await?;
+        if !applied.is_empty() {
+            tracing::info!(%room, events = applied.len(), "projection caught up with the log");
+        }
         Metrics::add(&self.metrics.projection_gaps_filled, applied.len() as u64);
         for e in &applied {
             self.applied_one(e);

@@ -77,6 +77,9 @@ pub async fn reconcile(log: Arc<EventLog>, grace: Duration, period: Duration, sh
         for room in &due {
             let expire = RecordingCommand::ExpireGracePeriod;
             match log.execute(*room, expire, &Origin::now(SYSTEM_ACTOR)).await {
+                Ok(events) if !events.is_empty() => {
+                    tracing::info!(%room, "completed a session past its grace period (from Postgres)")
+                }
                 Ok(_) | Err(CommandError::Rejected(_)) => {}
                 Err(e) => tracing::warn!(%room, error = %e, "could not complete the session"),
             }
