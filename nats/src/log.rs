@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use cqrs_es::Aggregate;
 use sqlx::{PgPool, Row};
 use tokio::sync::Notify;
 use zencast_events::envelope::{META_ACTOR, META_OCCURRED_AT};
@@ -23,11 +22,9 @@ use zencast_events::{
 };
 
 use crate::metrics::Metrics;
-use crate::repository::{envelope_from_row, PgEventRepository};
+use crate::repository::{envelope_from_row, Loaded, PgEventRepository, StoreError};
+use crate::snapshot;
 
-/// A snapshot of the aggregate every this many events, so that loading a long
-/// session reads at most this many events.
-const SNAPSHOT_EVERY: usize = 100;
 /// Attempts of a command that keeps losing expected-version races.
 const MAX_ATTEMPTS: u32 = 12;
 /// Rooms whose latest state this process keeps in memory.
@@ -41,6 +38,15 @@ pub enum CommandError {
     Conflict,
     #[error("event log unavailable: {0}")]
     Storage(String),
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::Conflict,
+            other => Self::Storage(other.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,33 +77,22 @@ impl Origin {
 
 pub struct EventLog {
     pool: PgPool,
-    store: PersistedEventStore<PgEventRepository, Recording>,
+    repo: PgEventRepository,
     locks: Mutex<HashMap<RoomId, Arc<tokio::sync::Mutex<()>>>>,
     /// The state after this process's last append to a room. Used instead of a
     /// reload; if another process appended meanwhile, the append conflicts on
     /// the expected version and the room is reloaded, so the cache cannot make
     /// a decision on stale state stick.
-    cache: Mutex<HashMap<RoomId, Cached>>,
+    cache: Mutex<HashMap<RoomId, Loaded>>,
     appended: Arc<Notify>,
     metrics: Arc<Metrics>,
 }
 
-#[derive(Clone)]
-struct Cached {
-    aggregate: Recording,
-    sequence: usize,
-    snapshot: Option<usize>,
-}
-
 impl EventLog {
     pub fn new(pool: PgPool, metrics: Arc<Metrics>) -> Self {
-        let store = PersistedEventStore::new_snapshot_store(
-            PgEventRepository::new(pool.clone()),
-            SNAPSHOT_EVERY,
-        );
         Self {
+            repo: PgEventRepository::new(pool.clone()),
             pool,
-            store,
             locks: Mutex::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
             appended: Arc::new(Notify::new()),
@@ -128,30 +123,23 @@ impl EventLog {
             (META_ACTOR.to_string(), origin.actor.clone()),
             (META_OCCURRED_AT.to_string(), origin.at.to_rfc3339()),
         ]);
-        let id = room.to_string();
         for attempt in 1..=MAX_ATTEMPTS {
             // Taken out, not copied: it goes back in only after a successful append.
             let cached = self.cache.lock().expect("cache poisoned").remove(&room);
             let from_cache = cached.is_some();
-            let mut context = match cached {
-                Some(c) => EventStoreAggregateContext {
-                    aggregate_id: id.clone(),
-                    aggregate: c.aggregate,
-                    current_sequence: c.sequence,
-                    current_snapshot: c.snapshot,
-                },
-                None => self.store.load_aggregate(&id).await.map_err(storage)?,
+            let loaded = match cached {
+                Some(c) => c,
+                None => self.repo.load(room).await?,
             };
-            // Decide on a copy: cqrs-es's sink applies events to the aggregate it
-            // is given, and its snapshot store applies them again at commit.
-            let mut scratch = context.aggregate().clone();
+            // Decide on a copy: cqrs-es's sink applies each event to the
+            // aggregate it is given, so `next` ends as the state after them.
+            let mut next = loaded.state.clone();
             let sink = EventSink::default();
-            let handled = scratch.handle(command.clone(), &(), &sink).await;
+            let handled = next.handle(command.clone(), &(), &sink).await;
             let events = sink.collect().await;
             if from_cache && (handled.is_err() || events.is_empty()) {
                 // A refusal or a no-op must never rest on state another node
                 // may have moved on from: decide again on the log's state.
-                self.forget(room);
                 continue;
             }
             if let Err(e) = handled {
@@ -161,59 +149,48 @@ impl EventLog {
             if events.is_empty() {
                 return Ok(vec![]);
             }
-            let (before, snapshot) = (context.current_sequence, context.current_snapshot);
-            match self.store.commit(events, context, metadata.clone()).await {
-                Ok(committed) => {
-                    Metrics::add(&self.metrics.events_appended, committed.len() as u64);
+            let before = loaded.sequence;
+            let after = before + events.len() as u64;
+            // The snapshot is `next` itself: the state after exactly the events
+            // appended, labelled with the last of them.
+            let snapshot = snapshot::due(before, after).then_some(&next);
+            match self
+                .repo
+                .append(room, before, &events, &metadata, snapshot)
+                .await
+            {
+                Ok(()) => {
+                    Metrics::add(&self.metrics.events_appended, events.len() as u64);
                     self.appended.notify_one();
-                    let after = before + committed.len();
-                    // cqrs-es writes a snapshot when an append crosses a multiple
-                    // of SNAPSHOT_EVERY; mirror that to know the snapshot version.
-                    let snapshot = if before / SNAPSHOT_EVERY != after / SNAPSHOT_EVERY {
-                        Some(snapshot.map_or(1, |s| s + 1))
-                    } else {
-                        snapshot
-                    };
                     self.remember(
                         room,
-                        Cached {
-                            aggregate: scratch,
+                        Loaded {
+                            state: next,
                             sequence: after,
-                            snapshot,
                         },
                     );
-                    return Ok(committed
-                        .iter()
-                        .map(|e| {
-                            Envelope::new(
-                                room,
-                                e.sequence as u64,
-                                &e.payload,
-                                &origin.actor,
-                                origin.at,
-                            )
+                    return Ok((before + 1..)
+                        .zip(&events)
+                        .map(|(sequence, e)| {
+                            Envelope::new(room, sequence, e, &origin.actor, origin.at)
                         })
                         .collect());
                 }
-                Err(AggregateError::AggregateConflict) => {
+                Err(StoreError::Conflict) => {
                     Metrics::add(&self.metrics.append_conflicts, 1);
-                    self.forget(room);
                     // Another process appended first: back off a little, with
                     // jitter so the losers do not collide again in step.
                     let jitter = (uuid::Uuid::new_v4().as_u128() % 5) as u64;
                     tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 2 + jitter))
                         .await;
                 }
-                Err(e) => {
-                    self.forget(room);
-                    return Err(storage(e));
-                }
+                Err(e) => return Err(e.into()),
             }
         }
         Err(CommandError::Conflict)
     }
 
-    fn remember(&self, room: RoomId, state: Cached) {
+    fn remember(&self, room: RoomId, state: Loaded) {
         let mut cache = self.cache.lock().expect("cache poisoned");
         if cache.len() >= CACHED_ROOMS && !cache.contains_key(&room) {
             // Crude but bounded: rooms are reloaded from their snapshot anyway.
@@ -222,19 +199,47 @@ impl EventLog {
         cache.insert(room, state);
     }
 
-    fn forget(&self, room: RoomId) {
-        self.cache.lock().expect("cache poisoned").remove(&room);
-    }
-
     /// The room's current aggregate state, `None` if the room does not exist.
     pub async fn load(&self, room: RoomId) -> Result<Option<Recording>, CommandError> {
-        let mut context = self
-            .store
-            .load_aggregate(&room.to_string())
+        let loaded = self.repo.load(room).await?;
+        Ok(loaded.state.room.is_some().then_some(loaded.state))
+    }
+
+    /// The room's state and sequence, as a command would see it (snapshot and
+    /// the events after it) and as a replay from its first event makes it:
+    /// equal unless a snapshot is wrong.
+    pub async fn load_both_ways(&self, room: RoomId) -> Result<(Loaded, Loaded), CommandError> {
+        Ok((self.repo.load(room).await?, self.repo.replay(room).await?))
+    }
+
+    /// Whether loading the room through its snapshot gives the same state as
+    /// replaying its log from the first event (true when it has no snapshot).
+    pub async fn snapshot_agrees(&self, room: RoomId) -> Result<bool, CommandError> {
+        let (loaded, replayed) = self.load_both_ways(room).await?;
+        Ok(loaded.sequence == replayed.sequence && loaded.state == replayed.state)
+    }
+
+    /// Replaces the room's snapshot with one made by replaying its log (the
+    /// repair for a snapshot that disagrees: snapshots are only a cache).
+    /// Returns the sequence it holds, or `None` when the room is below the
+    /// first snapshot boundary and so keeps none.
+    pub async fn rebuild_snapshot(&self, room: RoomId) -> Result<Option<u64>, CommandError> {
+        let replayed = self.repo.replay(room).await?;
+        self.forget(room);
+        if replayed.sequence < snapshot::SNAPSHOT_EVERY {
+            snapshot::delete(&self.pool, room)
+                .await
+                .map_err(StoreError::from)?;
+            return Ok(None);
+        }
+        snapshot::write(&self.pool, room, replayed.sequence, &replayed.state)
             .await
-            .map_err(storage)?;
-        let state = context.aggregate().clone();
-        Ok(state.room.is_some().then_some(state))
+            .map_err(StoreError::from)?;
+        Ok(Some(replayed.sequence))
+    }
+
+    fn forget(&self, room: RoomId) {
+        self.cache.lock().expect("cache poisoned").remove(&room);
     }
 
     fn room_lock(&self, room: RoomId) -> Arc<tokio::sync::Mutex<()>> {
@@ -242,14 +247,6 @@ impl EventLog {
         // Forget locks nobody holds or waits for, so the map stays small.
         locks.retain(|_, l| Arc::strong_count(l) > 1);
         locks.entry(room).or_default().clone()
-    }
-}
-
-fn storage(e: AggregateError<RecordingError>) -> CommandError {
-    match e {
-        AggregateError::UserError(e) => CommandError::Rejected(e),
-        AggregateError::AggregateConflict => CommandError::Conflict,
-        other => CommandError::Storage(other.to_string()),
     }
 }
 
@@ -274,6 +271,18 @@ pub async fn room_events(
     rows.iter()
         .map(|row| Ok(envelope_from_row(room, row)?))
         .collect()
+}
+
+/// The room's last sequence in the log (0 for a room with no events).
+pub async fn last_sequence(pool: &PgPool, room: RoomId) -> Result<u64, LogError> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
+    )
+    .bind(Recording::TYPE)
+    .bind(room.to_string())
+    .fetch_one(pool)
+    .await?;
+    Ok(last.unwrap_or(0) as u64)
 }
 
 /// Every room that has events, oldest first.

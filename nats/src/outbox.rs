@@ -20,7 +20,7 @@ use async_nats::jetstream;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use sqlx::{Connection, PgConnection, PgPool, Row};
-use zencast_events::{Recording, RoomId};
+use zencast_events::{Envelope, Recording, RoomId};
 
 use crate::failpoint;
 use crate::metrics::Metrics;
@@ -68,6 +68,23 @@ pub async fn lag(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
     .fetch_one(pool)
     .await?;
     Ok((row.get("n"), row.get("age")))
+}
+
+/// The rooms waiting longest for the relay: (room, events waiting, age of the
+/// oldest in seconds), at most `limit`, oldest first.
+pub async fn room_lag(pool: &PgPool, limit: i64) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT aggregate_id, count(*) AS n,
+                EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
+           FROM outbox GROUP BY aggregate_id ORDER BY min(created_at) LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("aggregate_id"), r.get("n"), r.get("age")))
+        .collect())
 }
 
 impl Relay {
@@ -138,12 +155,21 @@ impl Relay {
     /// Publishes one batch of unpublished events; returns how many were read.
     pub async fn drain_once(&self) -> Result<usize, RelayError> {
         // The batch is picked from the outbox first, then joined to the log by
-        // primary key: the join never scans the log.
+        // primary key: the join never scans the log. Fair under a backlog: it
+        // takes every waiting room's first event, then every room's second,
+        // and so on (rooms waiting longest first within a turn), so each room
+        // makes progress on every pass, and one room alone gets the whole
+        // batch. Each room's part is a prefix of its backlog, in order.
         let rows = sqlx::query(
-            "WITH batch AS (
-                 SELECT aggregate_type, aggregate_id, sequence FROM outbox
-                  WHERE aggregate_type = $1
-                  ORDER BY aggregate_id, sequence
+            "WITH ranked AS (
+                 SELECT aggregate_type, aggregate_id, sequence,
+                        row_number() OVER (PARTITION BY aggregate_id ORDER BY sequence) AS turn,
+                        min(created_at) OVER (PARTITION BY aggregate_id) AS waiting_since
+                   FROM outbox
+                  WHERE aggregate_type = $1),
+             batch AS (
+                 SELECT aggregate_type, aggregate_id, sequence FROM ranked
+                  ORDER BY turn, waiting_since, aggregate_id
                   LIMIT $2)
              SELECT b.aggregate_id, b.sequence, e.event_type, e.event_version, e.payload, e.metadata
                FROM batch b
@@ -168,31 +194,15 @@ impl Relay {
 
         failpoint::hit(failpoint::RELAY_BEFORE_PUBLISH);
 
-        // Send the whole batch, then wait for the acks: one round trip per batch,
-        // not per event. Messages of one room go out in order on one connection.
-        let mut pending = Vec::with_capacity(envelopes.len());
-        for env in &envelopes {
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", env.event_id.to_string().as_str());
-            headers.insert(HEADER_EVENT_TYPE, env.event_type.as_str());
-            headers.insert(HEADER_SEQUENCE, env.sequence.to_string().as_str());
-            headers.insert(HEADER_ROOM, env.room_id.to_string().as_str());
-            let body = Bytes::from(serde_json::to_vec(env).expect("envelopes serialize"));
-            let subject = self.subjects.event(env.room_id, &env.event_type);
-            pending.push(self.js.publish_with_headers(subject, headers, body).await);
-        }
+        let acks = publish(&self.js, &self.subjects, &envelopes).await;
         // A room whose publish failed keeps its later events unmarked too, so
         // they are all sent again, in order, on the next pass.
         let mut failed_from: HashMap<RoomId, u64> = HashMap::new();
         let mut published = Vec::with_capacity(envelopes.len());
-        for (env, sent) in envelopes.iter().zip(pending) {
-            let acked = match sent {
-                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+        for (env, acked) in envelopes.iter().zip(acks) {
             match acked {
-                Ok(()) if !failed_from.contains_key(&env.room_id) => published.push(env),
-                Ok(()) => {}
+                Ok(_) if !failed_from.contains_key(&env.room_id) => published.push(env),
+                Ok(_) => {}
                 Err(e) => {
                     Metrics::add(&self.metrics.publish_failures, 1);
                     tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "publish failed; will retry");
@@ -223,4 +233,34 @@ impl Relay {
         }
         Ok(rows.len())
     }
+}
+
+/// Publishes `envelopes` to their subjects with `Nats-Msg-Id` = event id, the
+/// whole batch first and then the acks: one round trip per batch, not per
+/// event. Messages of one room go out in order on one connection. Returns each
+/// one's ack (whose `duplicate` says JetStream already had it) or error, in order.
+pub async fn publish(
+    js: &jetstream::Context,
+    subjects: &Subjects,
+    envelopes: &[Envelope],
+) -> Vec<Result<jetstream::publish::PublishAck, String>> {
+    let mut pending = Vec::with_capacity(envelopes.len());
+    for env in envelopes {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", env.event_id.to_string().as_str());
+        headers.insert(HEADER_EVENT_TYPE, env.event_type.as_str());
+        headers.insert(HEADER_SEQUENCE, env.sequence.to_string().as_str());
+        headers.insert(HEADER_ROOM, env.room_id.to_string().as_str());
+        let body = Bytes::from(serde_json::to_vec(env).expect("envelopes serialize"));
+        let subject = subjects.event(env.room_id, &env.event_type);
+        pending.push(js.publish_with_headers(subject, headers, body).await);
+    }
+    let mut acks = Vec::with_capacity(pending.len());
+    for sent in pending {
+        acks.push(match sent {
+            Ok(ack) => ack.await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    acks
 }

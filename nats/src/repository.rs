@@ -1,22 +1,55 @@
-//! A cqrs-es event repository on our Postgres schema (`migrations/0001`).
+//! The `Recording` store on our Postgres schema (`migrations/0001`): load a room
+//! (its snapshot, then the events after it) and append a command's events
+//! (with a snapshot when the append crosses a multiple of the snapshot size),
+//! all of an append in one transaction.
 //!
-//! Written here rather than taken from postgres-es 0.5 for two reasons found in
-//! its source: its snapshot update commits the transaction before checking that
-//! the expected snapshot row was hit (so a lost race still commits the events and
-//! then reports a conflict), and its event stream panics on a database error.
-//! Here every append, snapshot included, commits only if all of it holds.
+//! Written here rather than taken from cqrs-es 0.5's `PersistedEventStore` and
+//! postgres-es, for what their sources do: the event store builds snapshots
+//! that its repository API cannot label correctly (see [`crate::snapshot`]),
+//! postgres-es commits the events before checking that its snapshot update hit
+//! the expected row, and its event stream panics on a database error. The
+//! aggregate's rules (`Recording::handle`, `apply`) are still cqrs-es's.
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::{
-    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
-};
 use cqrs_es::Aggregate;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 use zencast_events::envelope::upcast;
-use zencast_events::{event_id, RoomId, SCHEMA_VERSION};
+use zencast_events::{event_id, EnvelopeError, Recording, RecordingEvent, RoomId, SCHEMA_VERSION};
+
+use crate::snapshot::{self, Stored};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another append took one of these sequences first (expected version).
+    #[error("another append took the room's next sequence")]
+    Conflict,
+    #[error("event log unavailable: {0}")]
+    Db(sqlx::Error),
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            // A unique violation on the primary key: another append took this
+            // sequence. (The predecessor check cannot fire for us: we append
+            // right after the sequence we loaded.)
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => Self::Conflict,
+            _ => Self::Db(e),
+        }
+    }
+}
+
+/// A room's state and the last event folded into it.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub state: Recording,
+    pub sequence: u64,
+}
 
 #[derive(Clone)]
 pub struct PgEventRepository {
@@ -27,224 +60,125 @@ impl PgEventRepository {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
 
-const SELECT_EVENTS: &str = "
-SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-  FROM events
- WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
- ORDER BY sequence";
-
-fn unknown(e: impl std::error::Error + Send + Sync + 'static) -> PersistenceError {
-    PersistenceError::UnknownError(Box::new(e))
-}
-
-fn from_sqlx(e: sqlx::Error) -> PersistenceError {
-    match &e {
-        // A unique violation on the primary key: another append took this sequence.
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
-            PersistenceError::OptimisticLockError
-        }
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            PersistenceError::ConnectionError(Box::new(e))
-        }
-        _ => unknown(e),
-    }
-}
-
-/// A stored row as cqrs-es reads it, upcast to the current schema so the
-/// aggregate only ever folds current payloads.
-fn row_to_event(row: &PgRow) -> Result<SerializedEvent, PersistenceError> {
-    let id: String = row.get("aggregate_id");
-    let sequence = row.get::<i64, _>("sequence");
-    let event_type: String = row.get("event_type");
-    let version: String = row.get("event_version");
-    let room = RoomId::parse(&id).map_err(unknown)?;
-    let payload = upcast(
-        room,
-        sequence as u64,
-        &event_type,
-        &version,
-        row.get("payload"),
-    )
-    .map_err(unknown)?;
-    Ok(SerializedEvent::new(
-        id,
-        sequence as usize,
-        row.get("aggregate_type"),
-        event_type,
-        SCHEMA_VERSION.to_string(),
-        payload,
-        row.get("metadata"),
-    ))
-}
-
-impl PgEventRepository {
-    async fn select<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        after: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let rows = sqlx::query(SELECT_EVENTS)
-            .bind(A::TYPE)
-            .bind(aggregate_id)
-            .bind(after as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(from_sqlx)?;
-        rows.iter().map(row_to_event).collect()
-    }
-}
-
-impl PersistedEventRepository for PgEventRepository {
-    async fn get_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select::<A>(aggregate_id, 0).await
+    /// The room's state: its snapshot if it can be trusted, then every event
+    /// after it. A snapshot that cannot be trusted is replaced by a correct
+    /// one (healing rooms whose snapshot an older version mislabelled).
+    pub async fn load(&self, room: RoomId) -> Result<Loaded, StoreError> {
+        let start = match snapshot::read(&self.pool, room).await? {
+            Stored::Valid { sequence, state } => Some(Loaded { state, sequence }),
+            Stored::None => None,
+            Stored::Unusable { why } => {
+                tracing::warn!(%room, why, "snapshot ignored; replaying the room from its first event");
+                let loaded = self.fold(room, Loaded::default()).await?;
+                snapshot::write(&self.pool, room, loaded.sequence, &loaded.state).await?;
+                return Ok(loaded);
+            }
+        };
+        self.fold(room, start.unwrap_or_default()).await
     }
 
-    async fn get_last_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        last_sequence: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select::<A>(aggregate_id, last_sequence).await
+    /// The room's state from its first event, ignoring any snapshot: the
+    /// reference a snapshot is checked against.
+    pub async fn replay(&self, room: RoomId) -> Result<Loaded, StoreError> {
+        self.fold(room, Loaded::default()).await
     }
 
-    async fn get_snapshot<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        let row = sqlx::query(
-            "SELECT last_sequence, current_snapshot, payload FROM snapshots
-              WHERE aggregate_type = $1 AND aggregate_id = $2",
+    /// Folds the events after `from.sequence` into `from`.
+    async fn fold(&self, room: RoomId, mut from: Loaded) -> Result<Loaded, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sequence, event_type, event_version, payload FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
+              ORDER BY sequence",
         )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
-        Ok(row.map(|row| SerializedSnapshot {
-            aggregate_id: aggregate_id.to_string(),
-            aggregate: row.get("payload"),
-            current_sequence: row.get::<i64, _>("last_sequence") as usize,
-            current_snapshot: row.get::<i64, _>("current_snapshot") as usize,
-        }))
+        .bind(Recording::TYPE)
+        .bind(room.to_string())
+        .bind(from.sequence as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &rows {
+            let (sequence, event) = event_from_row(room, row)?;
+            from.state.apply(event);
+            from.sequence = sequence;
+        }
+        Ok(from)
     }
 
-    async fn persist<A: Aggregate>(
+    /// Appends `events` right after `after` (the expected version), and when
+    /// `snapshot` is given, the state after all of them, labelled with the
+    /// last one's sequence. All or nothing.
+    pub async fn append(
         &self,
-        events: &[SerializedEvent],
-        snapshot_update: Option<(String, Value, usize)>,
-    ) -> Result<(), PersistenceError> {
-        if events.is_empty() && snapshot_update.is_none() {
-            return Ok(());
-        }
+        room: RoomId,
+        after: u64,
+        events: &[RecordingEvent],
+        metadata: &HashMap<String, String>,
+        snapshot: Option<&Recording>,
+    ) -> Result<(), StoreError> {
+        let metadata = serde_json::to_value(metadata).expect("a string map serialises");
+        let numbered = (after + 1..).zip(events);
         // One event and no snapshot (the common case): a single statement, which
         // is its own transaction, trigger included. Saves two round trips.
-        if let ([event], None) = (events, &snapshot_update) {
-            insert_event::<A, _>(&self.pool, event).await?;
-            return Ok(());
+        if let ([event], None) = (events, snapshot) {
+            return insert_event(&self.pool, room, after + 1, event, &metadata).await;
         }
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
-        for event in events {
-            insert_event::<A, _>(&mut *tx, event).await?;
+        let mut tx = self.pool.begin().await?;
+        for (sequence, event) in numbered {
+            insert_event(&mut *tx, room, sequence, event, &metadata).await?;
         }
-        if let Some((aggregate_id, payload, snapshot)) = snapshot_update {
-            let last_sequence = events.last().map_or(0, |e| e.sequence) as i64;
-            // Insert the first snapshot, or move the one we loaded forward; if
-            // someone else moved it meanwhile, nothing matches and we roll back.
-            let hit = sqlx::query(
-                "INSERT INTO snapshots AS s (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-                    SET last_sequence = EXCLUDED.last_sequence,
-                        current_snapshot = EXCLUDED.current_snapshot,
-                        payload = EXCLUDED.payload
-                  WHERE s.current_snapshot = EXCLUDED.current_snapshot - 1",
-            )
-            .bind(A::TYPE)
-            .bind(&aggregate_id)
-            .bind(last_sequence)
-            .bind(snapshot as i64)
-            .bind(&payload)
-            .execute(&mut *tx)
-            .await
-            .map_err(from_sqlx)?
-            .rows_affected();
-            if hit != 1 {
-                tx.rollback().await.map_err(from_sqlx)?;
-                return Err(PersistenceError::OptimisticLockError);
-            }
+        if let Some(state) = snapshot {
+            snapshot::write(&mut *tx, room, after + events.len() as u64, state).await?;
         }
-        tx.commit().await.map_err(from_sqlx)
-    }
-
-    async fn stream_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<ReplayStream, PersistenceError> {
-        let events = self.get_events::<A>(aggregate_id).await?;
-        Ok(replay_stream(events))
-    }
-
-    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        let rows = sqlx::query(
-            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
-               FROM events WHERE aggregate_type = $1 ORDER BY aggregate_id, sequence",
-        )
-        .bind(A::TYPE)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
-        Ok(replay_stream(
-            rows.iter().map(row_to_event).collect::<Result<_, _>>()?,
-        ))
+        tx.commit().await?;
+        Ok(())
     }
 }
 
-/// Appends one event. The outbox row is written by the `events_outbox` trigger,
-/// in the same transaction.
-async fn insert_event<'e, A: Aggregate, E: sqlx::PgExecutor<'e>>(
+/// A stored event as the aggregate folds it: upcast to the current schema.
+fn event_from_row(room: RoomId, row: &PgRow) -> Result<(u64, RecordingEvent), EnvelopeError> {
+    let sequence = row.get::<i64, _>("sequence") as u64;
+    let event_type: &str = row.get("event_type");
+    let tagged = upcast(
+        room,
+        sequence,
+        event_type,
+        row.get("event_version"),
+        row.get("payload"),
+    )?;
+    let event = serde_json::from_value(tagged).map_err(|source| EnvelopeError::BadPayload {
+        room,
+        sequence,
+        event_type: event_type.to_string(),
+        source,
+    })?;
+    Ok((sequence, event))
+}
+
+/// Appends one event (cqrs-es's layout: the payload tagged with its type). The
+/// outbox row is written by the `events_outbox` trigger, in the same transaction.
+async fn insert_event<'e, E: sqlx::PgExecutor<'e>>(
     executor: E,
-    event: &SerializedEvent,
-) -> Result<(), PersistenceError> {
-    let room = RoomId::parse(&event.aggregate_id).map_err(unknown)?;
-    let metadata = if event.metadata.is_null() {
-        Value::Object(Default::default())
-    } else {
-        event.metadata.clone()
-    };
+    room: RoomId,
+    sequence: u64,
+    event: &RecordingEvent,
+    metadata: &Value,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                              event_version, payload, metadata, event_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(A::TYPE)
-    .bind(&event.aggregate_id)
-    .bind(event.sequence as i64)
-    .bind(&event.event_type)
-    .bind(&event.event_version)
-    .bind(&event.payload)
-    .bind(&metadata)
-    .bind(event_id(room, event.sequence as u64))
+    .bind(Recording::TYPE)
+    .bind(room.to_string())
+    .bind(sequence as i64)
+    .bind(event.type_name())
+    .bind(SCHEMA_VERSION)
+    .bind(serde_json::to_value(event).expect("events always serialise"))
+    .bind(metadata)
+    .bind(event_id(room, sequence))
     .execute(executor)
-    .await
-    .map_err(from_sqlx)?;
+    .await?;
     Ok(())
-}
-
-fn replay_stream(events: Vec<SerializedEvent>) -> ReplayStream {
-    let (mut feed, stream) = ReplayStream::new(events.len().max(1));
-    tokio::spawn(async move {
-        for event in events {
-            if feed.push(Ok(event)).await.is_err() {
-                return;
-            }
-        }
-    });
-    stream
 }
 
 /// The envelope of a stored event row (columns `sequence`, `event_type`,

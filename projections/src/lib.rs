@@ -12,6 +12,7 @@
 //! - [`replay`]: `zencast replay` (rebuild) and `--verify` (compare).
 //! - [`view`]: the room as the api returns it.
 
+pub mod fresh;
 pub mod keys;
 pub mod model;
 pub mod ops;

@@ -2,7 +2,13 @@
 //! event to the Redis room state. Idempotent (the sequence guard skips what is
 //! already applied) and self-healing (a gap is filled from the Postgres log, so
 //! a lost or reordered message cannot leave a room wrong).
+//!
+//! A gap is only noticed when a later event of the room arrives; a room whose
+//! last events never reach the stream would stay behind. [`Projector::reconcile`]
+//! asks Postgres, at start-up and periodically, for the rooms with recent
+//! events and brings any that is behind up to its last sequence.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +19,16 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, mpsc};
 use zencast_events::Envelope;
 use zencast_nats::log::room_events;
-use zencast_nats::{supervise, Metrics, Shutdown};
+use zencast_nats::{duties, supervise, Metrics, Shutdown};
 
 use crate::room_state::{Outcome, RoomState};
 use crate::ProjectionError;
+
+/// How far back the reconciler looks for rooms with events: at start-up (a
+/// projector that was down, or a Redis that lost its data), then on each pass.
+/// Older rooms are rebuilt by `zencast replay`.
+const LOOKBACK_AT_START: Duration = Duration::from_secs(7 * 24 * 3600);
+const LOOKBACK: Duration = Duration::from_secs(3600);
 
 /// Events of different rooms are applied in parallel by this many workers; one
 /// room's events always go to the same worker, so they stay in order.
@@ -129,6 +141,46 @@ impl Projector {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Brings every room with recent events that is behind its log up to its
+    /// last sequence, every `period` (and at once). Rooms whose last event is
+    /// younger than a period are left to the stream.
+    pub async fn reconcile(self, period: Duration, shutdown: Shutdown) {
+        let first = AtomicBool::new(true);
+        duties::every("projection reconciler", period, shutdown, || async {
+            let lookback = if first.swap(false, Ordering::Relaxed) {
+                LOOKBACK_AT_START
+            } else {
+                LOOKBACK.max(period * 10)
+            };
+            let mut behind = 0;
+            let active = duties::recently_active(&self.pool, lookback, period)
+                .await
+                .map_err(zencast_nats::LogError::from)?;
+            for (room, last) in active {
+                if self.state.last_sequence(room).await? < last {
+                    self.catch_up(room).await?;
+                    behind += 1;
+                }
+            }
+            Ok::<_, ProjectionError>(behind)
+        })
+        .await
+    }
+
+    /// Applies the room's logged events after its last applied one. Safe beside
+    /// the live consumer: each apply is guarded by the sequence in Redis.
+    pub async fn catch_up(&self, room: zencast_events::RoomId) -> Result<(), ProjectionError> {
+        let applied = crate::fresh::catch_up(&self.pool, &self.state, room).await?;
+        if !applied.is_empty() {
+            tracing::info!(%room, events = applied.len(), "projection caught up with the log");
+        }
+        Metrics::add(&self.metrics.projection_gaps_filled, applied.len() as u64);
+        for e in &applied {
+            self.applied_one(e);
         }
         Ok(())
     }

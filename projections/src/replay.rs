@@ -7,6 +7,7 @@ use zencast_events::RoomId;
 use zencast_nats::log::{room_events, rooms};
 
 use crate::model::{Difference, RoomModel};
+use crate::room_state::RoomState;
 use crate::ProjectionError;
 
 /// What `verify` found for one room.
@@ -15,6 +16,8 @@ pub struct RoomCheck {
     pub room: RoomId,
     /// Events in the log that the live state has not applied yet (projector lag).
     pub behind: u64,
+    /// When the oldest of those happened: how long the projection has been behind.
+    pub behind_since: Option<chrono::DateTime<chrono::Utc>>,
     pub differences: Vec<Difference>,
 }
 
@@ -40,10 +43,26 @@ pub async fn rebuild_room(
     if events.is_empty() {
         return Err(ProjectionError::UnknownRoom(room));
     }
-    RoomModel::rebuild(prefix, room, &events)?
-        .write(redis, prefix, room)
-        .await?;
+    let model = RoomModel::rebuild(prefix, room, &events)?;
+    install(pool, redis, prefix, room, &model).await?;
     Ok(events.len())
+}
+
+/// Writes a rebuilt room, then applies what the log gained since the rebuild
+/// read it. The live projector may apply an event between that read and the
+/// write, which the write then overwrites; the catch-up applies it again (its
+/// sequence is past the rebuilt one), so a rebuild cannot lose an event to a
+/// race with the projector, and the projector's own applies stay guarded.
+pub async fn install(
+    pool: &PgPool,
+    redis: &ConnectionManager,
+    prefix: &str,
+    room: RoomId,
+    model: &RoomModel,
+) -> Result<(), ProjectionError> {
+    model.write(redis, prefix, room).await?;
+    crate::fresh::catch_up(pool, &RoomState::new(redis.clone(), prefix), room).await?;
+    Ok(())
 }
 
 /// Compares the live state with the state rebuilt from the log up to the
@@ -70,6 +89,7 @@ pub async fn verify_room(
     Ok(RoomCheck {
         room,
         behind: (events.len() - upto) as u64,
+        behind_since: events.get(upto).map(|e| e.occurred_at),
         differences: live.diff(&rebuilt),
     })
 }

@@ -4,6 +4,11 @@
 //! timer lives in any process: a restart, or another api node, picks it up.
 //! When it runs out, `ExpireGracePeriod` completes the session if nobody else
 //! has (the aggregate makes a second completion a no-op).
+//!
+//! The consumer only hears of `RecordingStopped` events that reached the
+//! stream; [`reconcile`] also asks Postgres, at start-up and periodically, for
+//! rooms stopped longer than the grace period ago and not completed, so a lost
+//! message delays a completion by one period at most.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +17,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
 use zencast_events::{Envelope, RecordingCommand, RecordingEvent, SYSTEM_ACTOR};
-use zencast_nats::{supervise, CommandError, EventLog, Origin, Shutdown};
+use zencast_nats::{duties, supervise, CommandError, EventLog, Origin, Shutdown};
 
 pub const COMPLETION_CONSUMER: &str = "completion";
 
@@ -62,4 +67,24 @@ impl GraceWatcher {
         }
         Err("message stream ended".into())
     }
+}
+
+/// Completes, every `period` (and at once), the sessions Postgres says are
+/// past their grace period.
+pub async fn reconcile(log: Arc<EventLog>, grace: Duration, period: Duration, shutdown: Shutdown) {
+    duties::every("completion reconciler", period, shutdown, || async {
+        let due = duties::overdue_completions(log.pool(), grace).await?;
+        for room in &due {
+            let expire = RecordingCommand::ExpireGracePeriod;
+            match log.execute(*room, expire, &Origin::now(SYSTEM_ACTOR)).await {
+                Ok(events) if !events.is_empty() => {
+                    tracing::info!(%room, "completed a session past its grace period (from Postgres)")
+                }
+                Ok(_) | Err(CommandError::Rejected(_)) => {}
+                Err(e) => tracing::warn!(%room, error = %e, "could not complete the session"),
+            }
+        }
+        Ok::<_, sqlx::Error>(due.len())
+    })
+    .await
 }

@@ -4,7 +4,8 @@
 //! - `POST /api/recordings` → 201 `{roomId, hostParticipantId, hostToken, sequence}`:
 //!   `RoomCreated` is in the Postgres log (with its outbox row) before the reply.
 //! - `GET /api/recordings/{roomId}` → the room's state from the Redis projection
-//!   (404 unknown room; 503 while a just-created room is still being projected).
+//!   (404 unknown room; brought up to the log before it is read, so a read
+//!   right after a command sees it).
 //! - `GET /api/recordings/{roomId}/events` → the audit timeline, read from Postgres.
 //! - `POST /api/recordings/{roomId}/join`, `/start`, `/stop`: invites, joins and host
 //!   controls; every refusal appends nothing.

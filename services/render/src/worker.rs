@@ -17,6 +17,11 @@
 //! the job after the ack wait, the next worker sees a running attempt without
 //! a heartbeat, fails it ("stopped responding") and retries. The message is
 //! acknowledged only once the render completed or failed for good.
+//!
+//! The consumer only hears of jobs whose message reached the stream;
+//! [`Worker::reconcile`] also asks Postgres, at start-up and periodically, for
+//! renders asked for and unfinished, so a lost `SessionCompleted` or
+//! `RenderRequested` delays a render by one period, never forever.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,7 +31,7 @@ use async_nats::jetstream::AckKind;
 use zencast_events::{
     Envelope, FilledGap, Layout, Phase, RecordingCommand, RecordingEvent, RoomId,
 };
-use zencast_nats::{supervise, CommandError, Origin, Shutdown};
+use zencast_nats::{duties, supervise, CommandError, LogError, Origin, Shutdown};
 
 use crate::assemble::{
     assemble, ensure_window, final_key, final_windows, key_of, recorded_windows, Rendered, Report,
@@ -89,6 +94,26 @@ impl Worker {
                     Next::RetryIn(self.settings.backoff)
                 }
             }
+        })
+        .await
+    }
+
+    /// Attends, every `period` (and at once), to the renders Postgres says are
+    /// asked for, unfinished and quiet for a period. What a message would have
+    /// done: the aggregate and the expected-version claim keep it to one
+    /// render however many workers and messages also attend.
+    pub async fn reconcile(self: Arc<Self>, period: Duration, shutdown: Shutdown) {
+        duties::every("render reconciler", period, shutdown, || async {
+            let due = duties::unfinished_renders(&self.jobs.pool, period)
+                .await
+                .map_err(LogError::from)?;
+            for room in &due {
+                // No message to keep alive: the heartbeat alone says it runs.
+                if let Err(e) = self.attend(*room, || async {}).await {
+                    tracing::warn!(%room, error = %e, "reconciled render failed; next pass retries");
+                }
+            }
+            Ok::<_, RenderError>(due.len())
         })
         .await
     }

@@ -119,6 +119,16 @@ pub struct Config {
         global = true
     )]
     pub upload_grace_ms: u64,
+    /// Milliseconds between the reconcilers' scans of Postgres (also run at
+    /// start-up): each duty owner (completion, render, projector) re-drives
+    /// what is due there but whose JetStream message was lost or mishandled.
+    #[arg(
+        long,
+        env = "ZENCAST_RECONCILE_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub reconcile_ms: u64,
     /// The built web client (scripts/build-web.sh), served at `/` (default:
     /// `web/dist` in the working directory, else in the source tree).
     #[arg(long, env = "ZENCAST_WEB_DIR", global = true)]
@@ -211,6 +221,10 @@ impl Config {
                 font: self.font.exists().then(|| self.font.clone()),
             },
         }
+    }
+
+    pub fn reconcile_period(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.reconcile_ms.max(100))
     }
 
     pub fn render_ack_wait(&self) -> std::time::Duration {

@@ -42,9 +42,26 @@ enum Command {
     Replay {
         #[arg(long)]
         room: Option<RoomId>,
-        /// Compare live state with the rebuilt state instead; exit 1 on any difference.
+        /// Compare live state with the rebuilt state instead; exit 1 on any
+        /// difference, or on a room whose projection lags its log for longer
+        /// than --max-lag-ms.
         #[arg(long)]
         verify: bool,
+        /// With --verify: how old the oldest unprojected event of a room may be
+        /// before the room counts as stuck behind its log.
+        #[arg(long, default_value_t = 10_000, requires = "verify")]
+        max_lag_ms: u64,
+    },
+    /// Send the Postgres log to the event stream again (same `Nats-Msg-Id`s:
+    /// what JetStream still has is dropped as a duplicate). For a stream that
+    /// lost messages, so that ops tools following it see them.
+    Republish {
+        /// One room's events.
+        #[arg(long, required_unless_present = "since", conflicts_with = "since")]
+        room: Option<RoomId>,
+        /// Every event stored at or after this time (RFC 3339, e.g. 2026-11-27T21:00:00Z).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// A room's event timeline, from the Postgres log.
     Audit {
@@ -198,9 +215,23 @@ async fn main() -> anyhow::Result<()> {
             println!("database migrated");
             0
         }
-        Command::Replay { room, verify } => {
+        Command::Replay {
+            room,
+            verify,
+            max_lag_ms,
+        } => {
             let b = Backends::connect(&cli.config).await?;
-            zencast::cli::replay::run(&b, room, verify).await?
+            let max_lag = std::time::Duration::from_millis(max_lag_ms);
+            zencast::cli::replay::run(&b, room, verify, max_lag).await?
+        }
+        Command::Republish { room, since } => {
+            let b = Backends::connect(&cli.config).await?;
+            let selection = match (room, since) {
+                (Some(room), _) => zencast_nats::republish::Selection::Room(room),
+                (None, Some(since)) => zencast_nats::republish::Selection::Since(since),
+                (None, None) => unreachable!("clap requires --room or --since"),
+            };
+            zencast::cli::republish::run(&b, selection).await?
         }
         Command::Audit { room, json } => {
             let b = Backends::connect(&cli.config).await?;

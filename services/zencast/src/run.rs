@@ -106,6 +106,11 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             backends.metrics.clone(),
         );
         projected = Some(projector.applied());
+        tasks.push(tokio::spawn(
+            projector
+                .clone()
+                .reconcile(backends.config.reconcile_period(), shutdown.clone()),
+        ));
         tasks.push(tokio::spawn(projector.run(shutdown.clone())));
     }
 
@@ -157,6 +162,11 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             windows,
             shutdown.clone(),
         )));
+        tasks.push(tokio::spawn(
+            worker
+                .clone()
+                .reconcile(backends.config.reconcile_period(), shutdown.clone()),
+        ));
         tasks.push(tokio::spawn(worker.run(consumer, shutdown.clone())));
     }
 
@@ -179,6 +189,12 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             grace: std::time::Duration::from_millis(backends.config.upload_grace_ms),
         };
         tasks.push(tokio::spawn(watcher.run(shutdown.clone())));
+        tasks.push(tokio::spawn(zencast_api::completion::reconcile(
+            log.clone(),
+            std::time::Duration::from_millis(backends.config.upload_grace_ms),
+            backends.config.reconcile_period(),
+            shutdown.clone(),
+        )));
         let listener = tokio::net::TcpListener::bind(backends.config.http_addr)
             .await
             .map_err(|e| {

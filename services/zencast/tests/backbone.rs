@@ -610,3 +610,333 @@ async fn audit_and_tail_show_the_events() {
     let _ = tail.wait();
     running.stop().await;
 }
+
+/// `RecordingStopped` is committed but never reaches the stream: no grace
+/// watcher hears of it and no later event reveals the projector's gap. The
+/// projection reconciler shows the room stopped within seconds, and the
+/// completion reconciler completes it once the grace period is over, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_that_never_reaches_the_stream_is_projected_and_completed_from_postgres() {
+    let mut env = TestEnv::new();
+    env.config.upload_grace_ms = 4_000;
+    let period = Duration::from_millis(env.config.reconcile_ms);
+    let grace = Duration::from_millis(env.config.upload_grace_ms);
+    let running = env.start(support::NO_RENDER).await;
+    support::lose_on_the_way_to_the_stream(&running.backends.pool, "RecordingStopped").await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let room = api.create("Lost stop").await;
+    let id = support::s(&room["roomId"]).to_string();
+    let token = support::s(&room["hostToken"]).to_string();
+    for action in ["start", "stop"] {
+        let (status, v) = api
+            .post(
+                &format!("/api/recordings/{id}/{action}"),
+                Some(&token),
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{action}: {v}");
+    }
+    let stopped = Instant::now();
+    let path = format!("/api/recordings/{id}");
+    eventually(
+        period * 2 + Duration::from_secs(3),
+        "the room shown stopped",
+        || async { (api.get(&path, None).await.1["status"] == "stopped").then_some(()) },
+    )
+    .await;
+    eprintln!("shown stopped {:?} after the stop", stopped.elapsed());
+    assert!(
+        stopped.elapsed() < grace,
+        "projected before completion could hide the gap"
+    );
+
+    let room_id = RoomId::parse(&id).unwrap();
+    let completions = || async {
+        room_events(&running.backends.pool, room_id, 0, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event_type == "SessionCompleted")
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        grace + period * 2 + Duration::from_secs(5),
+        "completion",
+        || async { (!completions().await.is_empty()).then_some(()) },
+    )
+    .await;
+    let took = stopped.elapsed();
+    eprintln!("completed {took:?} after the stop (grace {grace:?}, period {period:?})");
+    assert!(took >= grace, "completed before the grace period was over");
+    eventually(
+        period * 2 + Duration::from_secs(3),
+        "the room shown completed",
+        || async { (api.get(&path, None).await.1["status"] == "completed").then_some(()) },
+    )
+    .await;
+    // Later passes find nothing more to do.
+    tokio::time::sleep(period * 2).await;
+    assert_eq!(completions().await.len(), 1);
+    running.stop().await;
+}
+
+/// A projection held behind its log (its projector stopped while commands go
+/// on) is lag for a moment and a failure beyond the bound: `replay --verify`
+/// exits 1 naming the room, and 0 while the lag is younger than the bound.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_verify_fails_on_a_projection_held_behind_its_log() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    create_room(&running.log, room, host, "Held back").await;
+    let state = zencast_projections::RoomState::new(running.backends.redis.clone(), &env.tag);
+    eventually(Duration::from_secs(5), "projection", || {
+        let state = state.clone();
+        async move { (state.last_sequence(room).await.ok()? == 2).then_some(()) }
+    })
+    .await;
+    let (code, out) = env.run_cli(&["replay", "--verify", "--max-lag-ms", "500"]);
+    assert_eq!(code, 0, "{out}");
+    running.stop().await;
+
+    // Nothing projects any more; the log goes on.
+    let log = EventLog::new(
+        env.backends().await.pool,
+        std::sync::Arc::new(Metrics::default()),
+    );
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    log.execute(room, start, &o).await.unwrap();
+    let (code, out) = env.run_cli(&["replay", "--verify", "--max-lag-ms", "60000"]);
+    assert_eq!(code, 0, "young lag is not a failure: {out}");
+    assert!(
+        out.contains("1 events behind the log, within the lag bound"),
+        "{out}"
+    );
+
+    let behind_since = Instant::now();
+    let (code, out) = eventually(
+        Duration::from_secs(10),
+        "the lag to outgrow the bound",
+        || {
+            let env = &env;
+            async move {
+                let (code, out) = env.run_cli(&["replay", "--verify", "--max-lag-ms", "500"]);
+                (code != 0).then_some((code, out))
+            }
+        },
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("room {room}: BEHIND its log by 1 events")),
+        "{out}"
+    );
+    assert!(behind_since.elapsed() < Duration::from_secs(5));
+}
+
+/// The stream lost (deleted): `zencast republish --room` refills it from the
+/// log, in order, with the original `Nats-Msg-Id`s; run again, JetStream drops
+/// every message as a duplicate. `--since` selects by the time events were stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn republish_refills_a_lost_stream_with_the_same_message_ids() {
+    let env = TestEnv::new();
+    let relay_only = Parts {
+        api: false,
+        relay: true,
+        projector: false,
+        render: false,
+        embedded_s3: false,
+    };
+    let running = env.start(relay_only).await;
+    let b = running.backends.clone();
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    create_room(&running.log, room, host, "Refill me").await;
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    running.log.execute(room, start, &o).await.unwrap();
+    eventually(Duration::from_secs(5), "3 events on the stream", || async {
+        (stream_messages(&b).await == 3).then_some(())
+    })
+    .await;
+    running.stop().await;
+
+    b.js.delete_stream(b.subjects.stream()).await.unwrap();
+    let (code, out) = env.run_cli(&["republish", "--room", &room.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("republished 3 events"), "{out}");
+    assert!(out.contains("0 already there"), "{out}");
+    let stream = b.js.get_stream(b.subjects.stream()).await.unwrap();
+    let logged = room_events(&b.pool, room, 0, None).await.unwrap();
+    for (i, event) in logged.iter().enumerate() {
+        let msg = stream.get_raw_message(i as u64 + 1).await.unwrap();
+        let header = |name: &str| msg.headers.get(name).map(|v| v.as_str().to_string());
+        assert_eq!(header("Nats-Msg-Id"), Some(event.event_id.to_string()));
+        assert_eq!(header("Zencast-Sequence"), Some(event.sequence.to_string()));
+        assert_eq!(
+            msg.subject.as_str(),
+            b.subjects.event(room, &event.event_type)
+        );
+    }
+
+    let (code, out) = env.run_cli(&["republish", "--room", &room.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 already there"), "{out}");
+    assert_eq!(stream_messages(&b).await, 3);
+
+    // Another room, stored after `since`: only its events are sent.
+    let since = chrono::Utc::now();
+    let log = EventLog::new(b.pool.clone(), std::sync::Arc::new(Metrics::default()));
+    let later = RoomId::new();
+    create_room(&log, later, ParticipantId::new(), "Later").await;
+    let (code, out) = env.run_cli(&["republish", "--since", &since.to_rfc3339()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("republished 2 events"), "{out}");
+    assert!(out.contains("0 already there"), "{out}");
+    assert_eq!(stream_messages(&b).await, 5);
+}
+
+/// Under a backlog every room makes progress: one pass of the relay over a
+/// room with 600 waiting events (whose id sorts first) and a room with 2
+/// (whose id sorts last) publishes both rooms' first events, each room's in
+/// order; `/metrics` shows the lag of each room meanwhile.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_serves_every_room_under_a_backlog() {
+    let env = TestEnv::new();
+    let api_only = Parts {
+        api: true,
+        relay: false,
+        projector: false,
+        render: false,
+        embedded_s3: true,
+    };
+    let running = env.start(api_only).await;
+    let b = running.backends.clone();
+    let busy = RoomId::parse("00000000-0000-4000-8000-000000000001").unwrap();
+    let quiet = RoomId::parse("ffffffff-ffff-4fff-bfff-ffffffffffff").unwrap();
+    let host = ParticipantId::new();
+    create_room(&running.log, busy, host, "Busy").await;
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    running.log.execute(busy, start, &o).await.unwrap();
+    for i in 0..597 {
+        let chunk = RecordingCommand::RecordChunk {
+            participant: host,
+            index: ChunkIndex::new(i).unwrap(),
+            size: 1,
+            sha256: sha(i),
+            key: format!("k{i}"),
+            starts_segment: i == 0,
+            recorder_started_at: None,
+        };
+        running.log.execute(busy, chunk, &o).await.unwrap();
+    }
+    create_room(&running.log, quiet, ParticipantId::new(), "Quiet").await;
+
+    let metrics = reqwest::get(format!("http://{}/metrics", running.http_addr.unwrap()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "zencast_relay_room_lag_events{{room=\"{busy}\"}} 600"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "zencast_relay_room_lag_events{{room=\"{quiet}\"}} 2"
+        )),
+        "{metrics}"
+    );
+
+    let relay = zencast_nats::outbox::Relay::new(
+        b.pool.clone(),
+        b.config.database_url.clone(),
+        b.js.clone(),
+        b.subjects.clone(),
+        b.metrics.clone(),
+        running.log.appended(),
+    );
+    let read = relay.drain_once().await.unwrap();
+    assert_eq!(read, 512, "one full batch");
+    let waiting = |room: RoomId| {
+        let pool = b.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE aggregate_id = $1")
+                .bind(room.to_string())
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(waiting(quiet).await, 0, "the quiet room was not starved");
+    assert_eq!(waiting(busy).await, 600 - 510);
+    // Each room's part of the batch went out in order, from its first event.
+    let stream = b.js.get_stream(b.subjects.stream()).await.unwrap();
+    let mut seen: std::collections::HashMap<String, u64> = Default::default();
+    for n in 1..=512u64 {
+        let msg = stream.get_raw_message(n).await.unwrap();
+        let header = |name: &str| msg.headers.get(name).unwrap().as_str().to_string();
+        let sequence: u64 = header("Zencast-Sequence").parse().unwrap();
+        let last = seen.entry(header("Zencast-Room")).or_insert(0);
+        assert_eq!(sequence, *last + 1);
+        *last = sequence;
+    }
+    running.stop().await;
+}
+
+/// A rebuild that read the log before the projector applied the latest events
+/// (the race of `zencast replay` with a live projector) writes an older state
+/// over a newer one; installing it catches up from the log at once, so the
+/// events in between are not lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_that_raced_the_projector_loses_no_event() {
+    let env = TestEnv::new();
+    let b = env.backends().await;
+    let log = EventLog::new(b.pool.clone(), std::sync::Arc::new(Metrics::default()));
+    let (room, host) = (RoomId::new(), ParticipantId::new());
+    create_room(&log, room, host, "Raced").await;
+    let o = Origin::now("test");
+    let start = RecordingCommand::StartRecording { by: host, at: o.at };
+    log.execute(room, start, &o).await.unwrap();
+    for i in 0..3 {
+        let chunk = RecordingCommand::RecordChunk {
+            participant: host,
+            index: ChunkIndex::new(i).unwrap(),
+            size: 10,
+            sha256: sha(i),
+            key: format!("k{i}"),
+            starts_segment: i == 0,
+            recorder_started_at: None,
+        };
+        log.execute(room, chunk, &o).await.unwrap();
+    }
+    let events = room_events(&b.pool, room, 0, None).await.unwrap();
+    assert_eq!(events.len(), 6);
+    let prefix = b.subjects.prefix();
+    let state = zencast_projections::RoomState::new(b.redis.clone(), prefix);
+    // The rebuild read 3 events; the projector has applied all 6 meanwhile.
+    let stale = RoomModel::rebuild(prefix, room, &events[..3]).unwrap();
+    RoomModel::rebuild(prefix, room, &events)
+        .unwrap()
+        .write(&b.redis, prefix, room)
+        .await
+        .unwrap();
+    // Written alone, the stale model wins the race and hides 3 events.
+    stale.write(&b.redis, prefix, room).await.unwrap();
+    assert_eq!(state.last_sequence(room).await.unwrap(), 3);
+
+    zencast_projections::replay::install(&b.pool, &b.redis, prefix, room, &stale)
+        .await
+        .unwrap();
+    assert_eq!(state.last_sequence(room).await.unwrap(), 6);
+    let check = zencast_projections::replay::verify_room(&b.pool, &b.redis, prefix, room)
+        .await
+        .unwrap();
+    assert_eq!(check.behind, 0);
+    assert!(check.differences.is_empty(), "{:?}", check.differences);
+}

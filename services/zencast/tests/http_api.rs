@@ -161,3 +161,59 @@ async fn the_openapi_document_describes_every_route() {
     );
     running.stop().await;
 }
+
+/// A read right after a command sees it, even with no projector running at
+/// all (the worst lag there is) and after Redis lost the room: the api brings
+/// the room up to the log before it reads. (It used to answer 503 "not
+/// projected yet", or 404 after a wipe.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_right_after_a_command_sees_it_whatever_the_projection_lag() {
+    let env = TestEnv::new();
+    let no_projector = zencast::Parts {
+        api: true,
+        relay: true,
+        projector: false,
+        render: false,
+        embedded_s3: true,
+    };
+    let running = env.start(no_projector).await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let room = api.create("Read your writes").await;
+    let id = support::s(&room["roomId"]);
+    let path = format!("/api/recordings/{id}");
+    let (status, view) = api.get(&path, None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["title"], "Read your writes");
+    assert_eq!(view["status"], "open");
+    assert_eq!(view["lastSequence"], room["sequence"]);
+
+    let token = support::s(&room["hostToken"]);
+    let (status, started) = api
+        .post(&format!("{path}/start"), Some(token), serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let (_, view) = api.get(&path, None).await;
+    assert_eq!(view["status"], "recording");
+    assert_eq!(view["lastSequence"], started["sequence"]);
+
+    // Redis loses everything of the room; the next read has it all again.
+    let mut redis = running.backends.redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:room:{id}*", env.tag))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    let _: () = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (status, again) = api.get(&path, None).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, view);
+
+    let unknown = format!("/api/recordings/{}", uuid::Uuid::new_v4());
+    assert_eq!(api.get(&unknown, None).await.0, 404);
+    running.stop().await;
+}

@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::{eventually, s, Api, TestEnv};
 use zencast::{Parts, Running};
-use zencast_events::{RecordingEvent, RoomId};
+use zencast_events::{ParticipantId, RecordingCommand, RecordingEvent, Role, RoomId};
 use zencast_nats::log::room_events;
-use zencast_nats::EventLog;
+use zencast_nats::{EventLog, Origin};
 
 /// The api, relay and projector in this process; render workers are started
 /// by each test as it needs them.
@@ -1105,5 +1105,175 @@ async fn a_three_minute_session_is_rendered_while_it_records() {
         waited <= Duration::from_secs(30),
         "final.mp4 took {waited:?} after the last chunk"
     );
+    running.stop().await;
+}
+
+/// The sequences and times of the room's events of `event_type`, from the log.
+async fn logged(
+    running: &Running,
+    room: &str,
+    event_type: &str,
+) -> Vec<(u64, chrono::DateTime<chrono::Utc>)> {
+    room_events(
+        &running.backends.pool,
+        RoomId::parse(room).unwrap(),
+        0,
+        None,
+    )
+    .await
+    .unwrap()
+    .iter()
+    .filter(|e| e.event_type == event_type)
+    .map(|e| (e.sequence, e.occurred_at))
+    .collect()
+}
+
+/// The session of the issue: its completion lands on sequences 100–101, one
+/// past a snapshot boundary, in one append (the guest's `FinishUploads`:
+/// `ParticipantUploadsFinished` and `SessionCompleted`). Before snapshots were
+/// labelled with the state they hold, every later load saw the room stopped
+/// and the render never came. A worker started afterwards renders it at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_completing_on_sequences_100_and_101_renders_at_once() {
+    let env = test_env();
+    let running = env.start(NO_WORKER).await;
+    let dir = scratch(&env);
+    let session = recording_session(&running, "Completes on 100-101", "grid").await;
+    // The guest's connection drops and comes back 43 times: 86 events, so
+    // that a few chunks (quick to ingest and render) take the log to the boundary.
+    let guest_id = ParticipantId::parse(s(&session.guest["participantId"])).unwrap();
+    let room_id = RoomId::parse(session.room_id()).unwrap();
+    let origin = Origin::now("test");
+    for _ in 0..43 {
+        let leave = RecordingCommand::Leave {
+            participant: guest_id,
+            reason: "network".into(),
+        };
+        running.log.execute(room_id, leave, &origin).await.unwrap();
+        let back = RecordingCommand::Join {
+            participant: guest_id,
+            display_name: "Gus".into(),
+            role: Role::Guest,
+        };
+        running.log.execute(room_id, back, &origin).await.unwrap();
+    }
+    // 4 started, 5–90 the guest's 43 round trips, 91–93 host chunks, 94 host
+    // finished, 95 stopped, 96–99 guest chunks, 100–101 completion.
+    let host = recording(&dir, "host", 4.0, 1.0, 1000);
+    let guest = recording(&dir, "guest", 4.0, 2.0, 1500);
+    session
+        .upload(
+            s(&session.room["hostParticipantId"]),
+            s(&session.room["hostToken"]),
+            &chunks(&host, 3),
+            0.2,
+        )
+        .await;
+    session.stop_after(4.5).await;
+    session
+        .upload(
+            s(&session.guest["participantId"]),
+            s(&session.guest["participantToken"]),
+            &chunks(&guest, 4),
+            0.5,
+        )
+        .await;
+    let room = session.room_id();
+    assert_eq!(
+        logged(&running, room, "ParticipantUploadsFinished").await[1].0,
+        100
+    );
+    let completed = logged(&running, room, "SessionCompleted").await;
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0].0, 101, "completion on 100–101");
+
+    // A worker process that has never seen the room, on the same store.
+    let mut backends = running.backends.clone();
+    backends.config.s3_endpoint = Some(format!("http://{}", running.s3_addr.unwrap()));
+    let t0 = std::time::Instant::now();
+    let only_render = Parts {
+        api: false,
+        relay: false,
+        projector: false,
+        render: true,
+        embedded_s3: false,
+    };
+    let worker = zencast::start(backends, only_render).await.unwrap();
+    let started = eventually(Duration::from_secs(20), "RenderStarted", || async {
+        logged(&running, room, "RenderStarted")
+            .await
+            .first()
+            .copied()
+    })
+    .await;
+    eprintln!("RenderStarted {:?} after the worker started", t0.elapsed());
+    assert!(started.0 > 101);
+    let view = session.rendered(Duration::from_secs(120)).await;
+    assert_eq!(view["status"], "completed");
+    assert_eq!(logged(&running, room, "RenderCompleted").await.len(), 1);
+    assert_eq!(logged(&running, room, "SessionCompleted").await.len(), 1);
+    worker.stop().await;
+    running.stop().await;
+}
+
+/// `SessionCompleted` is committed but never reaches the stream (its outbox
+/// row vanishes before the relay sends it), so no worker hears of the job:
+/// the render reconciler finds it in Postgres and the render starts within
+/// seconds of its period, once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_completion_that_never_reaches_the_stream_is_rendered_by_the_reconciler() {
+    let env = test_env();
+    let period = Duration::from_millis(env.config.reconcile_ms);
+    let running = env.start(Parts::ALL).await;
+    support::lose_on_the_way_to_the_stream(&running.backends.pool, "SessionCompleted").await;
+    let dir = scratch(&env);
+    let session = two_person_session(&running, &dir, "Lost completion", "grid").await;
+    let room = session.room_id();
+    let completed = eventually(Duration::from_secs(10), "completion in the log", || async {
+        logged(&running, room, "SessionCompleted")
+            .await
+            .first()
+            .copied()
+    })
+    .await;
+
+    let started = eventually(
+        period * 2 + Duration::from_secs(20),
+        "RenderStarted",
+        || async {
+            logged(&running, room, "RenderStarted")
+                .await
+                .first()
+                .copied()
+        },
+    )
+    .await;
+    let after = (started.1 - completed.1).to_std().unwrap();
+    eprintln!("render started {after:?} after the completion (reconciler period {period:?})");
+    // Quiet for one period, found on the next pass, plus a busy machine.
+    assert!(
+        after < period * 2 + Duration::from_secs(5),
+        "took {after:?}"
+    );
+    let subject = running
+        .backends
+        .subjects
+        .event(RoomId::parse(room).unwrap(), "SessionCompleted");
+    assert!(
+        running
+            .backends
+            .stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+            .is_err(),
+        "SessionCompleted was not supposed to reach the stream"
+    );
+
+    let view = session.rendered(Duration::from_secs(120)).await;
+    assert_eq!(view["status"], "completed", "the projection filled the gap");
+    // Two more passes: nothing renders twice.
+    tokio::time::sleep(period * 2).await;
+    assert_eq!(logged(&running, room, "RenderStarted").await.len(), 1);
+    assert_eq!(logged(&running, room, "RenderCompleted").await.len(), 1);
     running.stop().await;
 }

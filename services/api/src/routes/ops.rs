@@ -53,5 +53,26 @@ async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
              # TYPE zencast_relay_lag_seconds gauge\nzencast_relay_lag_seconds {age}\n"
         ));
     }
+    // Per room, for the rooms waiting longest (bounded: a label per room).
+    if let Ok(rooms) = outbox::room_lag(&app.pool, 20).await {
+        text.push_str(
+            "# HELP zencast_relay_room_lag_seconds Age of a room's oldest unpublished event (the 20 rooms waiting longest).\n\
+             # TYPE zencast_relay_room_lag_seconds gauge\n",
+        );
+        for (room, _, age) in &rooms {
+            text.push_str(&format!(
+                "zencast_relay_room_lag_seconds{{room=\"{room}\"}} {age}\n"
+            ));
+        }
+        text.push_str(
+            "# HELP zencast_relay_room_lag_events Events of a room not yet published (the 20 rooms waiting longest).\n\
+             # TYPE zencast_relay_room_lag_events gauge\n",
+        );
+        for (room, pending, _) in &rooms {
+            text.push_str(&format!(
+                "zencast_relay_room_lag_events{{room=\"{room}\"}} {pending}\n"
+            ));
+        }
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

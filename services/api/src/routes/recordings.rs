@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use zencast_events::{Envelope, Layout, ParticipantId, RecordingCommand, Role, RoomId};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
-use zencast_projections::view::{read_room, RoomView};
+use zencast_projections::fresh::read_fresh;
+use zencast_projections::view::RoomView;
+use zencast_projections::RoomState;
 
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, ErrorBody};
@@ -251,21 +253,18 @@ async fn control(
     params(("roomId" = String, Path, format = Uuid)),
     responses((status = 200, description = "The room's state from the Redis projection"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-/// `GET /api/recordings/{roomId}`: the room's state from the Redis projection.
+/// `GET /api/recordings/{roomId}`: the room's state from the Redis projection,
+/// brought up to the log first if it lags (503 only when a backend is down).
 async fn show(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
 ) -> Result<Json<RoomView>, ApiError> {
-    if let Some(view) = read_room(&app.redis, app.prefix(), room).await? {
-        return Ok(Json(view));
-    }
-    // Not projected: either unknown, or created a moment ago and on its way.
-    if room_events(&app.pool, room, 0, Some(1)).await?.is_empty() {
-        Err(ApiError::NotFound(format!("room {room} does not exist")))
-    } else {
-        Err(ApiError::Unavailable(format!(
-            "room {room} exists but its state is not projected yet; retry shortly"
-        )))
+    let state = RoomState::new(app.redis.clone(), app.prefix());
+    // As of the log now: a read right after a command sees it, whatever the
+    // projector's lag (or a Redis that lost the room).
+    match read_fresh(&app.pool, &state, room).await? {
+        Some(view) => Ok(Json(view)),
+        None => Err(ApiError::NotFound(format!("room {room} does not exist"))),
     }
 }
 

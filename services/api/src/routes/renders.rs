@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zencast_events::{Layout, RecordingCommand, Role, RoomId};
 use zencast_nats::Origin;
-use zencast_projections::view::{read_room, FileView};
+use zencast_projections::fresh::read_fresh;
+use zencast_projections::view::FileView;
+use zencast_projections::RoomState;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -95,7 +97,9 @@ pub struct Files {
 }
 
 async fn files(app: &AppState, room: RoomId) -> Result<Vec<FileView>, ApiError> {
-    let view = read_room(&app.redis, app.prefix(), room)
+    let state = RoomState::new(app.redis.clone(), app.prefix());
+    // From the log as it is: a finished room's files survive a Redis wipe.
+    let view = read_fresh(&app.pool, &state, room)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("room {room} does not exist")))?;
     Ok(view.render.files)

@@ -4,4 +4,5 @@ pub mod audit;
 pub mod bench;
 pub mod render;
 pub mod replay;
+pub mod republish;
 pub mod tail;

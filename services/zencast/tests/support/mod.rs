@@ -71,6 +71,7 @@ impl TestEnv {
             aws_secret_access_key: "zencast-test-secret".into(),
             max_chunk_bytes: 4 * 1024 * 1024,
             upload_grace_ms: 1_500,
+            reconcile_ms: 1_000,
             web_dir: None,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
@@ -131,6 +132,7 @@ impl TestEnv {
                 "ZENCAST_UPLOAD_GRACE_MS",
                 self.config.upload_grace_ms.to_string(),
             ),
+            ("ZENCAST_RECONCILE_MS", self.config.reconcile_ms.to_string()),
             ("ZENCAST_RENDER_PRESET", self.config.render_preset.clone()),
             ("ZENCAST_RENDER_CRF", self.config.render_crf.to_string()),
             (
@@ -459,4 +461,30 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// From now on, events of `event_type` are committed to the log but their
+/// outbox rows vanish before the relay can send them: the event never reaches
+/// the stream, as if JetStream had lost it. (A trigger on the test's own
+/// database; the event itself is untouched.)
+pub async fn lose_on_the_way_to_the_stream(pool: &sqlx::PgPool, event_type: &str) {
+    let name = format!("lose_{}", event_type.to_lowercase());
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION {name}() RETURNS trigger AS $$
+         BEGIN
+             IF EXISTS (SELECT 1 FROM events
+                         WHERE aggregate_type = NEW.aggregate_type
+                           AND aggregate_id = NEW.aggregate_id
+                           AND sequence = NEW.sequence
+                           AND event_type = '{event_type}') THEN
+                 RETURN NULL;
+             END IF;
+             RETURN NEW;
+         END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER {name} BEFORE INSERT ON outbox
+             FOR EACH ROW EXECUTE FUNCTION {name}();"
+    ))
+    .execute(pool)
+    .await
+    .expect("install the losing trigger");
 }
