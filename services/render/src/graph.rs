@@ -473,7 +473,15 @@ mod tests {
             crf: 23,
             font: None,
         };
-        let args = video_pass(&tracks, &composition, Path::new("/w/t"), span, &encoding, &wavs, &outputs);
+        let args = video_pass(
+            &tracks,
+            &composition,
+            Path::new("/w/t"),
+            span,
+            &encoding,
+            &wavs,
+            &outputs,
+        );
         let at = args.iter().position(|a| a == "/w/g0.webm").unwrap();
         assert_eq!(args[at - 3..at], ["-ss", "27.500000", "-i"]);
         assert_eq!(args.iter().filter(|a| *a == "-ss").count(), 1);

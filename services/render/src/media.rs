@@ -286,10 +286,7 @@ pub async fn decode_errors(
     if let Some(from) = from {
         command.args(["-ss", &format!("{from:.3}")]);
     }
-    command
-        .arg("-i")
-        .arg(file)
-        .args(["-f", "null", "-"]);
+    command.arg("-i").arg(file).args(["-f", "null", "-"]);
     let (_, stderr) = run_tool(command, "decoding the recording".into()).await?;
     Ok(stderr
         .lines()

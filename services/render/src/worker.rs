@@ -313,7 +313,11 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let ingest = Ingest { jobs: jobs.clone() };
-        for track in plan(&jobs.events(room).await?, Mode::Live)?.tracks.iter().rev() {
+        for track in plan(&jobs.events(room).await?, Mode::Live)?
+            .tracks
+            .iter()
+            .rev()
+        {
             ingest.attend(room, track.participant).await?;
         }
         Ok(())
@@ -383,9 +387,12 @@ impl Worker {
         let done: Vec<(WindowSpec, String)> = specs
             .iter()
             .map(|s| {
-                let prefix = known.get(&key_of(&plan, layout, s)).cloned().ok_or_else(|| {
-                    RenderError::Media(format!("window {} is not in the log", s.index))
-                })?;
+                let prefix = known
+                    .get(&key_of(&plan, layout, s))
+                    .cloned()
+                    .ok_or_else(|| {
+                        RenderError::Media(format!("window {} is not in the log", s.index))
+                    })?;
                 Ok((s.clone(), prefix))
             })
             .collect::<Result<_, RenderError>>()?;

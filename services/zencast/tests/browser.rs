@@ -335,5 +335,8 @@ async fn assert_final_mp4(env: &TestEnv, server: &Process, result: &Value) {
         (seconds - session).abs() < 1.5,
         "final.mp4 lasts {seconds} s, the session {session} s"
     );
-    assert!(session >= recorded - 0.5, "the session outlasts what the driver saw");
+    assert!(
+        session >= recorded - 0.5,
+        "the session outlasts what the driver saw"
+    );
 }

@@ -1003,12 +1003,24 @@ async fn a_chunk_that_does_not_decode_is_known_within_seconds_while_recording() 
 fn camera_recording(dir: &Path, name: &str, seconds: u32, freq: u32) -> Vec<u8> {
     let out = dir.join(format!("{name}.webm"));
     let status = Command::new("ffmpeg")
-        .args(["-y", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .args([
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg(format!("testsrc2=size=640x480:rate=30:duration={seconds}"))
         .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}"))
+        .arg(format!(
+            "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
+        ))
         .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
-        .args(["-b:v", "1M", "-g", "60", "-c:a", "libopus", "-ac", "2", "-f", "webm"])
+        .args([
+            "-b:v", "1M", "-g", "60", "-c:a", "libopus", "-ac", "2", "-f", "webm",
+        ])
         .arg(&out)
         .status()
         .unwrap();
@@ -1049,7 +1061,8 @@ async fn a_three_minute_session_is_rendered_while_it_records() {
         .collect();
     for i in 0..count {
         // Chunk i leaves the browser when its slice of time has been recorded.
-        let due = session.started_ms + (recorder_start + f64::from(CHUNK) * (i + 1) as f64) * 1000.0;
+        let due =
+            session.started_ms + (recorder_start + f64::from(CHUNK) * (i + 1) as f64) * 1000.0;
         let now = chrono::Utc::now().timestamp_micros() as f64 / 1000.0;
         if due > now {
             tokio::time::sleep(Duration::from_millis((due - now) as u64)).await;
@@ -1072,7 +1085,11 @@ async fn a_three_minute_session_is_rendered_while_it_records() {
     session.download("final.mp4", &final_mp4).await;
     let p = ffprobe(&final_mp4);
     let length = f64::from(SECONDS) + recorder_start;
-    assert!(near(p.duration, length, 0.5), "final.mp4 lasts {}", p.duration);
+    assert!(
+        near(p.duration, length, 0.5),
+        "final.mp4 lasts {}",
+        p.duration
+    );
     for (participant, _) in &who {
         let file = dir.join(format!("{participant}.mp4"));
         session
@@ -1100,7 +1117,10 @@ async fn a_three_minute_session_is_rendered_while_it_records() {
         .count();
     let windows = (length / zencast_render::windows::WINDOW).ceil() as usize;
     println!("{during} of {windows} windows rendered during the session; final.mp4 {waited:?} after the last chunk");
-    assert!(during >= windows - 4, "only {during} of {windows} windows during the session");
+    assert!(
+        during >= windows - 4,
+        "only {during} of {windows} windows during the session"
+    );
     assert!(
         waited <= Duration::from_secs(30),
         "final.mp4 took {waited:?} after the last chunk"
