@@ -98,6 +98,16 @@ pub struct ParticipantView {
     pub present: bool,
     pub chunks_stored: u32,
     pub chunks_finished: Option<u32>,
+    /// Chunks the server could not read, with why (they count as missing
+    /// until sent again).
+    pub rejected_chunks: Vec<RejectedChunk>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RejectedChunk {
+    pub index: u32,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
@@ -109,6 +119,8 @@ pub struct RenderView {
     /// What the running render is doing (`fetching`, `aligning`, `encoding`, …).
     pub stage: Option<String>,
     pub error: Option<String>,
+    /// How far the final video is rendered while the session goes on.
+    pub rendered_until_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

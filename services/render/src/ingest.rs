@@ -57,20 +57,36 @@ impl Ingest {
         let plan = plan(&events, Mode::Live)?;
         if let Some(track) = plan.tracks.iter().find(|t| t.participant == participant) {
             for piece in &track.pieces {
+                // Each verdict is used by the next chunk's check (where to
+                // enter, where the media was): kept here as it is recorded,
+                // so a backlog is read chunk by chunk, not from the start.
+                let mut piece = piece.clone();
                 for k in 0..piece.chunks.len() {
-                    let chunk = &piece.chunks[k];
+                    let chunk = piece.chunks[k].clone();
                     if chunk.media_end.is_some() || chunk.rejected {
                         continue;
                     }
                     let t0 = std::time::Instant::now();
-                    let verdict = self.check(piece, k).await?;
-                    tracing::info!(%room, index = chunk.index, took_ms = t0.elapsed().as_millis() as u64, "chunk checked");
+                    let verdict = self.check(&piece, k).await?;
+                    let took_ms = t0.elapsed().as_millis() as u64;
+                    tracing::debug!(%room, index = chunk.index, took_ms, "chunk checked");
                     let ok = matches!(verdict, Verdict::Probed { .. });
-                    self.record(room, participant, chunk, &events, verdict)
+                    if let Verdict::Probed {
+                        media_end_ms,
+                        resync_at,
+                        ..
+                    } = &verdict
+                    {
+                        piece.chunks[k].media_end = Some(*media_end_ms as f64 / 1000.0);
+                        piece.chunks[k].resync_at = *resync_at;
+                    }
+                    self.record(room, participant, &chunk, &events, verdict)
                         .await?;
                     if !ok {
                         break;
                     }
+                    // Windows become due as the backlog is read, not after it.
+                    j.publish_due(room).await?;
                 }
             }
         }

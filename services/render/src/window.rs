@@ -203,7 +203,7 @@ impl WindowRenderer {
         };
         let t0 = std::time::Instant::now();
         run(&s.ffmpeg, args, Some(Box::new(report))).await?;
-        tracing::info!(
+        tracing::debug!(
             index = spec.index,
             people = tracks.len(),
             audio_ms = audio_took.as_millis() as u64,

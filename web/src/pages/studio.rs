@@ -40,6 +40,11 @@ pub fn Studio(room: String) -> Element {
         .map(|r| r.title.clone())
         .unwrap_or_default();
     let room_recording = view.room.as_ref().is_some_and(|r| r.status == "recording");
+    let rendered_until = view
+        .room
+        .as_ref()
+        .and_then(|r| r.render.rendered_until_ms)
+        .filter(|ms| *ms > 0);
     let elapsed = view
         .recording_started_ms
         .map(|s| clock(now() + view.clock_offset_ms - s));
@@ -106,6 +111,16 @@ pub fn Studio(room: String) -> Element {
                         "data-pending": if tile.is_me { "{uploads.pending}" } else { "" },
                         Progress { label: if tile.is_me { format!("{} (you)", tile.name) } else { tile.name.clone() },
                             done: tile.chunks_stored, total: tile.chunks_recorded }
+                        for bad in tile.rejected.iter() {
+                            p { class: "problem", role: "alert", "data-rejected": "{bad.index}",
+                                "Chunk {bad.index + 1} of {tile.name} could not be read ({bad.reason}); it is missing from the recording until it is sent again."
+                            }
+                        }
+                    }
+                }
+                if let Some(ms) = rendered_until {
+                    p { id: "rendered-until", class: "muted",
+                        "The final video is ready up to {clock(ms as f64)}: only the rest remains after you stop."
                     }
                 }
             }

@@ -33,6 +33,7 @@ pub struct Tile {
     pub stream: Option<MediaStream>,
     pub chunks_stored: u32,
     pub chunks_recorded: u32,
+    pub rejected: Vec<crate::api::RejectedChunk>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -112,6 +113,7 @@ impl Session {
                                 peer.and_then(|p| p.stream.clone())
                             },
                             chunks_stored: p.chunks_stored,
+                            rejected: p.rejected_chunks.clone(),
                             chunks_recorded: if is_me {
                                 self.next_index.unwrap_or(0).max(p.chunks_stored)
                             } else {
