@@ -273,9 +273,13 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<StreamInfo, RenderErro
     })
 }
 
-/// Decodes `file` (from `from` seconds after its first packet, else
-/// entirely); the decoder's and demuxer's complaints, if any. The end of a
-/// stream cut mid-cluster is not a complaint: every chunk but the last ends so.
+/// Reads `file` (from `from` seconds after its first packet, else entirely),
+/// decoding its audio and demuxing its video; the demuxer's and the audio
+/// decoder's complaints, if any. Video is not decoded: a frame that lacks its
+/// references is normal where a stream is entered mid-way, so only the
+/// container decides a verdict, and decoding a 10 s chunk of 720p VP8 costs
+/// about 0.5 s of CPU against 0.06 s to demux it. The end of a stream cut
+/// mid-cluster is not a complaint: every chunk but the last ends so.
 pub async fn decode_errors(
     ffmpeg: &Path,
     file: &Path,
@@ -286,7 +290,10 @@ pub async fn decode_errors(
     if let Some(from) = from {
         command.args(["-ss", &format!("{from:.3}")]);
     }
-    command.arg("-i").arg(file).args(["-f", "null", "-"]);
+    command
+        .arg("-i")
+        .arg(file)
+        .args(["-map", "0", "-c:v", "copy", "-f", "null", "-"]);
     let (_, stderr) = run_tool(command, "decoding the recording".into()).await?;
     Ok(stderr
         .lines()

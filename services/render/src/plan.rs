@@ -21,6 +21,11 @@ use zencast_events::{Container, Envelope, FilledGap, ParticipantId, RecordingEve
 
 /// How far a recorder start may lie outside the session (clock-sync error).
 pub const RECORDER_START_TOLERANCE: f64 = 2.0;
+/// A participant with nothing stored this long (plus two chunk lengths) after
+/// both the recording's start and their join no longer holds up the windows:
+/// they are not recording (an open tab in another room, a recorder that never
+/// started). Should they upload later, the windows are rendered again with them.
+pub const ABSENT_AFTER: f64 = 10.0;
 
 /// One stored chunk, with what the ingest worker learnt of it.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +69,8 @@ pub struct Track {
     /// Declared its chunk count, and every chunk below it is probed: nothing
     /// more will come from this participant.
     pub done: bool,
+    /// Nothing stored long after they could have sent it (see `ABSENT_AFTER`).
+    pub absent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -283,6 +290,8 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
 
     let seconds = |t: DateTime<Utc>| (t - started).num_microseconds().unwrap_or(0) as f64 / 1e6;
     let stopped = f.stopped.map(seconds);
+    // The log's own clock: when its newest event happened.
+    let now = events.last().map_or(0.0, |e| seconds(e.occurred_at));
     // A recorder start is believed only within the session.
     let bound = |t: f64| {
         let upper = stopped.map_or(f64::INFINITY, |s| s + RECORDER_START_TOLERANCE);
@@ -353,6 +362,8 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
                     .is_some_and(|(c, ..)| c.media_end.is_some())
             })
         });
+        let absent = stored.chunks.is_empty()
+            && now - joined.max(0.0) > 2.0 * f64::from(f.chunk_seconds) + ABSENT_AFTER;
         if !pieces.is_empty() || mode == Mode::Live {
             tracks.push(Track {
                 participant: *p,
@@ -360,6 +371,7 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
                 joined,
                 pieces,
                 done,
+                absent,
             });
         }
     }
@@ -381,7 +393,7 @@ impl Track {
     /// timeline: the contiguous probed chunks from the first, each segment
     /// placed at its start. Nothing before the participant joined can come.
     pub fn reach(&self) -> f64 {
-        if self.done {
+        if self.done || self.absent {
             return f64::INFINITY;
         }
         let mut reach = self.joined.max(0.0);
@@ -422,7 +434,9 @@ impl Plan {
     }
 
     /// The length of the output: where the last probed media ends, bounded by
-    /// the session's own length (a clock cannot stretch it).
+    /// the session's own length. A guest's recorder stops only when the stop
+    /// reaches their page (seconds later on a slow device), and what it records
+    /// meanwhile is after the session; a clock cannot stretch it either.
     pub fn duration(&self) -> f64 {
         let end = self
             .tracks
@@ -435,7 +449,7 @@ impl Plan {
             })
             .fold(0.0, f64::max);
         match self.stopped {
-            Some(stop) => end.min(stop + RECORDER_START_TOLERANCE),
+            Some(stop) => end.min(stop),
             None => end,
         }
     }
@@ -475,6 +489,8 @@ mod tests {
     struct Log {
         room: RoomId,
         events: Vec<Envelope>,
+        /// When the next event happens, on the timeline.
+        clock: f64,
     }
 
     fn t(seconds: f64) -> DateTime<Utc> {
@@ -486,6 +502,7 @@ mod tests {
             let mut log = Self {
                 room: RoomId::new(),
                 events: vec![],
+                clock: -1.0,
             };
             log.push(RecordingEvent::RoomCreated {
                 title: "Ep".into(),
@@ -507,7 +524,7 @@ mod tests {
         fn push(&mut self, e: RecordingEvent) {
             let seq = self.events.len() as u64 + 1;
             self.events
-                .push(Envelope::new(self.room, seq, &e, "test", t(-1.0)));
+                .push(Envelope::new(self.room, seq, &e, "test", t(self.clock)));
         }
         fn chunk(&mut self, p: ParticipantId, i: u32, start: Option<f64>) {
             self.push(RecordingEvent::ChunkUploaded {
@@ -686,7 +703,22 @@ mod tests {
         let guest = &plan.tracks[1];
         assert_eq!(guest.pieces[0].start, -RECORDER_START_TOLERANCE);
         assert_eq!(guest.pieces[1].start, 6.0 + RECORDER_START_TOLERANCE);
-        assert!(plan.duration() <= 6.0 + RECORDER_START_TOLERANCE);
+        assert!(plan.duration() <= 6.0);
+    }
+
+    #[test]
+    fn what_a_guest_records_after_the_hosts_stop_is_not_in_the_output() {
+        let (h, g) = (ParticipantId::new(), ParticipantId::new());
+        let mut log = Log::new(h, g);
+        log.chunk(h, 0, Some(0.1));
+        log.chunk(g, 0, Some(0.2));
+        log.push(RecordingEvent::RecordingStopped { at: t(6.0) });
+        // The stop reached the guest's page 2.5 s late.
+        probe(&mut log, h, 0, 5.9);
+        probe(&mut log, g, 0, 8.3);
+        log.complete(&[(h, 1), (g, 1)]);
+        let plan = plan(&log.events, Mode::Final { force: false }).unwrap();
+        assert_eq!(plan.duration(), 6.0);
     }
 
     #[test]
@@ -724,5 +756,40 @@ mod tests {
             chunk_count: 2,
         });
         assert_eq!(live(&log).finished_until(), 31.0, "the host is done");
+    }
+
+    #[test]
+    fn a_participant_who_never_records_holds_the_windows_only_for_a_while() {
+        let (h, g) = (ParticipantId::new(), ParticipantId::new());
+        let mut log = Log::new(h, g);
+        let live = |log: &Log| plan(&log.events, Mode::Live).unwrap();
+        // The host records; the guest joined and sends nothing.
+        log.clock = 10.5;
+        log.chunk(h, 0, Some(0.0));
+        probe(&mut log, h, 0, 10.0);
+        assert_eq!(live(&log).finished_until(), 0.0, "the guest may still send");
+        // Two chunk lengths (2 s here) and `ABSENT_AFTER` later, they may not.
+        for (i, end) in [(1, 20.0), (2, 30.0)] {
+            log.clock = end + 0.5;
+            log.chunk(h, i, None);
+            probe(&mut log, h, i, end);
+        }
+        assert!(log.clock > 2.0 * 2.0 + ABSENT_AFTER);
+        let plan = live(&log);
+        assert_eq!(plan.finished_until(), 30.0, "the guest holds nothing now");
+        let windows = crate::windows::live(&plan);
+        assert_eq!(windows.len(), 3);
+        assert!(
+            windows.iter().all(|w| w.tracks == [0]),
+            "and is in no window"
+        );
+        // Should the guest record after all, their windows include them.
+        log.chunk(g, 0, Some(20.0));
+        probe(&mut log, g, 0, 10.0);
+        let plan = live(&log);
+        assert_eq!(plan.finished_until(), 30.0);
+        let windows = crate::windows::live(&plan);
+        assert_eq!(windows[2].tracks, [0, 1], "the guest recorded from 20 s");
+        assert_eq!(windows[1].tracks, [0], "not before");
     }
 }

@@ -5,7 +5,9 @@
 //! session goes on: each window is a self-contained video starting with a
 //! keyframe plus AAC frames cut to join without a click (see `aac`). After
 //! the last chunk only the last window and the assembly (stream copies)
-//! remain. A window shows the participants who had joined before its end.
+//! remain. A window shows the participants whose recording began before its
+//! end (not those who joined without recording: the same window whether it
+//! was rendered live or after the session).
 
 use zencast_events::ParticipantId;
 
@@ -46,7 +48,7 @@ impl WindowSpec {
 
 fn spec(plan: &Plan, index: u32, from: f64, to: f64) -> WindowSpec {
     let tracks = (0..plan.tracks.len())
-        .filter(|t| plan.tracks[*t].joined < to)
+        .filter(|t| plan.tracks[*t].pieces.iter().any(|p| p.start < to))
         .collect();
     WindowSpec {
         index,
@@ -177,6 +179,7 @@ mod tests {
             joined: 0.0,
             pieces,
             done: false,
+            absent: false,
         }
     }
 
