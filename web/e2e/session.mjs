@@ -116,6 +116,14 @@ try {
   } else {
     await sleep(recordMs / 2);
     await shot(host.page, 'studio');
+    // The final video is rendered while recording: the host sees how far
+    // (recording goes on until the page says it, if that takes longer: with
+    // the whole suite and two browsers on two cores, the first window can
+    // take a minute).
+    const ready = await host.page.waitForSelector('#rendered-until', { timeout: recordMs + 80000 });
+    result.renderedUntil = await ready.textContent();
+    result.renderedUntilAfterMs = Date.now() - recordingFrom;
+    log(`the host sees: ${result.renderedUntil}`);
   }
   const left = recordMs - (Date.now() - recordingFrom);
   if (left > 0) await sleep(left);

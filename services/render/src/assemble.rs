@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use zencast_events::{Envelope, Layout, OutputKind, RecordingEvent, RenderOutput, RoomId};
 
 use crate::plan::Plan;
-use crate::window::{self, run, track_files, WindowRenderer, FINAL_VIDEO, MIX};
+use crate::window::{run, track_files, WindowRenderer, FINAL_VIDEO, MIX};
 use crate::windows::{self, WindowSpec};
 use crate::RenderError;
 
@@ -63,32 +63,6 @@ pub fn key_of(plan: &Plan, layout: Layout, spec: &WindowSpec) -> String {
     zencast_events::aggregate::window_key(layout, spec.index, spec.to_ms(), &spec.people(plan))
 }
 
-/// Renders a window unless the log has it; `record` appends `WindowRendered`.
-pub async fn ensure_window<F, Fut>(
-    renderer: &WindowRenderer,
-    room: RoomId,
-    plan: &Plan,
-    layout: Layout,
-    spec: &WindowSpec,
-    known: &HashMap<String, String>,
-    progress: window::Progress,
-    record: F,
-) -> Result<(String, bool), RenderError>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<(), RenderError>>,
-{
-    if let Some(prefix) = known.get(&key_of(plan, layout, spec)) {
-        return Ok((prefix.clone(), false));
-    }
-    let prefix = window::prefix(room, layout, spec, plan);
-    renderer
-        .render(plan, spec, layout, &prefix, progress)
-        .await?;
-    record(prefix.clone()).await?;
-    Ok((prefix, true))
-}
-
 /// Joins the windows into the session's files and stores them.
 pub async fn assemble(
     renderer: &WindowRenderer,
@@ -97,7 +71,6 @@ pub async fn assemble(
     specs: &[(WindowSpec, String)],
     dir: &Path,
 ) -> Result<(Vec<RenderOutput>, u64), RenderError> {
-    let ffmpeg = &renderer.settings.ffmpeg;
     // Each window's files, here.
     let mut local = Vec::new();
     for (spec, prefix) in specs {
@@ -108,71 +81,114 @@ pub async fn assemble(
         local.push(renderer.local(prefix, &names).await?);
     }
 
-    // final.mp4: the windows' pictures, the windows' mixed AAC frames.
+    // Fillers first: the tracks below are joined side by side and share them.
+    let mut fillers = HashMap::new();
+    for (spec, _) in specs {
+        if spec.tracks.len() < plan.tracks.len() {
+            let length = spec.to - spec.from;
+            let f = filler(renderer, dir, length).await?;
+            fillers.insert(spec.index, f);
+        }
+    }
+    // Stream copies wait on the disk more than on a core: side by side.
+    let final_mp4 = final_file(renderer, room, &local, dir);
+    let tracks = (0..plan.tracks.len())
+        .map(|ti| track_file(renderer, room, plan, ti, specs, &local, &fillers, dir));
+    let (final_output, tracks) =
+        futures::future::try_join(final_mp4, futures::future::try_join_all(tracks)).await?;
+    let final_size = final_output.size;
+    let mut outputs = vec![final_output];
+    outputs.extend(tracks.into_iter().flatten());
+    Ok((outputs, final_size))
+}
+
+/// final.mp4: the windows' pictures, the windows' mixed AAC frames.
+async fn final_file(
+    renderer: &WindowRenderer,
+    room: RoomId,
+    local: &[PathBuf],
+    dir: &Path,
+) -> Result<RenderOutput, RenderError> {
     let video_list = dir.join("final.txt");
     write_list(&video_list, local.iter().map(|d| d.join(FINAL_VIDEO))).await?;
     let mix = dir.join("mix.aac");
     concat_bytes(&mix, local.iter().map(|d| d.join(MIX))).await?;
     let final_path = dir.join("final.mp4");
-    run(ffmpeg, mux(&video_list, &mix, &final_path), None).await?;
-    let mut outputs = Vec::new();
+    run(
+        &renderer.settings.ffmpeg,
+        mux(&video_list, &mix, &final_path),
+        None,
+    )
+    .await?;
     let key = final_key(room);
-    let final_size = renderer
+    let size = renderer
         .store
         .put_output(&key, &final_path, "video/mp4")
         .await?;
-    outputs.push(RenderOutput {
+    Ok(RenderOutput {
         kind: OutputKind::Final,
         participant: None,
         key,
-        size: final_size,
-    });
+        size,
+    })
+}
 
-    // Each participant's own files, with fillers where they were not there.
-    for (ti, track) in plan.tracks.iter().enumerate() {
-        let (mut videos, mut wavs, mut aacs) = (vec![], vec![], vec![]);
-        for ((spec, _), d) in specs.iter().zip(&local) {
-            match spec.tracks.iter().position(|t| *t == ti) {
-                Some(t) => {
-                    let [v, w, a] = track_files(t);
-                    videos.push(d.join(v));
-                    wavs.push(d.join(w));
-                    aacs.push(d.join(a));
-                }
-                None => {
-                    let f = filler(renderer, dir, spec.to - spec.from).await?;
-                    videos.push(f.join("black.mp4"));
-                    wavs.push(f.join("silence.wav"));
-                    aacs.push(f.join("silence.aac"));
-                }
+/// Participant `ti`'s own MP4 and WAV, with fillers where they were not there.
+#[allow(clippy::too_many_arguments)]
+async fn track_file(
+    renderer: &WindowRenderer,
+    room: RoomId,
+    plan: &Plan,
+    ti: usize,
+    specs: &[(WindowSpec, String)],
+    local: &[PathBuf],
+    fillers: &HashMap<u32, PathBuf>,
+    dir: &Path,
+) -> Result<Vec<RenderOutput>, RenderError> {
+    let ffmpeg = &renderer.settings.ffmpeg;
+    let (mut videos, mut wavs, mut aacs) = (vec![], vec![], vec![]);
+    for ((spec, _), d) in specs.iter().zip(local) {
+        match spec.tracks.iter().position(|t| *t == ti) {
+            Some(t) => {
+                let [v, w, a] = track_files(t);
+                videos.push(d.join(v));
+                wavs.push(d.join(w));
+                aacs.push(d.join(a));
+            }
+            None => {
+                let f = &fillers[&spec.index];
+                videos.push(f.join("black.mp4"));
+                wavs.push(f.join("silence.wav"));
+                aacs.push(f.join("silence.aac"));
             }
         }
-        let p = track.participant;
-        let list = dir.join(format!("t{ti}.txt"));
-        write_list(&list, videos.into_iter()).await?;
-        let aac = dir.join(format!("t{ti}.aac"));
-        concat_bytes(&aac, aacs.into_iter()).await?;
-        let mp4 = dir.join(format!("t{ti}.mp4"));
-        run(ffmpeg, mux(&list, &aac, &mp4), None).await?;
-        let wav_list = dir.join(format!("t{ti}-wav.txt"));
-        write_list(&wav_list, wavs.into_iter()).await?;
-        let wav = dir.join(format!("t{ti}.wav"));
-        run(ffmpeg, concat_copy(&wav_list, &wav), None).await?;
-        for (file, ext, kind, mime) in [
-            (&wav, "wav", OutputKind::TrackAudio, "audio/wav"),
-            (&mp4, "mp4", OutputKind::TrackVideo, "video/mp4"),
-        ] {
-            let key = track_key(room, p, ext);
-            let size = renderer.store.put_output(&key, file, mime).await?;
-            outputs.push(RenderOutput {
-                kind,
-                participant: Some(p),
-                key,
-                size,
-            });
-        }
     }
-    Ok((outputs, final_size))
+    let p = plan.tracks[ti].participant;
+    let list = dir.join(format!("t{ti}.txt"));
+    write_list(&list, videos.into_iter()).await?;
+    let aac = dir.join(format!("t{ti}.aac"));
+    concat_bytes(&aac, aacs.into_iter()).await?;
+    let mp4 = dir.join(format!("t{ti}.mp4"));
+    run(ffmpeg, mux(&list, &aac, &mp4), None).await?;
+    let wav_list = dir.join(format!("t{ti}-wav.txt"));
+    write_list(&wav_list, wavs.into_iter()).await?;
+    let wav = dir.join(format!("t{ti}.wav"));
+    run(ffmpeg, concat_copy(&wav_list, &wav), None).await?;
+    let mut outputs = Vec::new();
+    for (file, ext, kind, mime) in [
+        (&wav, "wav", OutputKind::TrackAudio, "audio/wav"),
+        (&mp4, "mp4", OutputKind::TrackVideo, "video/mp4"),
+    ] {
+        let key = track_key(room, p, ext);
+        let size = renderer.store.put_output(&key, file, mime).await?;
+        outputs.push(RenderOutput {
+            kind,
+            participant: Some(p),
+            key,
+            size,
+        });
+    }
+    Ok(outputs)
 }
 
 /// A black, silent window of `length` seconds for someone not in it (made

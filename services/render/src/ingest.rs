@@ -53,6 +53,9 @@ impl Ingest {
         participant: ParticipantId,
     ) -> Result<(), RenderError> {
         let j = &self.jobs;
+        // One reader per participant, across workers: each verdict feeds the
+        // next chunk's check, so two side by side would read the same chunks.
+        let claim = j.claim(&format!("ingest/{room}/{participant}")).await?;
         let events = j.events(room).await?;
         let plan = plan(&events, Mode::Live)?;
         if let Some(track) = plan.tracks.iter().find(|t| t.participant == participant) {
@@ -90,6 +93,7 @@ impl Ingest {
                 }
             }
         }
+        claim.commit().await?;
         j.publish_due(room).await
     }
 

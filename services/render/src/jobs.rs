@@ -17,7 +17,7 @@ use zencast_events::{Envelope, Layout, RecordingCommand, RecordingEvent, RoomId}
 use zencast_nats::log::room_events;
 use zencast_nats::{supervise, CommandError, EventLog, Origin, Shutdown, Subjects};
 
-use crate::assemble::{ensure_window, key_of, recorded_windows};
+use crate::assemble::{key_of, recorded_windows};
 use crate::consume::{one_at_a_time, Next};
 use crate::ingest::Ingest;
 use crate::plan::{plan, Mode, Plan};
@@ -131,21 +131,67 @@ impl Jobs {
         let Some(spec) = specs.into_iter().find(|s| s.index == job.index) else {
             return Ok(());
         };
-        let known = recorded_windows(&events);
-        let record = |prefix| self.record(job.room, &plan, job.layout, &spec, prefix);
         let no_progress: window::Progress = Arc::new(|_| {});
-        ensure_window(
-            &self.renderer,
-            job.room,
-            &plan,
-            job.layout,
-            &spec,
-            &known,
-            no_progress,
-            record,
-        )
-        .await?;
+        self.ensure(job.room, &plan, job.layout, &spec, no_progress)
+            .await?;
         Ok(())
+    }
+
+    /// Renders a window unless the log has it (`WindowRendered`); its prefix,
+    /// and whether this call rendered it.
+    ///
+    /// One render of a window at a time, across workers: the assembly going
+    /// backwards and the window consumer going forwards meet at one window,
+    /// and the second waits for the first instead of encoding it again. The
+    /// claim is a transaction-scoped advisory lock, so a killed worker's
+    /// claim ends with its connection.
+    pub async fn ensure(
+        &self,
+        room: RoomId,
+        plan: &Plan,
+        layout: Layout,
+        spec: &WindowSpec,
+        progress: window::Progress,
+    ) -> Result<(String, bool), RenderError> {
+        let key = key_of(plan, layout, spec);
+        let recorded = |events: &[Envelope]| recorded_windows(events).remove(&key);
+        if let Some(prefix) = recorded(&self.events(room).await?) {
+            return Ok((prefix, false));
+        }
+        let claim = self.claim(&format!("window/{room}/{key}")).await?;
+        if let Some(prefix) = recorded(&self.events(room).await?) {
+            return Ok((prefix, false));
+        }
+        let prefix = window::prefix(room, layout, spec, plan);
+        self.renderer
+            .render(room, plan, spec, layout, &prefix, progress)
+            .await?;
+        self.record(room, plan, layout, spec, prefix.clone())
+            .await?;
+        claim.commit().await?;
+        Ok((prefix, true))
+    }
+
+    /// Waits until no other worker holds `what`, and holds it until the
+    /// transaction ends (committed, or dropped: also when the process dies).
+    pub async fn claim(
+        &self,
+        what: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, RenderError> {
+        let mut claim = self.pool.begin().await?;
+        // Asked again and again rather than waited for in one statement: a
+        // wait of seconds is normal here, not a slow query to warn about.
+        loop {
+            let held: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(what)
+                    .fetch_one(&mut *claim)
+                    .await?;
+            if held {
+                return Ok(claim);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     pub async fn record(
@@ -171,7 +217,8 @@ impl Jobs {
     }
 }
 
-/// The window-job consumer: one job at a time.
+/// The window-job consumer: one job at a time (run several side by side;
+/// `Jobs::ensure` renders each window once).
 pub async fn run_windows(jobs: Arc<Jobs>, consumer: PullConsumer, shutdown: Shutdown) {
     supervise("window worker", shutdown, || {
         one_at_a_time(&consumer, |m| {
@@ -191,7 +238,8 @@ pub async fn run_windows(jobs: Arc<Jobs>, consumer: PullConsumer, shutdown: Shut
     .await
 }
 
-/// The ingest consumer of `ChunkUploaded`: one message at a time.
+/// The ingest consumer of `ChunkUploaded`: one message at a time (run
+/// several side by side; `Ingest::attend` reads one participant at a time).
 pub async fn run_ingest(ingest: Arc<Ingest>, consumer: PullConsumer, shutdown: Shutdown) {
     supervise("ingest worker", shutdown, || {
         one_at_a_time(&consumer, |m| {

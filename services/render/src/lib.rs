@@ -59,4 +59,6 @@ pub enum RenderError {
     Log(#[from] zencast_nats::LogError),
     #[error("progress: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("claiming a window: {0}")]
+    Claim(#[from] sqlx::Error),
 }

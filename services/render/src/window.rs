@@ -92,6 +92,7 @@ impl WindowRenderer {
     /// Renders window `spec` of `plan` and stores it under `prefix`.
     pub async fn render(
         &self,
+        room: RoomId,
         plan: &Plan,
         spec: &WindowSpec,
         layout: Layout,
@@ -99,7 +100,8 @@ impl WindowRenderer {
         progress: Progress,
     ) -> Result<PathBuf, RenderError> {
         let s = &self.settings;
-        let scratch = media::scratch(&s.work_dir, "window-").await?;
+        // Named by the room: an operator (or a test) sees whose ffmpeg it is.
+        let scratch = media::scratch(&s.work_dir, &format!("window-{room}-")).await?;
         let dir = scratch.path();
         let span = Span {
             length: spec.to - spec.from,

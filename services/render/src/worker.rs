@@ -34,7 +34,7 @@ use zencast_events::{
 use zencast_nats::{duties, supervise, CommandError, LogError, Origin, Shutdown};
 
 use crate::assemble::{
-    assemble, ensure_window, final_key, final_windows, key_of, recorded_windows, Rendered, Report,
+    assemble, final_key, final_windows, key_of, recorded_windows, Rendered, Report,
 };
 use crate::consume::{one_at_a_time, Next};
 use crate::ingest::Ingest;
@@ -44,10 +44,6 @@ use crate::plan::{plan, Mode};
 use crate::progress::{Beat, Progress};
 use crate::windows::WindowSpec;
 use crate::RenderError;
-
-/// How long the assembly waits for the ingest consumer to read one more
-/// chunk before reading the rest itself (a check takes a second or two).
-const INGEST_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -288,41 +284,27 @@ impl Worker {
         self.jobs.log.execute(room, command, &origin).await
     }
 
-    /// The render of a completed session: the windows not rendered yet (other
-    /// workers are asked to help through window jobs; this one works through
-    /// them in order, skipping what others finished), then the assembly.
-    /// Waits while the ingest consumer reads the room's last chunks; reads
-    /// itself whatever it leaves (none runs, or it stalls), so that the two do
-    /// not decode the same chunks side by side.
+    /// Reads every chunk still without a verdict: each participant's in
+    /// turn, waiting for an ingest reader that holds one (`Ingest::attend`
+    /// takes a participant's claim) and reading whatever none has taken yet
+    /// (the stream lags, or no reader runs), so no chunk is read twice.
     async fn await_ingest(&self, room: RoomId, report: &Report) -> Result<(), RenderError> {
         let jobs = &self.jobs;
-        let mut least = usize::MAX;
-        let mut since = std::time::Instant::now();
-        loop {
-            let plan = plan(&jobs.events(room).await?, Mode::Live)?;
-            let unread = plan.unread_chunks();
-            if unread == 0 {
-                return Ok(());
-            }
-            if unread < least {
-                (least, since) = (unread, std::time::Instant::now());
-            } else if since.elapsed() > INGEST_PATIENCE {
-                break;
-            }
-            report("reading chunks", 0.0);
-            tokio::time::sleep(Duration::from_millis(250)).await;
+        let plan = plan(&jobs.events(room).await?, Mode::Live)?;
+        if plan.unread_chunks() == 0 {
+            return Ok(());
         }
+        report("reading chunks", 0.0);
         let ingest = Ingest { jobs: jobs.clone() };
-        for track in plan(&jobs.events(room).await?, Mode::Live)?
-            .tracks
-            .iter()
-            .rev()
-        {
+        for track in plan.tracks.iter().rev() {
             ingest.attend(room, track.participant).await?;
         }
         Ok(())
     }
 
+    /// The render of a completed session: the windows not rendered yet (other
+    /// workers are asked to help through window jobs; this one works from the
+    /// last backwards, skipping what others finished), then the assembly.
     async fn render(
         &self,
         room: RoomId,
@@ -363,24 +345,11 @@ impl Worker {
                 .count();
             let base = 90.0 * done as f64 / total as f64;
             report("encoding", base);
-            let plan = &plan;
-            let record =
-                |prefix: String| async move { jobs.record(room, plan, layout, spec, prefix).await };
             let progress: crate::window::Progress = {
                 let report = report.clone();
                 Arc::new(move |f: f64| report("encoding", base + 90.0 * f / total as f64))
             };
-            let (_, new) = ensure_window(
-                &jobs.renderer,
-                room,
-                plan,
-                layout,
-                spec,
-                &known,
-                progress,
-                record,
-            )
-            .await?;
+            let (_, new) = jobs.ensure(room, &plan, layout, spec, progress).await?;
             made += usize::from(new);
         }
         let known = recorded_windows(&jobs.events(room).await?);

@@ -152,16 +152,24 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
         )
         .await?;
         let jobs = worker.jobs.clone();
-        tasks.push(tokio::spawn(zencast_render::jobs::run_ingest(
-            Arc::new(zencast_render::ingest::Ingest { jobs: jobs.clone() }),
-            ingest,
-            shutdown.clone(),
-        )));
-        tasks.push(tokio::spawn(zencast_render::jobs::run_windows(
-            jobs,
-            windows,
-            shutdown.clone(),
-        )));
+        // Two readers: one participant's backlog does not hold up another's.
+        let reader = Arc::new(zencast_render::ingest::Ingest { jobs: jobs.clone() });
+        for _ in 0..2 {
+            tasks.push(tokio::spawn(zencast_render::jobs::run_ingest(
+                reader.clone(),
+                ingest.clone(),
+                shutdown.clone(),
+            )));
+        }
+        // Two windows side by side: between one window's encode and the next
+        // (fetching, probing, the audio pass, recording it) a core idles.
+        for _ in 0..2 {
+            tasks.push(tokio::spawn(zencast_render::jobs::run_windows(
+                jobs.clone(),
+                windows.clone(),
+                shutdown.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(
             worker
                 .clone()

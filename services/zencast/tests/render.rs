@@ -819,13 +819,14 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
             ("ZENCAST_RENDER_CRF", "0"),
         ],
     );
+    // Its window renders run in directories named by the room.
+    let room_files = format!("window-{}-", session.room_id());
     eventually(
         Duration::from_secs(60),
         "the slow worker encoding",
         || async {
             let v = session.view().await;
-            (v["render"]["stage"] == "encoding" && v["render"]["percent"].as_f64() > Some(21.0))
-                .then_some(())
+            (v["render"]["stage"] == "encoding" && any_process_mentions(&room_files)).then_some(())
         },
     )
     .await;
@@ -835,8 +836,6 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         .unwrap();
     let _ = slow.wait();
     // Its ffmpeg dies with it (nothing keeps encoding attempt 1 in the background).
-    // (Its ffmpeg's files are under the room's own prefix.)
-    let room_files = format!("processed/{}/", session.room_id());
     eventually(
         Duration::from_secs(5),
         "the killed worker's ffmpeg to exit",
