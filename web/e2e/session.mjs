@@ -2,7 +2,7 @@
 // a host and a guest (two browser contexts) create and join a room, see each
 // other over WebRTC, record, stop, and wait for their uploads to finish.
 //
-// Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline,
+// Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline | corrupt,
 // RECORD_SECONDS (default 20), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 const base = process.env.ZENCAST_URL;
 const scenario = process.env.SCENARIO || 'basic';
@@ -83,6 +84,17 @@ try {
   await guest.page.waitForSelector(live, { timeout: 30000 });
   log('peer connection connected on both sides');
 
+  if (scenario === 'corrupt') {
+    // The guest's third chunk is damaged on the way (once): the server stores
+    // what arrived, and nothing but reading it can tell.
+    let damaged = false;
+    await guest.page.route(/\/chunks\/2$/, async (route) => {
+      const body = route.request().postDataBuffer();
+      if (damaged || !body) return route.continue();
+      damaged = true;
+      await route.continue({ postData: randomBytes(body.length) });
+    });
+  }
   await host.page.click('#start-recording');
   await host.page.waitForSelector('section.studio[data-recording="true"]');
   await guest.page.waitForSelector('section.studio[data-recording="true"]');
@@ -113,6 +125,12 @@ try {
       recordedWhenBack, { timeout: 60000, polling: 100 });
     result.drainMs = Date.now() - back;
     log(`the ${result.pendingWhenBack} waiting chunks were stored ${result.drainMs} ms after the network came back`);
+  } else if (scenario === 'corrupt') {
+    // The host learns of it while recording (recording goes on until then).
+    const alert = await host.page.waitForSelector('[data-rejected="2"]', { timeout: recordMs + 60000 });
+    result.rejectedNotice = await alert.textContent();
+    result.rejectedAfterMs = Date.now() - recordingFrom;
+    log(`the host sees: ${result.rejectedNotice}`);
   } else {
     await sleep(recordMs / 2);
     await shot(host.page, 'studio');

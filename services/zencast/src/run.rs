@@ -161,15 +161,15 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
                 shutdown.clone(),
             )));
         }
-        // Two windows side by side: between one window's encode and the next
-        // (fetching, probing, the audio pass, recording it) a core idles.
-        for _ in 0..2 {
-            tasks.push(tokio::spawn(zencast_render::jobs::run_windows(
-                jobs.clone(),
-                windows.clone(),
-                shutdown.clone(),
-            )));
-        }
+        // One window at a time: with the assembly's own renders beside it,
+        // a second renderer left fewer idle moments but did not finish a
+        // session sooner (`bench progressive`: 39.2 s with one, 39.7 s with
+        // two), and it starved everything else on the machine.
+        tasks.push(tokio::spawn(zencast_render::jobs::run_windows(
+            jobs,
+            windows,
+            shutdown.clone(),
+        )));
         tasks.push(tokio::spawn(
             worker
                 .clone()

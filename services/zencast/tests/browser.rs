@@ -273,6 +273,33 @@ async fn browser_guest_reload_mid_recording_loses_no_chunk() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn browser_host_sees_a_guest_chunk_that_does_not_decode_while_recording() {
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    // The guest's chunk 2 is replaced by random bytes on its way to the server.
+    let result = run_browser(&server, "corrupt", &[]).await;
+    let notice = result["rejectedNotice"].as_str().unwrap_or_default();
+    assert!(
+        notice.contains("Chunk 3 of Gus Guest could not be read"),
+        "{result}"
+    );
+    // Seen before the host stopped: the driver stops only after it.
+    assert!(
+        result["rejectedAfterMs"].as_u64().unwrap() < result["recordedMs"].as_u64().unwrap(),
+        "{result}"
+    );
+    let room = result["roomId"].as_str().unwrap();
+    let rejected: Vec<Value> = events(&Api::new(server.addr), room)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "ChunkRejected")
+        .map(|(_, payload)| payload)
+        .collect();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["index"], 2, "{rejected:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn browser_guest_offline_for_15_s_uploads_afterwards() {
     let env = TestEnv::new();
     let server = spawn(&env);
