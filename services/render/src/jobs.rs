@@ -217,8 +217,8 @@ impl Jobs {
     }
 }
 
-/// The window-job consumer: one job at a time (run several side by side;
-/// `Jobs::ensure` renders each window once).
+/// The window-job consumer: one job at a time (`Jobs::ensure` renders each
+/// window once, whichever worker or assembly asks first).
 pub async fn run_windows(jobs: Arc<Jobs>, consumer: PullConsumer, shutdown: Shutdown) {
     supervise("window worker", shutdown, || {
         one_at_a_time(&consumer, |m| {

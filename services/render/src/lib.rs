@@ -59,6 +59,7 @@ pub enum RenderError {
     Log(#[from] zencast_nats::LogError),
     #[error("progress: {0}")]
     Redis(#[from] redis::RedisError),
-    #[error("claiming a window: {0}")]
+    /// Taking a window's or a participant's claim (`Jobs::claim`).
+    #[error("claiming work: {0}")]
     Claim(#[from] sqlx::Error),
 }

@@ -35,43 +35,13 @@ fn recording(dir: &Path, name: &str, seconds: f64, beep_at: f64, freq: u32) -> V
         "aevalsrc=exprs='if(between(t,{beep_at},{end}),0.5*sin(2*PI*{freq}*t),0)':s=48000:d={seconds}",
         end = beep_at + 0.2
     );
-    let status = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size=320x240:rate=15:duration={seconds}"))
-        .args(["-f", "lavfi", "-i", &beep])
-        .args([
-            "-c:v",
-            "libvpx",
-            "-deadline",
-            "realtime",
-            "-cpu-used",
-            "8",
-            "-b:v",
-            "300k",
-            "-g",
-            "15",
-            "-c:a",
-            "libopus",
-            "-ar",
-            "48000",
-            "-ac",
-            "2",
-            "-f",
-            "webm",
-        ])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read(out).unwrap()
+    support::media::browser_like_webm(
+        &out,
+        &format!("testsrc2=size=320x240:rate=15:duration={seconds}"),
+        &beep,
+        "300k",
+        15,
+    )
 }
 
 /// Splits like MediaRecorder with a timeslice: only chunk 0 has the header,
@@ -1000,31 +970,13 @@ async fn a_chunk_that_does_not_decode_is_known_within_seconds_while_recording() 
 /// A camera-like recording: 640x480 at 30 fps (Chromium's fake camera), a
 /// keyframe every 2 s, a tone of `freq` Hz throughout.
 fn camera_recording(dir: &Path, name: &str, seconds: u32, freq: u32) -> Vec<u8> {
-    let out = dir.join(format!("{name}.webm"));
-    let status = Command::new("ffmpeg")
-        .args([
-            "-y",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size=640x480:rate=30:duration={seconds}"))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!(
-            "sine=frequency={freq}:sample_rate=48000:duration={seconds}"
-        ))
-        .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
-        .args([
-            "-b:v", "1M", "-g", "60", "-c:a", "libopus", "-ac", "2", "-f", "webm",
-        ])
-        .arg(&out)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::read(out).unwrap()
+    support::media::browser_like_webm(
+        &dir.join(format!("{name}.webm")),
+        &format!("testsrc2=size=640x480:rate=30:duration={seconds}"),
+        &format!("sine=frequency={freq}:sample_rate=48000:duration={seconds}"),
+        "1M",
+        60,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

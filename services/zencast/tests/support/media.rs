@@ -48,6 +48,29 @@ pub fn safari_like_mp4(dir: &Path, seconds: f64, beep_at: f64) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
+/// A WebM as Chromium's MediaRecorder writes it (VP8 at `bitrate` with a
+/// keyframe every `gop` frames, Opus 48 kHz stereo) from the lavfi sources
+/// `picture` and `sound`, written to `out`; returns its bytes.
+pub fn browser_like_webm(
+    out: &Path,
+    picture: &str,
+    sound: &str,
+    bitrate: &str,
+    gop: u32,
+) -> Vec<u8> {
+    let status = Command::new("ffmpeg")
+        .args(["-y", "-hide_banner", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", picture, "-f", "lavfi", "-i", sound])
+        .args(["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"])
+        .args(["-b:v", bitrate, "-g", &gop.to_string()])
+        .args(["-c:a", "libopus", "-ar", "48000", "-ac", "2", "-f", "webm"])
+        .arg(out)
+        .status()
+        .expect("run ffmpeg");
+    assert!(status.success(), "ffmpeg could not make {}", out.display());
+    std::fs::read(out).unwrap()
+}
+
 /// Cuts `bytes` into `n` pieces of (nearly) equal size, as a recorder's
 /// timeslice does: the cuts ignore the container, so they fall mid-box or
 /// mid-cluster, and only the first piece has the header.
