@@ -135,10 +135,11 @@ try {
     await sleep(recordMs / 2);
     await shot(host.page, 'studio');
     // The final video is rendered while recording: the host sees how far
-    // (recording goes on until the page says it, if that takes longer: with
-    // the whole suite and two browsers on two cores, the first window can
-    // take a minute).
-    const ready = await host.page.waitForSelector('#rendered-until', { timeout: recordMs + 80000 });
+    // (recording goes on until the page says it, if that takes longer: the
+    // first 16 s window is final after 16 s of recording, and with the two
+    // browsers encoding on the same two cores the window's ffmpeg gets a
+    // tenth of a core: its 15 s of work then take two to three minutes).
+    const ready = await host.page.waitForSelector('#rendered-until', { timeout: recordMs + 200000 });
     result.renderedUntil = await ready.textContent();
     result.renderedUntilAfterMs = Date.now() - recordingFrom;
     log(`the host sees: ${result.renderedUntil}`);

@@ -106,40 +106,16 @@ impl WindowRenderer {
         let span = Span {
             length: spec.to - spec.from,
         };
-        // A keyframe lies within a chunk's length (the web client asks for
-        // one every chunk), so two chunks before the window pass one.
-        let lead = 2.0 * plan.chunk_seconds + 1.0;
 
-        let mut tracks = Vec::new();
-        for (t, &ti) in spec.tracks.iter().enumerate() {
-            let track = &plan.tracks[ti];
-            let name_file = dir.join(format!("name-{t}.txt"));
-            tokio::fs::write(&name_file, &track.name).await?;
-            let chosen = slices(track, spec.from, spec.to, lead);
-            let mut inputs = Vec::new();
-            for (k, (slice, piece)) in chosen.iter().enumerate() {
-                let raw = dir.join(format!("t{t}-{k}.in"));
-                media::reassemble(&self.store, slice, &raw).await?;
-                let info = media::probe(&s.ffprobe, &raw).await?;
-                let next = track
-                    .pieces
-                    .iter()
-                    .position(|p| std::ptr::eq(p, *piece))
-                    .and_then(|i| track.pieces.get(i + 1));
-                let offset = piece.start - spec.from;
-                inputs.push(Input {
-                    path: raw,
-                    offset,
-                    has_audio: info.audio_codec.is_some(),
-                    has_video: info.video_codec.is_some(),
-                    // Missing chunks follow: black, not a frozen picture.
-                    hold: next.is_none_or(|n| n.header_from.is_none()),
-                    video_from: video_from(&info, -offset),
-                    covers: covers(&info, offset, span.length),
-                });
-            }
-            tracks.push(TrackInput { name_file, inputs });
-        }
+        // Every participant's slices are fetched and probed side by side:
+        // mostly waiting on the store and on ffprobe.
+        let tracks = futures::future::try_join_all(
+            spec.tracks
+                .iter()
+                .enumerate()
+                .map(|(t, &ti)| self.track_input(dir, plan, spec, t, ti)),
+        )
+        .await?;
 
         // Pass 1: every participant's audio on the span.
         let wavs: Vec<PathBuf> = (0..tracks.len())
@@ -238,18 +214,64 @@ impl WindowRenderer {
         Ok(cached)
     }
 
+    /// Participant `t` (track `ti` of the plan) in the window: their name
+    /// file and the slices of their recording, fetched and probed.
+    async fn track_input(
+        &self,
+        dir: &Path,
+        plan: &Plan,
+        spec: &WindowSpec,
+        t: usize,
+        ti: usize,
+    ) -> Result<TrackInput, RenderError> {
+        let s = &self.settings;
+        let length = spec.to - spec.from;
+        // A keyframe lies within a chunk's length (the web client asks for
+        // one every chunk), so two chunks before the window pass one.
+        let lead = 2.0 * plan.chunk_seconds + 1.0;
+        let track = &plan.tracks[ti];
+        let name_file = dir.join(format!("name-{t}.txt"));
+        tokio::fs::write(&name_file, &track.name).await?;
+        let chosen = slices(track, spec.from, spec.to, lead);
+        let mut inputs = Vec::new();
+        for (k, (slice, piece)) in chosen.iter().enumerate() {
+            let raw = dir.join(format!("t{t}-{k}.in"));
+            media::reassemble(&self.store, slice, &raw).await?;
+            let info = media::probe(&s.ffprobe, &raw).await?;
+            let next = track
+                .pieces
+                .iter()
+                .position(|p| std::ptr::eq(p, *piece))
+                .and_then(|i| track.pieces.get(i + 1));
+            let offset = piece.start - spec.from;
+            inputs.push(Input {
+                path: raw,
+                offset,
+                has_audio: info.audio_codec.is_some(),
+                has_video: info.video_codec.is_some(),
+                // Missing chunks follow: black, not a frozen picture.
+                hold: next.is_none_or(|n| n.header_from.is_none()),
+                video_from: video_from(&info, -offset),
+                covers: covers(&info, offset, length),
+            });
+        }
+        Ok(TrackInput { name_file, inputs })
+    }
+
+    /// Stores every file of `dir` under `prefix`, side by side.
     async fn upload(&self, dir: &Path, prefix: &str) -> Result<(), RenderError> {
+        let mut files = Vec::new();
         let mut entries = tokio::fs::read_dir(dir).await?;
         while let Some(e) = entries.next_entry().await? {
             let name = e.file_name().to_string_lossy().into_owned();
-            self.store
-                .put_output(
-                    &format!("{prefix}/{name}"),
-                    &e.path(),
-                    "application/octet-stream",
-                )
-                .await?;
+            files.push((format!("{prefix}/{name}"), e.path()));
         }
+        futures::future::try_join_all(
+            files
+                .iter()
+                .map(|(key, file)| self.store.put_output(key, file, "application/octet-stream")),
+        )
+        .await?;
         Ok(())
     }
 

@@ -128,6 +128,11 @@ enum BenchWhat {
         /// worker has caught up.
         #[arg(long)]
         real_time: bool,
+        /// Measure the hand-written command and the whole-session render this
+        /// many times each, alternately, and print their medians (a shared
+        /// machine's speed varies by ±10 % from one minute to the next).
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
     },
     /// Signaling latency across two api nodes against raw NATS, and rooms per node.
     Relay {
@@ -269,9 +274,16 @@ async fn main() -> anyhow::Result<()> {
                     people,
                     minutes,
                     real_time,
+                    repeat,
                 },
         } => {
-            zencast::cli::bench::progressive::run(&cli.config, people, &minutes, real_time).await?;
+            let runs = zencast::cli::bench::progressive::Runs {
+                people,
+                minutes,
+                real_time,
+                repeat: repeat.max(1),
+            };
+            zencast::cli::bench::progressive::run(&cli.config, &runs).await?;
             0
         }
         Command::Bench {

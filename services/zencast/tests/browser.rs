@@ -199,7 +199,7 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
     let s = stored(&Api::new(server.addr), room).await;
     assert_every_chunk_stored(&s, 8);
     // While recording, the host saw how far the final video was rendered:
-    // at least the first 8 s window.
+    // at least the first window.
     let until = result["renderedUntil"].as_str().unwrap_or_default();
     let ready_up_to = until
         .split("ready up to ")
@@ -207,7 +207,8 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
         .and_then(|t| t.get(..5))
         .and_then(|mm_ss| mm_ss.split_once(':'))
         .and_then(|(m, s)| Some(m.parse::<u32>().ok()? * 60 + s.parse::<u32>().ok()?));
-    assert!(ready_up_to >= Some(8), "{result}");
+    let window = zencast_render::windows::WINDOW as u32;
+    assert!(ready_up_to >= Some(window), "{result}");
     assert_final_mp4(&env, &server, &result).await;
     // Refusals are sentences in the page.
     let said = |field: &str| result[field].as_str().unwrap_or_default().to_string();

@@ -31,16 +31,31 @@ use super::Scratch;
 use crate::config::Config;
 use crate::run::{start, Parts};
 
-pub async fn run(
-    base: &Config,
-    people: usize,
-    minutes: &[u32],
-    real_time: bool,
-) -> anyhow::Result<()> {
+/// What to measure.
+pub struct Runs {
+    pub people: usize,
+    pub minutes: Vec<u32>,
+    pub real_time: bool,
+    /// Times the hand-written command and the whole-session render run, alternately.
+    pub repeat: usize,
+}
+
+pub async fn run(base: &Config, runs: &Runs) -> anyhow::Result<()> {
     let scratch = Scratch::new(base).await?;
-    let result = measure(&scratch, people, minutes, real_time).await;
+    let result = measure(&scratch, runs).await;
     scratch.remove().await;
     result
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// One deployment with every render loop (ingest, windows, assembly).
@@ -58,12 +73,8 @@ struct Waits {
     tracks: f64,
 }
 
-async fn measure(
-    scratch: &Scratch,
-    people: usize,
-    minutes: &[u32],
-    real_time: bool,
-) -> anyhow::Result<()> {
+async fn measure(scratch: &Scratch, runs: &Runs) -> anyhow::Result<()> {
+    let (people, real_time) = (runs.people, runs.real_time);
     let dir = scratch.config.data_dir.join("bench-progressive");
     std::fs::create_dir_all(&dir)?;
     let inputs_dir = scratch.base.data_dir.join("bench");
@@ -114,17 +125,35 @@ async fn measure(
         "speed",
         "throughput"
     );
-    for &m in minutes {
+    for &m in &runs.minutes {
         let seconds = m * 60;
         println!("  making {people} recordings of {seconds} s …");
         let inputs: Vec<PathBuf> = (0..people)
             .map(|i| make_recording(&inputs_dir, i, seconds))
             .collect::<anyhow::Result<_>>()?;
-        let t0 = Instant::now();
-        hand_written(&dir, &inputs, seconds, &preset, Some(&track_preset))?;
-        let hand = t0.elapsed().as_secs_f64();
-
-        let whole = bench.session(&inputs, seconds, Pace::AtTheEnd).await?;
+        let (mut hands, mut wholes) = (Vec::new(), Vec::new());
+        for r in 0..runs.repeat {
+            let t0 = Instant::now();
+            hand_written(&dir, &inputs, seconds, &preset, Some(&track_preset))?;
+            hands.push(t0.elapsed().as_secs_f64());
+            wholes.push(bench.session(&inputs, seconds, Pace::AtTheEnd).await?);
+            if runs.repeat > 1 {
+                let w = &wholes[r];
+                println!(
+                    "  run {}: hand-written {:.1} s, whole {:.1} / {:.1} s, throughput {:.2}×",
+                    r + 1,
+                    hands[r],
+                    w.final_mp4,
+                    w.tracks,
+                    hands[r] / w.tracks
+                );
+            }
+        }
+        let hand = median(hands);
+        let whole = Waits {
+            final_mp4: median(wholes.iter().map(|w| w.final_mp4).collect()),
+            tracks: median(wholes.iter().map(|w| w.tracks).collect()),
+        };
         let pace = if real_time {
             Pace::RealTime
         } else {
@@ -162,7 +191,7 @@ async fn measure(
          speed: media seconds rendered per second while recording, when chunks come as fast as the worker \
          catches up (≥ 1× keeps pace with a live session).\n\
          throughput: hand-written time / whole-session time (the same files, all the work at once); \
-         1.0 means no overhead."
+         1.0 means no overhead. With --repeat, the medians of the runs."
     );
     running.stop().await;
     Ok(())

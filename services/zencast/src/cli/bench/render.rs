@@ -289,7 +289,8 @@ impl BenchSession {
 /// What an engineer would type: the same grid (tiles cropped to fill), the
 /// same mix (`amix normalize=0`, loudnorm to −16 LUFS) and the same encoder
 /// settings, straight from the recordings; with `tracks` (the x264 preset of
-/// the tracks), also each participant's MP4 and WAV, as the worker writes.
+/// the tracks), also each participant's MP4 (with its AAC audio) and WAV, as
+/// the worker writes them.
 pub fn hand_written(
     dir: &Path,
     inputs: &[PathBuf],
@@ -307,7 +308,7 @@ pub fn hand_written(
             graph.push_str(&format!(
                 "[{i}:v]fps=30,scale=1280:720:force_original_aspect_ratio=decrease,\
                  pad=1280:720:-1:-1:color=black,setsar=1,split=2[s{i}][o{i}];\
-                 [{i}:a]asplit=2[a{i}][w{i}];"
+                 [{i}:a]asplit=3[a{i}][w{i}][m{i}];"
             ));
             mix.push_str(&format!("[a{i}]"));
             format!("[s{i}]")
@@ -349,6 +350,7 @@ pub fn hand_written(
         for i in 0..n {
             cmd.args(["-map", &format!("[o{i}]"), "-c:v", "libx264", "-preset"])
                 .args([track_preset, "-crf", "23", "-pix_fmt", "yuv420p"])
+                .args(["-map", &format!("[m{i}]"), "-c:a", "aac", "-b:a", "192k"])
                 .arg(dir.join(format!("hand-written-{i}.mp4")))
                 .args(["-map", &format!("[w{i}]"), "-c:a", "pcm_s16le"])
                 .arg(dir.join(format!("hand-written-{i}.wav")));
