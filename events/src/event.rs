@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ChunkIndex, ParticipantId, Sha256};
@@ -13,6 +12,7 @@ use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 pub const SCHEMA_VERSION: &str = "2";
 
 /// How the final video is composed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Layout {
@@ -40,6 +40,7 @@ impl Layout {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -68,6 +69,7 @@ pub enum CompletionReason {
 }
 
 /// What a file written by a render is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutputKind {
@@ -77,6 +79,16 @@ pub enum OutputKind {
     TrackAudio,
     /// One participant's video and audio alone, on the session timeline (MP4).
     TrackVideo,
+}
+
+impl OutputKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Final => "final",
+            OutputKind::TrackAudio => "track-audio",
+            OutputKind::TrackVideo => "track-video",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -304,7 +316,8 @@ impl RecordingEvent {
     }
 }
 
-impl DomainEvent for RecordingEvent {
+#[cfg(feature = "domain")]
+impl cqrs_es::DomainEvent for RecordingEvent {
     fn event_type(&self) -> String {
         self.type_name().to_string()
     }

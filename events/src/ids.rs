@@ -27,6 +27,8 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         impl $name {
+            /// A new random id (the server makes them; the web client only reads them).
+            #[cfg(feature = "domain")]
             pub fn new() -> Self {
                 Self(Uuid::new_v4())
             }
@@ -45,6 +47,7 @@ macro_rules! uuid_id {
             }
         }
 
+        #[cfg(feature = "domain")]
         impl Default for $name {
             fn default() -> Self {
                 Self::new()
@@ -180,6 +183,57 @@ impl fmt::Debug for Sha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Sha256({self})")
     }
+}
+
+/// OpenAPI schemas: each id is the JSON string or number it serializes to.
+#[cfg(feature = "openapi")]
+mod schemas {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::{PartialSchema, ToSchema};
+
+    fn string(format: Option<SchemaFormat>, description: &str) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(format)
+            .description(Some(description))
+            .into()
+    }
+
+    macro_rules! schema {
+        ($t:ty, $body:expr) => {
+            impl PartialSchema for $t {
+                fn schema() -> RefOr<Schema> {
+                    $body
+                }
+            }
+            impl ToSchema for $t {}
+        };
+    }
+
+    schema!(
+        super::RoomId,
+        string(
+            Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)),
+            "A room id"
+        )
+    );
+    schema!(
+        super::ParticipantId,
+        string(
+            Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)),
+            "A participant id"
+        )
+    );
+    schema!(super::Sha256, string(None, "64 lower-case hex digits"));
+    schema!(
+        super::ChunkIndex,
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(super::ChunkIndex::MAX))
+            .into()
+    );
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use zencast_events::{Envelope, RoomId};
 use zencast_nats::log::{last_sequence, room_events};
 
 use crate::room_state::{Outcome, RoomState};
-use crate::view::{read_room, RoomView};
+use zencast_events::protocol::RoomView;
+
+use crate::view::read_room;
 use crate::ProjectionError;
 
 /// Applies the room's logged events after its last applied one; returns the

@@ -10,7 +10,7 @@
 //! - [`projector`]: the consumer loop, which fills gaps from Postgres.
 //! - [`model`]: a room's keys as plain data, for rebuild and comparison.
 //! - [`replay`]: `zencast replay` (rebuild) and `--verify` (compare).
-//! - [`view`]: the room as the api returns it.
+//! - [`view`]: the room as the api returns it (`zencast_events::protocol::RoomView`).
 
 pub mod fresh;
 pub mod keys;
@@ -35,6 +35,9 @@ pub enum ProjectionError {
     Envelope(#[from] EnvelopeError),
     #[error("room {0} has no events in the log")]
     UnknownRoom(RoomId),
+    /// A room hash without what its first event writes: not the projector's.
+    #[error("room {room}: the projection has no readable {what}")]
+    Unreadable { room: RoomId, what: &'static str },
 }
 
 pub use projector::Projector;

@@ -1,11 +1,18 @@
-//! The api over `fetch`: typed requests and replies, and errors in plain words.
+//! The api over `fetch`: the requests and replies of the shared protocol
+//! (`zencast_events::protocol`, the types the api itself uses), and errors in
+//! plain words.
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, Headers, Request, RequestInit, Response};
+use zencast_events::protocol::{
+    Complete, CreateRoom, Created, ErrorBody, Files, JoinRequest, Joined, RenderRequest, RoomView,
+    StoredChunks,
+};
+use zencast_events::{Layout, ParticipantId, RoomId};
 
 use crate::browser::window;
 
@@ -56,102 +63,17 @@ impl ApiError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Created {
-    pub room_id: String,
-    pub host_participant_id: String,
-    pub host_token: String,
-    pub invite_url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Joined {
-    pub participant_id: String,
-    pub participant_token: String,
-    pub role: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RoomView {
-    pub room_id: String,
-    /// `open`, `recording`, `stopped` or `completed`.
-    pub status: String,
-    pub title: String,
-    pub layout: String,
-    pub host_participant_id: String,
-    pub chunk_seconds: u32,
-    pub recording_started_at: Option<String>,
-    pub recording_stopped_at: Option<String>,
-    pub participants: Vec<ParticipantView>,
-    pub render: RenderView,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ParticipantView {
-    pub participant_id: String,
-    pub display_name: String,
-    pub role: String,
-    pub present: bool,
-    pub chunks_stored: u32,
-    pub chunks_finished: Option<u32>,
-    /// Chunks the server could not read, with why (they count as missing
-    /// until sent again).
-    pub rejected_chunks: Vec<RejectedChunk>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RejectedChunk {
-    pub index: u32,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct RenderView {
-    /// null, `requested`, `running`, `completed` or `failed`.
-    pub status: Option<String>,
-    pub percent: Option<f64>,
-    /// What the running render is doing (`fetching`, `aligning`, `encoding`, …).
-    pub stage: Option<String>,
-    pub error: Option<String>,
-    /// How far the final video is rendered while the session goes on.
-    pub rendered_until_ms: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct StoredChunk {
-    pub index: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct ChunkList {
-    chunks: Vec<StoredChunk>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoomFile {
-    pub name: String,
-    pub kind: String,
-    pub participant_id: Option<String>,
-    pub size: u64,
-    pub url: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct FileList {
-    files: Vec<RoomFile>,
-}
-
 enum Body {
     None,
-    Json(Value),
+    /// A request of the protocol, serialized.
+    Json(String),
     Blob(Blob),
+}
+
+impl Body {
+    fn json(request: &impl Serialize) -> Self {
+        Body::Json(serde_json::to_string(request).unwrap_or_default())
+    }
 }
 
 async fn send(
@@ -172,9 +94,9 @@ async fn send(
     }
     match body {
         Body::None => {}
-        Body::Json(v) => {
+        Body::Json(text) => {
             let _ = headers.set("Content-Type", "application/json");
-            init.set_body(&JsValue::from_str(&v.to_string()));
+            init.set_body(&JsValue::from_str(&text));
         }
         Body::Blob(b) => {
             let _ = headers.set("Content-Type", "video/webm");
@@ -192,17 +114,18 @@ async fn send(
         Err(_) => None,
     }
     .unwrap_or_default();
-    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if response.ok() {
-        Ok(json)
-    } else {
-        let field = |f: &str| json["error"][f].as_str().unwrap_or_default().to_string();
-        Err(ApiError::Http {
-            status: response.status(),
-            code: field("code"),
-            message: field("message"),
-        })
+        return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
     }
+    // An error without the api's body (a proxy's page, say) keeps its status.
+    let detail = serde_json::from_str::<ErrorBody>(&text)
+        .ok()
+        .map(|b| b.error);
+    Err(ApiError::Http {
+        status: response.status(),
+        code: detail.as_ref().map(|d| d.code.clone()).unwrap_or_default(),
+        message: detail.map(|d| d.message).unwrap_or_default(),
+    })
 }
 
 fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
@@ -215,82 +138,67 @@ fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ApiError> {
 
 pub async fn create_room(
     title: &str,
-    layout: &str,
+    layout: Layout,
     chunk_seconds: u32,
     host_name: &str,
 ) -> Result<Created, ApiError> {
-    let body = serde_json::json!({
-        "title": title, "layout": layout, "chunkSeconds": chunk_seconds, "hostName": host_name,
+    let body = Body::json(&CreateRoom {
+        title: title.into(),
+        layout,
+        chunk_seconds,
+        host_name: host_name.into(),
     });
-    decode(send("POST", "/api/recordings", None, Body::Json(body), &[]).await?)
+    decode(send("POST", "/api/recordings", None, body, &[]).await?)
 }
 
-pub async fn join_with_invite(room: &str, name: &str, invite: &str) -> Result<Joined, ApiError> {
-    let body = serde_json::json!({"displayName": name, "inviteToken": invite});
-    decode(
-        send(
-            "POST",
-            &format!("/api/recordings/{room}/join"),
-            None,
-            Body::Json(body),
-            &[],
-        )
-        .await?,
-    )
+pub async fn join_with_invite(room: RoomId, name: &str, invite: &str) -> Result<Joined, ApiError> {
+    let body = Body::json(&JoinRequest {
+        display_name: name.into(),
+        invite_token: Some(invite.into()),
+        participant_token: None,
+    });
+    let path = format!("/api/recordings/{room}/join");
+    decode(send("POST", &path, None, body, &[]).await?)
 }
 
-pub async fn room(room: &str) -> Result<RoomView, ApiError> {
-    decode(
-        send(
-            "GET",
-            &format!("/api/recordings/{room}"),
-            None,
-            Body::None,
-            &[],
-        )
-        .await?,
-    )
+pub async fn room(room: RoomId) -> Result<RoomView, ApiError> {
+    let path = format!("/api/recordings/{room}");
+    decode(send("GET", &path, None, Body::None, &[]).await?)
 }
 
-pub async fn start_recording(room: &str, token: &str) -> Result<(), ApiError> {
-    send(
-        "POST",
-        &format!("/api/recordings/{room}/start"),
-        Some(token),
-        Body::None,
-        &[],
-    )
-    .await
-    .map(|_| ())
+pub async fn start_recording(room: RoomId, token: &str) -> Result<(), ApiError> {
+    let path = format!("/api/recordings/{room}/start");
+    send("POST", &path, Some(token), Body::None, &[])
+        .await
+        .map(|_| ())
 }
 
-pub async fn stop_recording(room: &str, token: &str) -> Result<(), ApiError> {
-    send(
-        "POST",
-        &format!("/api/recordings/{room}/stop"),
-        Some(token),
-        Body::None,
-        &[],
-    )
-    .await
-    .map(|_| ())
+pub async fn stop_recording(room: RoomId, token: &str) -> Result<(), ApiError> {
+    let path = format!("/api/recordings/{room}/stop");
+    send("POST", &path, Some(token), Body::None, &[])
+        .await
+        .map(|_| ())
 }
 
 /// Chunk indexes the server has stored for this participant.
 pub async fn stored_chunks(
-    room: &str,
-    participant: &str,
+    room: RoomId,
+    participant: ParticipantId,
     token: &str,
 ) -> Result<Vec<u32>, ApiError> {
     let path = format!("/api/recordings/{room}/participants/{participant}/chunks");
-    let list: ChunkList = decode(send("GET", &path, Some(token), Body::None, &[]).await?)?;
-    Ok(list.chunks.into_iter().map(|c| c.index).collect())
+    let list: StoredChunks = decode(send("GET", &path, Some(token), Body::None, &[]).await?)?;
+    Ok(list
+        .chunks
+        .into_iter()
+        .map(|c| u32::from(c.index))
+        .collect())
 }
 
 /// Stores one chunk; `recording_start_ms` is its recorder's start in server time.
 pub async fn put_chunk(
-    room: &str,
-    participant: &str,
+    room: RoomId,
+    participant: ParticipantId,
     token: &str,
     index: u32,
     recording_start_ms: f64,
@@ -307,46 +215,36 @@ pub async fn put_chunk(
 }
 
 pub async fn uploads_complete(
-    room: &str,
-    participant: &str,
+    room: RoomId,
+    participant: ParticipantId,
     token: &str,
     chunk_count: u32,
 ) -> Result<(), ApiError> {
-    let body = serde_json::json!({"roomId": room, "participantId": participant, "chunkCount": chunk_count});
-    send(
-        "POST",
-        "/api/uploads/complete",
-        Some(token),
-        Body::Json(body),
-        &[],
-    )
-    .await
-    .map(|_| ())
+    let body = Body::json(&Complete {
+        room_id: room,
+        participant_id: participant,
+        chunk_count,
+    });
+    send("POST", "/api/uploads/complete", Some(token), body, &[])
+        .await
+        .map(|_| ())
 }
 
-pub async fn files(room: &str, token: &str) -> Result<Vec<RoomFile>, ApiError> {
-    let list: FileList = decode(
-        send(
-            "GET",
-            &format!("/api/recordings/{room}/files"),
-            Some(token),
-            Body::None,
-            &[],
-        )
-        .await?,
-    )?;
+pub async fn files(
+    room: RoomId,
+    token: &str,
+) -> Result<Vec<zencast_events::protocol::FileView>, ApiError> {
+    let path = format!("/api/recordings/{room}/files");
+    let list: Files = decode(send("GET", &path, Some(token), Body::None, &[]).await?)?;
     Ok(list.files)
 }
 
-pub async fn request_render(room: &str, token: &str, layout: &str) -> Result<(), ApiError> {
-    let body = serde_json::json!({"layout": layout});
-    send(
-        "POST",
-        &format!("/api/recordings/{room}/render"),
-        Some(token),
-        Body::Json(body),
-        &[],
-    )
-    .await
-    .map(|_| ())
+pub async fn request_render(room: RoomId, token: &str, layout: Layout) -> Result<(), ApiError> {
+    let body = Body::json(&RenderRequest {
+        layout: Some(layout),
+    });
+    let path = format!("/api/recordings/{room}/render");
+    send("POST", &path, Some(token), body, &[])
+        .await
+        .map(|_| ())
 }

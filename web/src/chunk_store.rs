@@ -13,6 +13,7 @@ use web_sys::{
     Blob, IdbDatabase, IdbKeyRange, IdbOpenDbRequest, IdbRequest, IdbTransaction,
     IdbTransactionMode,
 };
+use zencast_events::{ParticipantId, RoomId};
 
 use crate::browser::window;
 
@@ -27,7 +28,7 @@ pub struct PendingChunk {
     pub blob: Blob,
 }
 
-fn key(room: &str, participant: &str, index: u32) -> String {
+fn key(room: RoomId, participant: ParticipantId, index: u32) -> String {
     format!("{room}/{participant}/{index:08}")
 }
 
@@ -82,7 +83,11 @@ fn transaction(
 }
 
 /// Keeps a chunk until [`remove`]; resolves once the write is committed.
-pub async fn put(room: &str, participant: &str, chunk: &PendingChunk) -> Result<(), JsValue> {
+pub async fn put(
+    room: RoomId,
+    participant: ParticipantId,
+    chunk: &PendingChunk,
+) -> Result<(), JsValue> {
     let db = open().await?;
     let (tx, store) = transaction(&db, IdbTransactionMode::Readwrite)?;
     let record = Object::new();
@@ -99,7 +104,7 @@ pub async fn put(room: &str, participant: &str, chunk: &PendingChunk) -> Result<
     Ok(())
 }
 
-pub async fn remove(room: &str, participant: &str, index: u32) -> Result<(), JsValue> {
+pub async fn remove(room: RoomId, participant: ParticipantId, index: u32) -> Result<(), JsValue> {
     let db = open().await?;
     let (tx, store) = transaction(&db, IdbTransactionMode::Readwrite)?;
     store.delete(&key(room, participant, index).into())?;
@@ -109,7 +114,10 @@ pub async fn remove(room: &str, participant: &str, index: u32) -> Result<(), JsV
 }
 
 /// This participant's waiting chunks, in index order.
-pub async fn pending(room: &str, participant: &str) -> Result<Vec<PendingChunk>, JsValue> {
+pub async fn pending(
+    room: RoomId,
+    participant: ParticipantId,
+) -> Result<Vec<PendingChunk>, JsValue> {
     let db = open().await?;
     let (_tx, store) = transaction(&db, IdbTransactionMode::Readonly)?;
     let prefix = format!("{room}/{participant}/");

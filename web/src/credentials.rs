@@ -2,16 +2,17 @@
 //! back as the same participant, with the same devices.
 
 use serde::{Deserialize, Serialize};
+use zencast_events::{ParticipantId, Role, RoomId};
 
 use crate::browser::local_storage;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Credentials {
-    pub room_id: String,
-    pub participant_id: String,
+    pub room_id: RoomId,
+    pub participant_id: ParticipantId,
     pub token: String,
-    pub role: String,
+    pub role: Role,
     pub display_name: String,
     /// The guest invite link, kept for the host to copy.
     pub invite_url: Option<String>,
@@ -21,7 +22,7 @@ pub struct Credentials {
 
 impl Credentials {
     pub fn is_host(&self) -> bool {
-        self.role == "host"
+        self.role == Role::Host
     }
 
     pub fn load(room: &str) -> Option<Self> {
@@ -31,7 +32,7 @@ impl Credentials {
 
     pub fn save(&self) {
         if let (Some(storage), Ok(raw)) = (local_storage(), serde_json::to_string(self)) {
-            let _ = storage.set_item(&key(&self.room_id), &raw);
+            let _ = storage.set_item(&key(&self.room_id.to_string()), &raw);
         }
     }
 }

@@ -15,6 +15,7 @@ use web_sys::{
     MediaStream, MediaStreamTrack, RtcIceCandidateInit, RtcPeerConnection,
     RtcPeerConnectionIceEvent, RtcSessionDescriptionInit, RtcTrackEvent,
 };
+use zencast_events::ParticipantId;
 
 pub enum PeerEvent {
     /// A local ICE candidate to send to the peer.
@@ -24,7 +25,7 @@ pub enum PeerEvent {
 }
 
 /// `(peer id, connection generation, event)`: events of a replaced connection are ignored.
-pub type PeerEvents = UnboundedSender<(String, u32, PeerEvent)>;
+pub type PeerEvents = UnboundedSender<(ParticipantId, u32, PeerEvent)>;
 
 pub struct Peer {
     pub pc: RtcPeerConnection,
@@ -37,7 +38,7 @@ pub struct Peer {
 }
 
 /// Whether we make the offer to `peer`.
-pub fn we_offer(me: &str, peer: &str) -> bool {
+pub fn we_offer(me: ParticipantId, peer: ParticipantId) -> bool {
     me < peer
 }
 
@@ -55,7 +56,7 @@ fn from_json<T: JsCast>(v: &Value) -> Result<T, JsValue> {
 
 impl Peer {
     pub fn new(
-        peer: &str,
+        peer: ParticipantId,
         generation: u32,
         local: &MediaStream,
         events: PeerEvents,
@@ -64,30 +65,26 @@ impl Peer {
         for track in local.get_tracks().iter() {
             pc.add_track_0(&track.unchecked_into::<MediaStreamTrack>(), local);
         }
-        let (id, tx) = (peer.to_string(), events.clone());
+        let (id, tx) = (peer, events.clone());
         let on_ice = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             if let Some(c) = e.unchecked_into::<RtcPeerConnectionIceEvent>().candidate() {
-                let _ = tx.unbounded_send((
-                    id.clone(),
-                    generation,
-                    PeerEvent::Ice(to_json(&c.to_json())),
-                ));
+                let _ = tx.unbounded_send((id, generation, PeerEvent::Ice(to_json(&c.to_json()))));
             }
         });
-        let (id, tx) = (peer.to_string(), events.clone());
+        let (id, tx) = (peer, events.clone());
         let on_track = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             let streams = e.unchecked_into::<RtcTrackEvent>().streams();
             if let Ok(stream) = streams.get(0).dyn_into::<MediaStream>() {
-                let _ = tx.unbounded_send((id.clone(), generation, PeerEvent::Track(stream)));
+                let _ = tx.unbounded_send((id, generation, PeerEvent::Track(stream)));
             }
         });
-        let (id, tx, watched) = (peer.to_string(), events, pc.clone());
+        let (id, tx, watched) = (peer, events, pc.clone());
         let on_state = Closure::<dyn FnMut(JsValue)>::new(move |_| {
             let state = to_json(&watched.connection_state().into())
                 .as_str()
                 .unwrap_or("new")
                 .to_string();
-            let _ = tx.unbounded_send((id.clone(), generation, PeerEvent::State(state)));
+            let _ = tx.unbounded_send((id, generation, PeerEvent::State(state)));
         });
         pc.set_onicecandidate(Some(on_ice.as_ref().unchecked_ref()));
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));

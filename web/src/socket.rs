@@ -1,17 +1,21 @@
-//! The room WebSocket: JSON frames in and out, and the clock sync that puts the
+//! The room WebSocket: the protocol's frames in and out
+//! (`zencast_events::protocol::frames`), and the clock sync that puts the
 //! recording start in server time.
 
 use futures::channel::mpsc::UnboundedSender;
-use serde_json::Value;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{MessageEvent, WebSocket};
+use zencast_events::protocol::{ClientFrame, ServerFrame};
+use zencast_events::RoomId;
 
 use crate::browser::{now_ms, window};
 
 pub enum SocketEvent {
     Open,
-    Frame(Value),
+    Frame(ServerFrame),
+    /// Time for another clock-sync ping (the first few after opening).
+    PingDue,
     Closed,
 }
 
@@ -24,7 +28,7 @@ impl Socket {
     /// Connects to the room's socket; what happens to it arrives on `events`,
     /// each event tagged with `generation` so a replaced socket's late events can be told apart.
     pub fn connect(
-        room: &str,
+        room: RoomId,
         token: &str,
         generation: u32,
         events: UnboundedSender<(u32, SocketEvent)>,
@@ -51,7 +55,9 @@ impl Socket {
                 .data()
                 .as_string()
                 .unwrap_or_default();
-            if let Ok(frame) = serde_json::from_str(&text) {
+            // A frame this client does not know is ignored, as the protocol
+            // lets a newer server add frames.
+            if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
                 let _ = tx.unbounded_send((generation, SocketEvent::Frame(frame)));
             }
         });
@@ -68,12 +74,14 @@ impl Socket {
         })
     }
 
-    pub fn send(&self, frame: &Value) {
-        let _ = self.ws.send_with_str(&frame.to_string());
+    pub fn send(&self, frame: &ClientFrame) {
+        let _ = self.ws.send_with_str(&frame.to_text());
     }
 
     pub fn ping(&self) {
-        self.send(&serde_json::json!({"type": "ping", "clientTime": now_ms()}));
+        self.send(&ClientFrame::Ping {
+            client_time: now_ms(),
+        });
     }
 
     pub fn close(&self) {
@@ -90,11 +98,8 @@ pub struct ClockSync {
 }
 
 impl ClockSync {
-    pub fn on_pong(&mut self, frame: &Value) {
-        let (Some(t0), Some(server)) = (frame["clientTime"].as_f64(), frame["serverTime"].as_f64())
-        else {
-            return;
-        };
+    /// A `pong`: `t0` is the ping's `clientTime`, `server` the server's time.
+    pub fn on_pong(&mut self, t0: f64, server: f64) {
         let t3 = now_ms();
         let round_trip = t3 - t0;
         if self.best.is_none_or(|(best, _)| round_trip < best) {

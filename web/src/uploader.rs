@@ -64,7 +64,7 @@ async fn run(
     mut woken: UnboundedReceiver<()>,
 ) {
     loop {
-        let pending = chunk_store::pending(&creds.room_id, &creds.participant_id)
+        let pending = chunk_store::pending(creds.room_id, creds.participant_id)
             .await
             .unwrap_or_default();
         progress.write().pending = pending.len() as u32;
@@ -91,8 +91,8 @@ async fn upload(
     let mut backoff = FIRST_BACKOFF_MS;
     loop {
         let sent = api::put_chunk(
-            &creds.room_id,
-            &creds.participant_id,
+            creds.room_id,
+            creds.participant_id,
             &creds.token,
             chunk.index,
             chunk.recording_start_ms,
@@ -101,8 +101,7 @@ async fn upload(
         .await;
         match sent {
             Ok(()) => {
-                let _ =
-                    chunk_store::remove(&creds.room_id, &creds.participant_id, chunk.index).await;
+                let _ = chunk_store::remove(creds.room_id, creds.participant_id, chunk.index).await;
                 let mut p = progress.write();
                 p.pending = p.pending.saturating_sub(1);
                 p.confirmed += 1;
@@ -133,13 +132,12 @@ async fn upload(
 /// Tells the server how many chunks this participant recorded (the highest
 /// stored index plus one: every one of them is stored by now).
 async fn finish(creds: &Credentials, progress: &mut Signal<UploadProgress>) {
-    let stored = match api::stored_chunks(&creds.room_id, &creds.participant_id, &creds.token).await
-    {
+    let stored = match api::stored_chunks(creds.room_id, creds.participant_id, &creds.token).await {
         Ok(list) => list,
         Err(_) => return, // tried again on the next round
     };
     let count = stored.iter().max().map_or(0, |last| last + 1);
-    match api::uploads_complete(&creds.room_id, &creds.participant_id, &creds.token, count).await {
+    match api::uploads_complete(creds.room_id, creds.participant_id, &creds.token, count).await {
         Ok(()) => progress.write().finished = true,
         Err(e) if e.is_transient() => {}
         // Already reported (a reload after finishing) or the session is over: nothing left to do.

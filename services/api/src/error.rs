@@ -5,22 +5,10 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use zencast_events::protocol::{ErrorBody, ErrorDetail};
 use zencast_events::{IdError, RecordingError};
 use zencast_nats::{CommandError, LogError};
 use zencast_projections::ProjectionError;
-
-/// The shape of every error response (for the API description).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Machine-readable: `bad_request`, `not_found`, `room_full`, `chunk_conflict`, …
-    pub code: String,
-    pub message: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -76,7 +64,12 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = serde_json::json!({ "error": { "code": code, "message": message } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+            },
+        };
         (status, Json(body)).into_response()
     }
 }

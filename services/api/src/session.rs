@@ -16,7 +16,10 @@ use zencast_events::{ParticipantId, RecordingCommand, RecordingError, RoomId, SY
 use zencast_nats::{CommandError, Origin};
 
 use crate::auth::Caller;
-use crate::frames::{self, ClientFrame};
+use zencast_events::protocol::frames::Relayed;
+use zencast_events::protocol::{ClientFrame, ServerFrame};
+
+use crate::frames;
 use crate::presence;
 use crate::state::AppState;
 
@@ -123,18 +126,13 @@ async fn serve(
 
     let (mut tx, mut rx) = socket.split();
     let online = online(app, room).await;
-    tx.send(Message::Text(
-        serde_json::json!({
-            "type": "welcome",
-            "roomId": room,
-            "participantId": me,
-            "serverTime": frames::server_time(),
-            "online": online,
-        })
-        .to_string()
-        .into(),
-    ))
-    .await?;
+    let welcome = ServerFrame::Welcome {
+        room_id: room,
+        participant_id: me,
+        server_time: frames::server_time(),
+        online,
+    };
+    tx.send(Message::Text(welcome.to_text().into())).await?;
 
     let mut limit = RateLimit::new(app.settings.ws_rate_per_sec);
     let mut refresh = tokio::time::interval(presence::REFRESH);
@@ -152,10 +150,7 @@ async fn serve(
                 // Our own presence is not news to us.
                 (!text.contains(&me.to_string())).then_some(text)
             }
-            Some(m) = events.next() => Some(format!(
-                "{{\"type\":\"event\",\"event\":{}}}",
-                String::from_utf8_lossy(&m.payload)
-            )),
+            Some(m) = events.next() => Some(ServerFrame::event_text(&String::from_utf8_lossy(&m.payload))),
             Some(m) = progress.next() => Some(String::from_utf8_lossy(&m.payload).into_owned()),
             _ = refresh.tick() => {
                 presence::hold(&app.redis, app.prefix(), room, me, socket_id).await?;
@@ -198,21 +193,25 @@ async fn handle(
         Ok(f) => f,
         Err(e) => return Some(frames::error("bad_message", &e.to_string())),
     };
-    let (kind, signal) = match frame {
+    // The same signal, now saying who it is from.
+    let (to, out) = match frame {
         ClientFrame::Ping { client_time } => return Some(frames::pong(client_time)),
-        ClientFrame::Offer(s) => ("offer", s),
-        ClientFrame::Answer(s) => ("answer", s),
-        ClientFrame::Ice(s) => ("ice", s),
+        ClientFrame::Offer(s) => (s.to, ServerFrame::Offer(relayed(me, s.payload))),
+        ClientFrame::Answer(s) => (s.to, ServerFrame::Answer(relayed(me, s.payload))),
+        ClientFrame::Ice(s) => (s.to, ServerFrame::Ice(relayed(me, s.payload))),
     };
-    let body = frames::signal(kind, me, &signal.payload);
     match app
         .nats
-        .publish(app.subjects.signal_to(room, signal.to), body.into())
+        .publish(app.subjects.signal_to(room, to), out.to_text().into())
         .await
     {
         Ok(()) => None,
         Err(e) => Some(frames::error("relay_unavailable", &e.to_string())),
     }
+}
+
+fn relayed<P>(from: ParticipantId, payload: P) -> Relayed<P> {
+    Relayed { from, payload }
 }
 
 /// A participant who left (its grace period ran out) and connects again is

@@ -1,12 +1,13 @@
 //! A running render's progress and heartbeat. Progress is not an event (it
 //! would flood the log); it goes to core NATS `zencast.progress.{roomId}` as a
-//! ready-made WebSocket frame and to the Redis hash `zencast:progress:{roomId}`,
+//! ready-made WebSocket frame (`ServerFrame::Progress`) and to the Redis hash `zencast:progress:{roomId}`,
 //! which expires unless refreshed. A worker that stops refreshing it is
 //! presumed dead, and its attempt is failed and retried by another worker.
 
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
+use zencast_events::protocol::ServerFrame;
 use zencast_events::RoomId;
 use zencast_nats::Subjects;
 use zencast_projections::keys::RoomKeys;
@@ -48,17 +49,16 @@ impl Progress {
             .pexpire(&key, self.ttl.as_millis() as i64)
             .query_async::<()>(&mut conn)
             .await?;
-        let frame = serde_json::json!({
-            "type": "progress",
-            "roomId": room,
-            "attempt": beat.attempt,
-            "stage": beat.stage,
-            "percent": percent,
-        });
+        let frame = ServerFrame::Progress {
+            room_id: room,
+            attempt: beat.attempt,
+            stage: beat.stage.clone(),
+            percent,
+        };
         // Progress is best effort: a lost message is replaced half a second later.
         let _ = self
             .nats
-            .publish(self.subjects.progress(room), frame.to_string().into())
+            .publish(self.subjects.progress(room), frame.to_text().into())
             .await;
         Ok(())
     }

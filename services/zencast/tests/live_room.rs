@@ -57,18 +57,22 @@ async fn two_participants_on_two_api_nodes_signal_each_other() {
         (guest_id.as_str(), Some(true))
     );
 
-    host.send(json!({"type": "offer", "to": guest_id, "payload": {"sdp": "v=0 offer"}}))
+    let call = |sdp: &str| json!({"call": 1, "description": {"type": "offer", "sdp": sdp}});
+    host.send(json!({"type": "offer", "to": guest_id, "payload": call("v=0 offer")}))
         .await;
     let offer = guest_ws.expect("offer").await;
     assert_eq!(
-        (s(&offer["from"]), s(&offer["payload"]["sdp"])),
+        (
+            s(&offer["from"]),
+            s(&offer["payload"]["description"]["sdp"])
+        ),
         (host_id.as_str(), "v=0 offer")
     );
     guest_ws
-        .send(json!({"type": "answer", "to": host_id, "payload": {"sdp": "v=0 answer"}}))
+        .send(json!({"type": "answer", "to": host_id, "payload": call("v=0 answer")}))
         .await;
     assert_eq!(
-        s(&host.expect("answer").await["payload"]["sdp"]),
+        s(&host.expect("answer").await["payload"]["description"]["sdp"]),
         "v=0 answer"
     );
     guest_ws
@@ -404,8 +408,14 @@ async fn bad_messages_get_error_frames_and_the_socket_survives() {
 
     ws.send_text("{not json".into()).await;
     assert_eq!(ws.expect("error").await["code"], "bad_message");
-    ws.send(json!({"type": "offer", "to": "../../etc", "payload": {}}))
+    ws.send(json!({"type": "offer", "to": "../../etc", "payload": {"call": 1, "description": {}}}))
         .await;
+    assert_eq!(ws.expect("error").await["code"], "bad_message");
+    // An offer must say which call it is: without it, it is not relayed.
+    ws.send(
+        json!({"type": "offer", "to": s(&room["hostParticipantId"]), "payload": {"sdp": "v=0"}}),
+    )
+    .await;
     assert_eq!(ws.expect("error").await["code"], "bad_message");
     ws.send(json!({"type": "offer", "to": s(&room["hostParticipantId"]), "payload": "x".repeat(70 * 1024)})).await;
     assert_eq!(ws.expect("error").await["code"], "too_large");
@@ -416,5 +426,274 @@ async fn bad_messages_get_error_frames_and_the_socket_survives() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     ws.send(json!({"type": "ping", "clientTime": 1.5})).await;
     ws.expect_where("pong", |v| v["clientTime"] == 1.5).await;
+    running.stop().await;
+}
+
+/// A reply's body read as the client's type (`zencast_events::protocol`),
+/// which refuses unknown fields: a field the server adds or renames without
+/// the client fails here, not in a browser.
+async fn typed<T: serde::de::DeserializeOwned>(r: reqwest::RequestBuilder, status: u16) -> T {
+    let r = r.send().await.unwrap();
+    let got = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "a reply the client cannot read as {} ({e}): {text}",
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+/// Every reply and every kind of socket frame the server sends reads as the
+/// client's own types, and what the client sends is what the server reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_frame_and_view_the_server_sends_reads_as_the_clients_types() {
+    use zencast_events::protocol::frames::{Outgoing, Relayed};
+    use zencast_events::protocol::*;
+    use zencast_events::{Layout, Role};
+
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    let http = reqwest::Client::new();
+    let url = |path: String| format!("http://{addr}{path}");
+
+    let created: Created = typed(
+        http.post(url("/api/recordings".into())).json(&CreateRoom {
+            title: "Typed".into(),
+            layout: Layout::SideBySide,
+            chunk_seconds: 10,
+            host_name: "Hannah".into(),
+        }),
+        201,
+    )
+    .await;
+    let (room, host, host_token) = (
+        created.room_id,
+        created.host_participant_id,
+        created.host_token.clone(),
+    );
+    let joined: Joined = typed(
+        http.post(url(format!("/api/recordings/{room}/join")))
+            .json(&JoinRequest {
+                display_name: "Gus".into(),
+                invite_token: Some(created.invite_token.clone()),
+                participant_token: None,
+            }),
+        200,
+    )
+    .await;
+    assert_eq!(joined.role, Role::Guest);
+    let guest = joined.participant_id;
+
+    // The socket frames, each read by `Socket` as a `ServerFrame` too.
+    let read = |v: serde_json::Value| -> ServerFrame { serde_json::from_value(v).unwrap() };
+    let mut host_ws = Socket::connect(addr, &room.to_string(), &host_token).await;
+    let ServerFrame::Welcome { participant_id, .. } = read(host_ws.expect("welcome").await) else {
+        unreachable!()
+    };
+    assert_eq!(participant_id, host);
+    let mut guest_ws = Socket::connect(addr, &room.to_string(), &joined.participant_token).await;
+    guest_ws.expect("welcome").await;
+    assert_eq!(
+        read(host_ws.expect("presence").await),
+        ServerFrame::Presence {
+            participant: guest,
+            online: true
+        }
+    );
+    let send = |frame: ClientFrame| serde_json::to_value(frame).unwrap();
+    host_ws
+        .send(send(ClientFrame::Ping { client_time: 7.5 }))
+        .await;
+    let ServerFrame::Pong { client_time, .. } = read(host_ws.expect("pong").await) else {
+        unreachable!()
+    };
+    assert_eq!(client_time, 7.5);
+    let call = Call {
+        call: 3,
+        description: json!({"type": "offer", "sdp": "v=0"}),
+    };
+    host_ws
+        .send(send(ClientFrame::Offer(Outgoing {
+            to: guest,
+            payload: call.clone(),
+        })))
+        .await;
+    assert_eq!(
+        read(guest_ws.expect("offer").await),
+        ServerFrame::Offer(Relayed {
+            from: host,
+            payload: call.clone()
+        })
+    );
+    guest_ws
+        .send(send(ClientFrame::Answer(Outgoing {
+            to: host,
+            payload: call.clone(),
+        })))
+        .await;
+    assert_eq!(
+        read(host_ws.expect("answer").await),
+        ServerFrame::Answer(Relayed {
+            from: guest,
+            payload: call
+        })
+    );
+    let candidate = json!({"candidate": "candidate:1 1 udp 1 10.0.0.1 9 typ host"});
+    guest_ws
+        .send(send(ClientFrame::Ice(Outgoing {
+            to: host,
+            payload: candidate.clone(),
+        })))
+        .await;
+    assert_eq!(
+        read(host_ws.expect("ice").await),
+        ServerFrame::Ice(Relayed {
+            from: guest,
+            payload: candidate
+        })
+    );
+    host_ws.send_text("{\"type\": \"shout\"}".into()).await;
+    let ServerFrame::Error { code, .. } = read(host_ws.expect("error").await) else {
+        unreachable!()
+    };
+    assert_eq!(code, "bad_message");
+
+    // Start, one chunk each, stop: the replies, the events on the socket and the views.
+    let control: Control = typed(
+        http.post(url(format!("/api/recordings/{room}/start")))
+            .bearer_auth(&host_token),
+        200,
+    )
+    .await;
+    assert_eq!(control.status, RoomStatus::Recording);
+    let ServerFrame::Event { event } = read(
+        host_ws
+            .expect_where("event", |v| v["event"]["event_type"] == "RecordingStarted")
+            .await,
+    ) else {
+        unreachable!()
+    };
+    assert_eq!(event.room_id, room);
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = support::media::browser_like_webm(
+        &dir.path().join("c.webm"),
+        "testsrc2=size=320x240:rate=30:duration=2",
+        "sine=frequency=440:sample_rate=48000:duration=2",
+        "300k",
+        30,
+    );
+    for (who, token) in [(host, &host_token), (guest, &joined.participant_token)] {
+        let stored: ChunkStored = typed(
+            http.put(url(format!(
+                "/api/recordings/{room}/participants/{who}/chunks/0"
+            )))
+            .bearer_auth(token)
+            .body(chunk.clone()),
+            201,
+        )
+        .await;
+        assert_eq!(stored.size, chunk.len() as u64);
+        let list: StoredChunks = typed(
+            http.get(url(format!(
+                "/api/recordings/{room}/participants/{who}/chunks"
+            )))
+            .bearer_auth(token),
+            200,
+        )
+        .await;
+        assert_eq!((list.participant_id, list.chunks), (who, vec![stored]));
+    }
+    let view: RoomView = typed(http.get(url(format!("/api/recordings/{room}"))), 200).await;
+    assert_eq!(
+        (view.status, view.layout, view.host_participant_id),
+        (RoomStatus::Recording, Layout::SideBySide, host)
+    );
+    assert_eq!(view.participants.len(), 2);
+    assert!(view.participants.iter().all(|p| p.chunks_stored == 1));
+    let control: Control = typed(
+        http.post(url(format!("/api/recordings/{room}/stop")))
+            .bearer_auth(&host_token),
+        200,
+    )
+    .await;
+    assert_eq!(control.status, RoomStatus::Stopped);
+    for (who, token) in [(host, &host_token), (guest, &joined.participant_token)] {
+        let _: Completed = typed(
+            http.post(url("/api/uploads/complete".into()))
+                .bearer_auth(token)
+                .json(&Complete {
+                    room_id: room,
+                    participant_id: who,
+                    chunk_count: 1,
+                }),
+            200,
+        )
+        .await;
+    }
+    let view: RoomView = typed(http.get(url(format!("/api/recordings/{room}"))), 200).await;
+    assert_eq!(view.status, RoomStatus::Completed, "{view:?}");
+    assert_eq!(view.render.status, Some(RenderStatus::Pending));
+    let files: Files = typed(
+        http.get(url(format!("/api/recordings/{room}/files")))
+            .bearer_auth(&host_token),
+        200,
+    )
+    .await;
+    assert!(files.files.is_empty());
+    let timeline: Timeline =
+        typed(http.get(url(format!("/api/recordings/{room}/events"))), 200).await;
+    assert!(timeline
+        .events
+        .iter()
+        .any(|e| e.event_type == "SessionCompleted"));
+    let refused: ErrorBody = typed(
+        http.post(url(format!("/api/recordings/{room}/render")))
+            .bearer_auth(&joined.participant_token)
+            .json(&RenderRequest::default()),
+        403,
+    )
+    .await;
+    assert_eq!(refused.error.code, "forbidden");
+    let accepted: RenderAccepted = typed(
+        http.post(url(format!("/api/recordings/{room}/render")))
+            .bearer_auth(&host_token)
+            .json(&RenderRequest {
+                layout: Some(Layout::Speaker),
+            }),
+        202,
+    )
+    .await;
+    assert_eq!(
+        (accepted.status, accepted.layout),
+        (RenderStatus::Requested, Layout::Speaker)
+    );
+
+    // A render's progress, as a worker publishes it.
+    let b = &running.backends;
+    let progress = zencast_render::progress::Progress {
+        nats: b.nats.clone(),
+        redis: b.redis.clone(),
+        subjects: b.subjects.clone(),
+        ttl: Duration::from_secs(5),
+    };
+    let beat = zencast_render::progress::Beat {
+        attempt: 1,
+        worker: "test".into(),
+        stage: "encoding".into(),
+        percent: 42.0,
+    };
+    progress.beat(room, &beat).await.unwrap();
+    assert_eq!(
+        read(host_ws.expect("progress").await),
+        ServerFrame::Progress {
+            room_id: room,
+            attempt: 1,
+            stage: "encoding".into(),
+            percent: 42.0
+        }
+    );
     running.stop().await;
 }

@@ -2,6 +2,8 @@
 //! final.mp4 and every track.
 
 use dioxus::prelude::*;
+use zencast_events::protocol::{FileView, RenderStatus};
+use zencast_events::{Layout, OutputKind, ParticipantId};
 
 use crate::api;
 use crate::pages::widgets::Progress;
@@ -17,50 +19,48 @@ pub fn Finish(room: String) -> Element {
         .as_ref()
         .map(|c| c.token.clone())
         .unwrap_or_default();
-    let me = view
-        .creds
-        .as_ref()
-        .map(|c| c.participant_id.clone())
+    let me = view.creds.as_ref().map(|c| c.participant_id);
+    let render = view.room.as_ref().map(|r| r.render.clone());
+    let render_status = render.as_ref().and_then(|r| r.status);
+    let (percent, stage, error) = render
+        .map(|r| (r.percent.unwrap_or(0.0), r.stage, r.error))
         .unwrap_or_default();
-    let render = view
-        .room
-        .as_ref()
-        .map(|r| r.render.clone())
-        .unwrap_or_default();
-    let render_status = render.status.clone().unwrap_or_default();
 
     let stored = view
         .room
         .as_ref()
-        .and_then(|r| r.participants.iter().find(|p| p.participant_id == me))
+        .and_then(|r| r.participants.iter().find(|p| Some(p.participant_id) == me))
         .map_or(0, |p| p.chunks_stored);
     let total = stored + uploads.pending;
     let uploads_done = uploads.finished && uploads.pending == 0;
 
     // The files, once the render has completed.
+    let room_id = view.creds.as_ref().map(|c| c.room_id);
     let files = {
-        let (room, token) = (room.clone(), token.clone());
-        use_resource(use_reactive!(|render_status| {
-            let (room, token) = (room.clone(), token.clone());
+        let token = token.clone();
+        use_resource(use_reactive!(|render_status, room_id| {
+            let token = token.clone();
             async move {
-                if render_status == "completed" {
-                    api::files(&room, &token).await.ok()
-                } else {
-                    None
+                match (render_status, room_id) {
+                    (Some(RenderStatus::Completed), Some(room)) => {
+                        api::files(room, &token).await.ok()
+                    }
+                    _ => None,
                 }
             }
         }))
     };
 
     let is_host = view.creds.as_ref().is_some_and(|c| c.is_host());
-    let mut layout = use_signal(|| "grid".to_string());
+    let mut layout = use_signal(|| Layout::Grid);
     let mut asked = use_signal(|| None::<String>);
     let render_again = {
-        let (room, token) = (room.clone(), token.clone());
+        let token = token.clone();
         move |_| {
-            let (room, token) = (room.clone(), token.clone());
+            let token = token.clone();
+            let Some(room) = room_id else { return };
             spawn(async move {
-                let answer = match api::request_render(&room, &token, &layout.peek()).await {
+                let answer = match api::request_render(room, &token, *layout.peek()).await {
                     Ok(()) => "Another render is on its way.".to_string(),
                     Err(e) => e.plain(),
                 };
@@ -69,45 +69,49 @@ pub fn Finish(room: String) -> Element {
         }
     };
 
-    let names: Vec<(String, String)> = view
+    let names: Vec<(ParticipantId, String)> = view
         .room
         .as_ref()
         .map(|r| {
             r.participants
                 .iter()
-                .map(|p| (p.participant_id.clone(), p.display_name.clone()))
+                .map(|p| (p.participant_id, p.display_name.clone()))
                 .collect()
         })
         .unwrap_or_default();
 
-    let render_text = match render_status.as_str() {
-        "" => "Waiting for everyone's uploads before the render starts…".to_string(),
-        "pending" | "requested" => {
+    let render_text = match render_status {
+        None => "Waiting for everyone's uploads before the render starts…".to_string(),
+        Some(RenderStatus::Pending | RenderStatus::Requested) => {
             "Everything is uploaded: the render starts as soon as a render worker is free."
                 .to_string()
         }
-        "running" => match render.stage.as_deref() {
-            Some(stage) => format!(
-                "Rendering: {:.0} % ({stage})",
-                render.percent.unwrap_or(0.0)
-            ),
-            None => format!("Rendering: {:.0} %", render.percent.unwrap_or(0.0)),
+        Some(RenderStatus::Running) => match stage {
+            Some(stage) => format!("Rendering: {percent:.0} % ({stage})"),
+            None => format!("Rendering: {percent:.0} %"),
         },
-        "completed" => "The render is done.".to_string(),
-        "failed" => format!(
-            "The render failed: {}",
-            render.error.clone().unwrap_or_default()
+        Some(RenderStatus::Retrying) => format!(
+            "The render failed and is being tried again: {}",
+            error.unwrap_or_default()
         ),
-        other => other.to_string(),
+        Some(RenderStatus::Completed) => "The render is done.".to_string(),
+        Some(RenderStatus::Failed) => {
+            format!("The render failed: {}", error.unwrap_or_default())
+        }
     };
-    let render_percent = match render_status.as_str() {
-        "completed" => 100,
-        "running" => render.percent.unwrap_or(0.0).round() as u32,
+    let render_percent = match render_status {
+        Some(RenderStatus::Completed) => 100,
+        Some(RenderStatus::Running) => percent.round() as u32,
         _ => 0,
     };
+    let status_name = render_status.map_or("", RenderStatus::as_str);
+    let finished = matches!(
+        render_status,
+        Some(RenderStatus::Completed | RenderStatus::Failed)
+    );
 
     rsx! {
-        section { class: "card finish", "data-uploads-done": "{uploads_done}", "data-render-status": "{render_status}",
+        section { class: "card finish", "data-uploads-done": "{uploads_done}", "data-render-status": "{status_name}",
             h1 { "Finishing up" }
             if let Some(p) = view.problem.clone() {
                 p { class: "problem", role: "alert", "{p}" }
@@ -128,15 +132,20 @@ pub fn Finish(room: String) -> Element {
                 ul { class: "files", id: "files",
                     for f in list.iter() {
                         li {
-                            a { href: "{f.url}?token={token}", download: "{f.name}", "data-kind": "{f.kind}", "{file_label(f, &names)}" }
+                            a { href: "{f.url}?token={token}", download: "{f.name}", "data-kind": "{f.kind.as_str()}", "{file_label(f, &names)}" }
                             span { class: "muted", " {f.size / 1024} KiB" }
                         }
                     }
                 }
             }
-            if is_host && (render_status == "completed" || render_status == "failed") {
+            if is_host && finished {
                 div { class: "render-again",
-                    select { value: "{layout}", onchange: move |e| layout.set(e.value()),
+                    select { value: "{layout().as_str()}",
+                        onchange: move |e| {
+                            if let Some(l) = Layout::ALL.into_iter().find(|l| l.as_str() == e.value()) {
+                                layout.set(l);
+                            }
+                        },
                         option { value: "grid", "Grid" }
                         option { value: "side-by-side", "Side by side" }
                         option { value: "speaker", "Speaker" }
@@ -151,16 +160,14 @@ pub fn Finish(room: String) -> Element {
 }
 
 /// A file as a person names it: whose track, and what is in it.
-fn file_label(file: &api::RoomFile, names: &[(String, String)]) -> String {
+fn file_label(file: &FileView, names: &[(ParticipantId, String)]) -> String {
     let who = file
         .participant_id
-        .as_ref()
-        .and_then(|id| names.iter().find(|(pid, _)| pid == id))
+        .and_then(|id| names.iter().find(|(pid, _)| *pid == id))
         .map_or("Someone", |(_, name)| name.as_str());
-    match file.kind.as_str() {
-        "final" => format!("The final video ({})", file.name),
-        "track-audio" => format!("{who}: audio track (WAV)"),
-        "track-video" => format!("{who}: video track (MP4)"),
-        _ => file.name.clone(),
+    match file.kind {
+        OutputKind::Final => format!("The final video ({})", file.name),
+        OutputKind::TrackAudio => format!("{who}: audio track (WAV)"),
+        OutputKind::TrackVideo => format!("{who}: video track (MP4)"),
     }
 }

@@ -1,23 +1,24 @@
 //! Home: create a session, then go to the studio as its host.
 
 use dioxus::prelude::*;
+use zencast_events::{Layout, Role};
 
 use crate::api;
 use crate::app::Route;
 use crate::credentials::Credentials;
 
-const LAYOUTS: [(&str, &str); 4] = [
-    ("grid", "Grid"),
-    ("side-by-side", "Side by side"),
-    ("speaker", "Speaker"),
-    ("audio-only", "Audio only"),
+const LAYOUTS: [(Layout, &str); 4] = [
+    (Layout::Grid, "Grid"),
+    (Layout::SideBySide, "Side by side"),
+    (Layout::Speaker, "Speaker"),
+    (Layout::AudioOnly, "Audio only"),
 ];
 
 #[component]
 pub fn Home() -> Element {
     let mut title = use_signal(String::new);
     let mut host_name = use_signal(|| "Host".to_string());
-    let mut layout = use_signal(|| "grid".to_string());
+    let mut layout = use_signal(|| Layout::Grid);
     let mut chunk_seconds = use_signal(|| "10".to_string());
     let mut problem = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
@@ -37,13 +38,13 @@ pub fn Home() -> Element {
         busy.set(true);
         spawn(async move {
             let name = host_name.read().trim().to_string();
-            match api::create_room(title.read().trim(), &layout.read(), seconds, &name).await {
+            match api::create_room(title.read().trim(), *layout.read(), seconds, &name).await {
                 Ok(created) => {
                     Credentials {
-                        room_id: created.room_id.clone(),
+                        room_id: created.room_id,
                         participant_id: created.host_participant_id,
                         token: created.host_token,
-                        role: "host".into(),
+                        role: Role::Host,
                         display_name: name,
                         invite_url: Some(created.invite_url),
                         camera_id: None,
@@ -51,7 +52,7 @@ pub fn Home() -> Element {
                     }
                     .save();
                     navigator().push(Route::Studio {
-                        room: created.room_id,
+                        room: created.room_id.to_string(),
                     });
                 }
                 Err(e) => {
@@ -74,9 +75,14 @@ pub fn Home() -> Element {
                     input { id: "host-name", value: "{host_name}", oninput: move |e| host_name.set(e.value()) }
                 }
                 label { "Layout of the final video"
-                    select { id: "layout", value: "{layout}", onchange: move |e| layout.set(e.value()),
+                    select { id: "layout", value: "{layout().as_str()}",
+                        onchange: move |e| {
+                            if let Some((l, _)) = LAYOUTS.into_iter().find(|(l, _)| l.as_str() == e.value()) {
+                                layout.set(l);
+                            }
+                        },
                         for (value, text) in LAYOUTS {
-                            option { value: value, selected: *layout.read() == value, "{text}" }
+                            option { value: value.as_str(), selected: *layout.read() == value, "{text}" }
                         }
                     }
                 }

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use dioxus::prelude::*;
 use web_sys::MediaStream;
+use zencast_events::RoomId;
 
 use crate::api;
 use crate::app::Route;
@@ -74,13 +75,19 @@ pub fn Join(room: String, invite: String) -> Element {
                 problem.set(Some("Tell the others your name.".into()));
                 return;
             }
+            let Ok(room_id) = RoomId::parse(&room) else {
+                problem.set(Some(
+                    "This link is not valid. Ask the host for a new invite link.".into(),
+                ));
+                return;
+            };
             busy.set(true);
             let (room, invite) = (room.clone(), invite.clone());
             spawn(async move {
-                match api::join_with_invite(&room, &display_name, &invite).await {
+                match api::join_with_invite(room_id, &display_name, &invite).await {
                     Ok(joined) => {
                         Credentials {
-                            room_id: room.clone(),
+                            room_id,
                             participant_id: joined.participant_id,
                             token: joined.participant_token,
                             role: joined.role,

@@ -3,6 +3,7 @@
 //! panel (chunks stored versus recorded, for everyone).
 
 use dioxus::prelude::*;
+use zencast_events::protocol::RoomStatus;
 
 use crate::app::Route;
 use crate::browser::{attach_stream, copy_to_clipboard, now_ms, sleep};
@@ -39,11 +40,14 @@ pub fn Studio(room: String) -> Element {
         .as_ref()
         .map(|r| r.title.clone())
         .unwrap_or_default();
-    let room_recording = view.room.as_ref().is_some_and(|r| r.status == "recording");
+    let room_recording = view
+        .room
+        .as_ref()
+        .is_some_and(|r| r.status == RoomStatus::Recording);
     let rendered_until = view
         .room
         .as_ref()
-        .and_then(|r| r.render.rendered_until_ms)
+        .map(|r| r.render.rendered_until_ms)
         .filter(|ms| *ms > 0);
     let elapsed = view
         .recording_started_ms

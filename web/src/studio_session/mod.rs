@@ -21,10 +21,11 @@ use dioxus::prelude::*;
 use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::stream::{select_all, LocalBoxStream};
 use futures::StreamExt;
-use serde_json::{json, Value};
 use web_sys::MediaStream;
+use zencast_events::protocol::{RoomStatus, RoomView, ServerFrame};
+use zencast_events::ParticipantId;
 
-use crate::api::{self, RoomView};
+use crate::api;
 use crate::browser::{now_ms, sleep};
 use crate::credentials::Credentials;
 use crate::media;
@@ -78,7 +79,7 @@ pub fn session(room: &str) -> SessionHandle {
 
 enum Input {
     Socket(u32, SocketEvent),
-    Peer(String, u32, PeerEvent),
+    Peer(ParticipantId, u32, PeerEvent),
     Recorder(RecorderEvent),
     Command(Command),
     Tick,
@@ -97,10 +98,10 @@ struct Session {
     socket_events: UnboundedSender<(u32, SocketEvent)>,
     reconnect_at: f64,
     reconnect_delay: f64,
-    online: HashSet<String>,
-    peers: HashMap<String, Peer>,
+    online: HashSet<ParticipantId>,
+    peers: HashMap<ParticipantId, Peer>,
     peer_generation: u32,
-    peer_events: UnboundedSender<(String, u32, PeerEvent)>,
+    peer_events: UnboundedSender<(ParticipantId, u32, PeerEvent)>,
     local: Option<MediaStream>,
     recorder: Option<Recorder>,
     recorder_events: UnboundedSender<RecorderEvent>,
@@ -188,7 +189,7 @@ impl Session {
     async fn begin(&mut self) {
         // The room first: a finished session needs no camera and no socket.
         loop {
-            match api::room(&self.creds.room_id).await {
+            match api::room(self.creds.room_id).await {
                 Ok(room) => {
                     self.room = Some(room);
                     break;
@@ -251,14 +252,14 @@ impl Session {
     fn session_over(&self) -> bool {
         self.room
             .as_ref()
-            .is_some_and(|r| r.status == "stopped" || r.status == "completed")
+            .is_some_and(|r| matches!(r.status, RoomStatus::Stopped | RoomStatus::Completed))
     }
 
     fn connect(&mut self) {
         self.socket_generation += 1;
         self.synced = false;
         match Socket::connect(
-            &self.creds.room_id,
+            self.creds.room_id,
             &self.creds.token,
             self.socket_generation,
             self.socket_events.clone(),
@@ -291,40 +292,46 @@ impl Session {
                     let tx = self.socket_events.clone();
                     spawn_forever(async move {
                         sleep(delay).await;
-                        let _ = tx.unbounded_send((
-                            generation,
-                            SocketEvent::Frame(json!({"type": "_ping"})),
-                        ));
+                        let _ = tx.unbounded_send((generation, SocketEvent::PingDue));
                     });
                 }
                 self.refresh_room().await;
             }
             SocketEvent::Closed => self.socket_lost(),
             SocketEvent::Frame(frame) => self.on_frame(frame).await,
-        }
-    }
-
-    async fn on_frame(&mut self, frame: Value) {
-        match frame["type"].as_str().unwrap_or_default() {
-            "_ping" => {
+            SocketEvent::PingDue => {
                 if let Some(socket) = &self.socket {
                     socket.ping();
                 }
             }
-            "pong" => {
-                self.clock.on_pong(&frame);
+        }
+    }
+
+    async fn on_frame(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Pong {
+                client_time,
+                server_time,
+            } => {
+                self.clock.on_pong(client_time, server_time);
                 self.synced = true;
                 self.view.write().clock_offset_ms = self.clock.offset_ms();
                 self.reconcile().await;
             }
-            "welcome" | "presence" | "offer" | "answer" | "ice" => self.on_signal(frame).await,
-            "event" => {
-                match frame["event"]["event_type"].as_str().unwrap_or_default() {
+            ServerFrame::Welcome { online, .. } => self.on_welcome(online).await,
+            ServerFrame::Presence {
+                participant,
+                online,
+            } => self.on_presence(participant, online).await,
+            ServerFrame::Offer(offer) => self.on_offer(offer.from, offer.payload).await,
+            ServerFrame::Answer(answer) => self.on_answer(answer.from, answer.payload).await,
+            ServerFrame::Ice(ice) => self.on_ice(ice.from, ice.payload).await,
+            ServerFrame::Event { event } => {
+                match event.event_type.as_str() {
                     "RecordingStarted" => {
                         if let Some(room) = &mut self.room {
-                            room.status = "recording".into();
-                            room.recording_started_at =
-                                frame["event"]["occurred_at"].as_str().map(str::to_string);
+                            room.status = RoomStatus::Recording;
+                            room.recording_started_at = Some(event.occurred_at.to_rfc3339());
                         }
                         self.reconcile().await;
                     }
@@ -333,20 +340,21 @@ impl Session {
                 }
                 self.refresh_room().await;
             }
-            _ => {}
+            // The room view carries the render's progress too (refreshed every second).
+            ServerFrame::Progress { .. } | ServerFrame::Error { .. } => {}
         }
     }
 
     async fn on_command(&mut self, command: Command) {
-        let (room, token) = (self.creds.room_id.clone(), self.creds.token.clone());
+        let (room, token) = (self.creds.room_id, self.creds.token.clone());
         match command {
             Command::StartRecording => {
-                if let Err(e) = api::start_recording(&room, &token).await {
+                if let Err(e) = api::start_recording(room, &token).await {
                     self.view.write().problem = Some(e.plain());
                 }
             }
             Command::StopRecording => {
-                if let Err(e) = api::stop_recording(&room, &token).await {
+                if let Err(e) = api::stop_recording(room, &token).await {
                     self.view.write().problem = Some(e.plain());
                 }
             }
@@ -393,14 +401,14 @@ impl Session {
     }
 
     async fn refresh_room(&mut self) {
-        if let Ok(room) = api::room(&self.creds.room_id).await {
+        if let Ok(room) = api::room(self.creds.room_id).await {
             let known_stop = self.stopped;
             self.room = Some(room);
             if known_stop {
                 // Redis may lag behind the event we already saw.
                 if let Some(r) = &mut self.room {
-                    if r.status == "recording" {
-                        r.status = "stopped".into();
+                    if r.status == RoomStatus::Recording {
+                        r.status = RoomStatus::Stopped;
                     }
                 }
             }

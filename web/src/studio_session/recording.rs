@@ -5,6 +5,8 @@
 
 use dioxus::prelude::*;
 
+use zencast_events::protocol::RoomStatus;
+
 use super::Session;
 use crate::api;
 use crate::browser::now_ms;
@@ -15,7 +17,10 @@ impl Session {
     /// Brings the recorder in line with the room: recording while the room
     /// records (a new segment after a reload), stopped once the host stopped.
     pub(super) async fn reconcile(&mut self) {
-        let room_recording = self.room.as_ref().is_some_and(|r| r.status == "recording");
+        let room_recording = self
+            .room
+            .as_ref()
+            .is_some_and(|r| r.status == RoomStatus::Recording);
         if self.session_over() && !self.stopped {
             self.recording_stopped();
         }
@@ -31,8 +36,8 @@ impl Session {
         if self.next_index.is_none() {
             // After a reload, carry on numbering after everything stored or waiting.
             let (room, me, token) = (
-                &self.creds.room_id,
-                &self.creds.participant_id,
+                self.creds.room_id,
+                self.creds.participant_id,
                 &self.creds.token,
             );
             // Either answer missing: try again on the next reconcile rather than guess.
@@ -64,8 +69,8 @@ impl Session {
     pub(super) fn recording_stopped(&mut self) {
         self.stopped = true;
         if let Some(room) = &mut self.room {
-            if room.status == "recording" {
-                room.status = "stopped".into();
+            if room.status == RoomStatus::Recording {
+                room.status = RoomStatus::Stopped;
             }
         }
         match &self.recorder {
@@ -96,7 +101,7 @@ impl Session {
                     recording_start_ms: start,
                     blob,
                 };
-                if chunk_store::put(&self.creds.room_id, &self.creds.participant_id, &chunk)
+                if chunk_store::put(self.creds.room_id, self.creds.participant_id, &chunk)
                     .await
                     .is_err()
                 {

@@ -6,9 +6,10 @@ use web_sys::MediaStream;
 use dioxus::prelude::*;
 
 use super::Session;
-use crate::api::RoomView;
 use crate::browser::now_ms;
 use crate::credentials::Credentials;
+use zencast_events::protocol::{RejectedChunk, RoomView};
+use zencast_events::ParticipantId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub enum Connection {
@@ -24,7 +25,7 @@ pub enum Connection {
 /// One participant as the studio shows them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tile {
-    pub participant_id: String,
+    pub participant_id: ParticipantId,
     pub name: String,
     pub is_me: bool,
     pub online: bool,
@@ -33,7 +34,7 @@ pub struct Tile {
     pub stream: Option<MediaStream>,
     pub chunks_stored: u32,
     pub chunks_recorded: u32,
-    pub rejected: Vec<crate::api::RejectedChunk>,
+    pub rejected: Vec<RejectedChunk>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -62,7 +63,7 @@ pub struct StudioView {
 impl Session {
     /// Copies the actor's state into the view the pages draw.
     pub(super) fn publish(&mut self) {
-        let me = self.creds.participant_id.clone();
+        let me = self.creds.participant_id;
         let room = self.room.clone();
         let started = room
             .as_ref()
@@ -98,7 +99,7 @@ impl Session {
                         let is_me = p.participant_id == me;
                         let peer = self.peers.get(&p.participant_id);
                         Tile {
-                            participant_id: p.participant_id.clone(),
+                            participant_id: p.participant_id,
                             name: p.display_name.clone(),
                             is_me,
                             online: is_me || self.online.contains(&p.participant_id),

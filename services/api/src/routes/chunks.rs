@@ -16,15 +16,14 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use zencast_events::aggregate::{rfc3339, RECORDER_START_TOLERANCE};
-use zencast_events::{ChunkIndex, Phase, RecordingCommand, Sha256};
+use zencast_events::protocol::{ChunkStored, ErrorBody, StoredChunks};
+use zencast_events::{Phase, RecordingCommand};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::ChunkPath;
 use crate::staging::stage;
 use crate::state::AppState;
@@ -45,18 +44,6 @@ pub fn router() -> Router<AppState> {
             "/api/recordings/{room_id}/participants/{participant_id}/chunks",
             get(list),
         )
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ChunkStored {
-    #[schema(value_type = u32)]
-    pub index: ChunkIndex,
-    pub size: u64,
-    /// 64 lower-case hex digits.
-    #[schema(value_type = String)]
-    pub sha256: Sha256,
-    pub key: String,
 }
 
 #[utoipa::path(put, path = "/api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}", tag = "chunks",
@@ -256,13 +243,6 @@ fn not_after_now(start: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiErro
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StoredChunks {
-    pub participant_id: String,
-    pub chunks: Vec<ChunkStored>,
-}
-
 #[utoipa::path(get, path = "/api/recordings/{roomId}/participants/{participantId}/chunks", tag = "chunks",
     params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid)),
     security(("participant_token" = [])),
@@ -302,7 +282,7 @@ async fn list(
         }
     }
     Ok(Json(StoredChunks {
-        participant_id: path.participant.to_string(),
+        participant_id: path.participant,
         chunks,
     }))
 }

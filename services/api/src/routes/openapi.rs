@@ -6,9 +6,9 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{chunks, recordings, renders, uploads};
 use crate::state::AppState;
+use zencast_events::protocol::{ErrorBody, ErrorDetail};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -5,17 +5,17 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use zencast_events::{Envelope, Layout, ParticipantId, RecordingCommand, Role, RoomId};
+use zencast_events::protocol::{
+    Control, CreateRoom, Created, ErrorBody, JoinRequest, Joined, RoomStatus, RoomView, Timeline,
+};
+use zencast_events::{ParticipantId, RecordingCommand, Role, RoomId};
 use zencast_nats::log::room_events;
 use zencast_nats::Origin;
 use zencast_projections::fresh::read_fresh;
-use zencast_projections::view::RoomView;
 use zencast_projections::RoomState;
 
 use crate::auth::{self, Caller};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, RoomPath};
 use crate::state::AppState;
 
@@ -27,45 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/recordings/{room_id}/join", post(join))
         .route("/api/recordings/{room_id}/start", post(start))
         .route("/api/recordings/{room_id}/stop", post(stop))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateRoom {
-    pub title: String,
-    /// `grid` (default), `side-by-side`, `speaker` or `audio-only`.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "grid")]
-    pub layout: Layout,
-    /// Chunk length in seconds, 1 to 60 (default 10).
-    #[serde(default = "default_chunk_seconds")]
-    #[schema(value_type = Option<u32>)]
-    pub chunk_seconds: u32,
-    #[serde(default = "default_host_name")]
-    #[schema(value_type = Option<String>)]
-    pub host_name: String,
-}
-
-fn default_chunk_seconds() -> u32 {
-    10
-}
-fn default_host_name() -> String {
-    "Host".into()
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Created {
-    #[schema(value_type = String, format = Uuid)]
-    pub room_id: RoomId,
-    #[schema(value_type = String, format = Uuid)]
-    pub host_participant_id: ParticipantId,
-    pub host_token: String,
-    /// A guest invite, and the link that carries it.
-    pub invite_token: String,
-    pub invite_url: String,
-    /// The sequence of the last event the creation appended.
-    pub sequence: u64,
 }
 
 #[utoipa::path(post, path = "/api/recordings", request_body = CreateRoom, tag = "rooms",
@@ -109,31 +70,6 @@ async fn create(
             sequence: appended.last().map_or(0, |e| e.sequence),
         }),
     ))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct JoinRequest {
-    pub display_name: String,
-    /// A guest's first join.
-    #[serde(default)]
-    pub invite_token: Option<String>,
-    /// A reconnect: the token this participant got when it joined.
-    #[serde(default)]
-    pub participant_token: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Joined {
-    #[schema(value_type = String, format = Uuid)]
-    pub room_id: RoomId,
-    #[schema(value_type = String, format = Uuid)]
-    pub participant_id: ParticipantId,
-    pub participant_token: String,
-    /// `host` or `guest`.
-    #[schema(value_type = String)]
-    pub role: Role,
 }
 
 #[utoipa::path(post, path = "/api/recordings/{roomId}/join", request_body = JoinRequest, tag = "rooms",
@@ -190,15 +126,6 @@ async fn join(
     }))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Control {
-    pub status: String,
-    /// Server time of the start or stop.
-    pub at: chrono::DateTime<Utc>,
-    pub sequence: u64,
-}
-
 #[utoipa::path(post, path = "/api/recordings/{roomId}/start", tag = "rooms",
     params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
     responses((status = 200, body = Control), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -208,7 +135,7 @@ async fn start(
     RoomPath(room): RoomPath,
     caller: Caller,
 ) -> Result<Json<Control>, ApiError> {
-    control(&app, room, caller, "recording", |by, at| {
+    control(&app, room, caller, RoomStatus::Recording, |by, at| {
         RecordingCommand::StartRecording { by, at }
     })
     .await
@@ -223,7 +150,7 @@ async fn stop(
     RoomPath(room): RoomPath,
     caller: Caller,
 ) -> Result<Json<Control>, ApiError> {
-    control(&app, room, caller, "stopped", |by, at| {
+    control(&app, room, caller, RoomStatus::Stopped, |by, at| {
         RecordingCommand::StopRecording { by, at }
     })
     .await
@@ -235,7 +162,7 @@ async fn control(
     app: &AppState,
     room: RoomId,
     caller: Caller,
-    status: &str,
+    status: RoomStatus,
     command: impl FnOnce(ParticipantId, chrono::DateTime<Utc>) -> RecordingCommand,
 ) -> Result<Json<Control>, ApiError> {
     let caller = caller.in_room(room)?;
@@ -243,7 +170,7 @@ async fn control(
     let cmd = command(caller.participant, origin.at);
     let appended = app.log.execute(room, cmd, &origin).await?;
     Ok(Json(Control {
-        status: status.into(),
+        status,
         at: origin.at,
         sequence: appended.last().map_or(0, |e| e.sequence),
     }))
@@ -251,7 +178,7 @@ async fn control(
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}", tag = "rooms",
     params(("roomId" = String, Path, format = Uuid)),
-    responses((status = 200, description = "The room's state from the Redis projection"),
+    responses((status = 200, body = RoomView, description = "The room's state from the Redis projection"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// `GET /api/recordings/{roomId}`: the room's state from the Redis projection,
 /// brought up to the log first if it lags (503 only when a backend is down).
@@ -266,16 +193,6 @@ async fn show(
         Some(view) => Ok(Json(view)),
         None => Err(ApiError::NotFound(format!("room {room} does not exist"))),
     }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Timeline {
-    #[schema(value_type = String, format = Uuid)]
-    pub room_id: RoomId,
-    /// Event envelopes (see docs/events.md), in sequence order.
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Envelope>,
 }
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}/events", tag = "rooms",

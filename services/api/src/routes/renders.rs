@@ -8,16 +8,16 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use zencast_events::{Layout, RecordingCommand, Role, RoomId};
+use zencast_events::protocol::{
+    ErrorBody, FileView, Files, RenderAccepted, RenderRequest, RenderStatus,
+};
+use zencast_events::{RecordingCommand, Role, RoomId};
 use zencast_nats::Origin;
 use zencast_projections::fresh::read_fresh;
-use zencast_projections::view::FileView;
 use zencast_projections::RoomState;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::RoomPath;
 use crate::state::AppState;
 
@@ -26,23 +26,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/recordings/{room_id}/render", post(request))
         .route("/api/recordings/{room_id}/files", get(list))
         .route("/api/recordings/{room_id}/files/{*name}", get(download))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RenderRequest {
-    /// `grid`, `side-by-side`, `speaker` or `audio-only`; the room's layout when absent.
-    #[schema(value_type = Option<String>)]
-    pub layout: Option<Layout>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RenderAccepted {
-    pub status: String,
-    #[schema(value_type = String)]
-    pub layout: Layout,
-    pub sequence: u64,
 }
 
 #[utoipa::path(post, path = "/api/recordings/{roomId}/render", tag = "renders",
@@ -83,17 +66,11 @@ async fn request(
     Ok((
         StatusCode::ACCEPTED,
         Json(RenderAccepted {
-            status: "requested".into(),
+            status: RenderStatus::Requested,
             layout,
             sequence: appended.last().map_or(0, |e| e.sequence),
         }),
     ))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Files {
-    #[schema(value_type = Vec<Object>)]
-    pub files: Vec<FileView>,
 }
 
 async fn files(app: &AppState, room: RoomId) -> Result<Vec<FileView>, ApiError> {

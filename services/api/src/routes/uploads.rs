@@ -3,36 +3,17 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-use zencast_events::{ParticipantId, RecordingCommand, RoomId};
+use zencast_events::protocol::{Complete, Completed, ErrorBody};
+use zencast_events::RecordingCommand;
 use zencast_nats::Origin;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/uploads/complete", post(complete))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Complete {
-    #[schema(value_type = String, format = Uuid)]
-    pub room_id: RoomId,
-    #[schema(value_type = String, format = Uuid)]
-    pub participant_id: ParticipantId,
-    pub chunk_count: u32,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Completed {
-    /// Whether this call completed the whole session.
-    pub session_completed: bool,
-    pub sequence: u64,
 }
 
 #[utoipa::path(post, path = "/api/uploads/complete", request_body = Complete, tag = "chunks",

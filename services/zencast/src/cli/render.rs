@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use zencast_events::protocol::ServerFrame;
 use zencast_events::{Layout, RecordingCommand, RoomId};
 use zencast_nats::{CommandError, EventLog, Origin};
 use zencast_render::Next;
@@ -64,13 +65,16 @@ pub async fn force(config: &Config, room: RoomId, layout: Option<&str>) -> anyho
     let printer = tokio::spawn(async move {
         let mut last = String::new();
         while let Some(m) = progress.next().await {
-            let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or_default();
-            let line = format!(
-                "  attempt {} {} {:.0} %",
-                v["attempt"],
-                v["stage"].as_str().unwrap_or(""),
-                v["percent"].as_f64().unwrap_or(0.0)
-            );
+            let Ok(ServerFrame::Progress {
+                attempt,
+                stage,
+                percent,
+                ..
+            }) = serde_json::from_slice(&m.payload)
+            else {
+                continue;
+            };
+            let line = format!("  attempt {attempt} {stage} {percent:.0} %");
             if line != last {
                 println!("{line}");
                 last = line;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use zencast::config::with_database;
 use zencast::{Backends, Config, Parts, Running};
+use zencast_events::protocol::ServerFrame;
 
 pub fn base_database_url() -> String {
     std::env::var("DATABASE_URL")
@@ -297,7 +298,8 @@ pub async fn stream_messages(b: &Backends) -> u64 {
     stream.info().await.expect("stream info").state.messages
 }
 
-/// A WebSocket client speaking the api's JSON frames.
+/// A WebSocket client speaking the api's JSON frames, which checks each frame
+/// it receives against the protocol's `ServerFrame`.
 pub struct Socket {
     ws: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
@@ -345,6 +347,10 @@ impl Socket {
                 .expect("socket closed")
                 .expect("socket error");
             if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+                // Every frame the server sends must read as the web client's type.
+                if let Err(e) = serde_json::from_str::<ServerFrame>(t.as_str()) {
+                    panic!("a frame the client cannot read ({e}): {t}");
+                }
                 let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
                 if v["type"] == kind && pred(&v) {
                     return v;

@@ -76,7 +76,7 @@ async fn measure(
             match tokio::time::timeout(Duration::from_secs(5), guest_ws.next()).await {
                 Ok(Some(Ok(Message::Text(t)))) => {
                     let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
-                    if v["type"] == "offer" {
+                    if v["type"] == "ice" {
                         let sent = v["payload"]["t"].as_u64().unwrap_or(0);
                         lat.push(Duration::from_micros(now_us().saturating_sub(sent)));
                     }
@@ -91,7 +91,8 @@ async fn measure(
     let mut tick = tokio::time::interval(interval);
     for _ in 0..count {
         tick.tick().await;
-        let frame = json!({"type": "offer", "to": guest_id, "payload": {"t": now_us()}});
+        // ICE frames carry any JSON: the send time, here.
+        let frame = json!({"type": "ice", "to": guest_id, "payload": {"t": now_us()}});
         host_ws
             .send(Message::Text(frame.to_string().into()))
             .await?;
