@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::RecordingCommand;
 use crate::error::RecordingError;
-use crate::event::{CompletionReason, Layout, RecordingEvent, Role};
+use crate::event::{Layout, RecordingEvent, Role};
 use crate::ids::{ChunkIndex, ParticipantId, Sha256};
 
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -258,396 +258,46 @@ impl Participant {
 impl Recording {
     /// The rulebook: the events a command yields on this state, or why it is refused.
     /// An empty list means "already done": retries of a command are no-ops.
+    /// The rules live by concern: the room and its people (`room_rules`), the
+    /// recording and its uploads (`session_rules`), renders (`render_rules`)
+    /// and what the media workers record (`media_rules`).
     pub fn decide(&self, command: RecordingCommand) -> Result<Vec<RecordingEvent>, RecordingError> {
         use RecordingCommand as C;
-        use RecordingEvent as E;
-
         let room = match (&self.room, &command) {
             (Some(_), C::CreateRoom { .. }) => return Err(RecordingError::RoomExists),
             (None, C::CreateRoom { .. }) => None,
             (None, _) => return Err(RecordingError::RoomNotFound),
             (Some(room), _) => Some(room),
         };
-        let completed = self.phase == Phase::Completed;
-
         match command {
-            C::CreateRoom {
-                title,
-                host,
-                host_name,
-                layout,
-                chunk_seconds,
-                max_participants,
-            } => {
-                let title = checked_text("title", &title, MAX_TITLE_CHARS)?;
-                let host_name = checked_text("display name", &host_name, MAX_NAME_CHARS)?;
-                if !(MIN_CHUNK_SECONDS..=MAX_CHUNK_SECONDS).contains(&chunk_seconds) {
-                    return Err(RecordingError::Invalid(format!(
-                        "chunk length must be {MIN_CHUNK_SECONDS} to {MAX_CHUNK_SECONDS} seconds"
-                    )));
-                }
-                if !(1..=MAX_PARTICIPANTS).contains(&max_participants) {
-                    return Err(RecordingError::Invalid(format!(
-                        "a room holds 1 to {MAX_PARTICIPANTS} participants"
-                    )));
-                }
-                Ok(vec![
-                    E::RoomCreated {
-                        title,
-                        host,
-                        layout,
-                        chunk_seconds,
-                        max_participants,
-                    },
-                    E::ParticipantJoined {
-                        participant: host,
-                        display_name: host_name,
-                        role: Role::Host,
-                    },
-                ])
+            C::CreateRoom { .. } | C::Join { .. } | C::Leave { .. } => {
+                self.decide_room(room, command)
             }
-
-            C::Join {
-                participant,
-                display_name,
-                role,
-            } => {
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                let display_name = checked_text("display name", &display_name, MAX_NAME_CHARS)?;
-                let is_host = room.is_some_and(|r| r.host == participant);
-                if (role == Role::Host) != is_host {
-                    return Err(RecordingError::Invalid(
-                        "the host role belongs to the room's host alone".into(),
-                    ));
-                }
-                match self.participants.get(&participant) {
-                    // Already in the room: a duplicate join changes nothing.
-                    Some(p) if p.present => Ok(vec![]),
-                    // A re-join keeps the identity (and name) the participant had.
-                    Some(p) => Ok(vec![E::ParticipantJoined {
-                        participant,
-                        display_name: p.display_name.clone(),
-                        role: p.role,
-                    }]),
-                    None => {
-                        let present = self.participants.values().filter(|p| p.present).count();
-                        let max = room.map_or(0, |r| r.max_participants);
-                        if present as u32 >= max {
-                            return Err(RecordingError::RoomFull(max));
-                        }
-                        Ok(vec![E::ParticipantJoined {
-                            participant,
-                            display_name,
-                            role,
-                        }])
-                    }
-                }
-            }
-
-            C::Leave {
-                participant,
-                reason,
-            } => {
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                let p = self.participant(participant)?;
-                if !p.present {
-                    return Ok(vec![]);
-                }
-                Ok(vec![E::ParticipantLeft {
-                    participant,
-                    reason: checked_text("reason", &reason, MAX_TITLE_CHARS)?,
-                }])
-            }
-
-            C::StartRecording { by, at } => {
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                self.require_host(by)?;
-                if self.phase != Phase::Open {
-                    return Err(RecordingError::AlreadyStarted);
-                }
-                Ok(vec![E::RecordingStarted { at }])
-            }
-
-            C::StopRecording { by, at } => {
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                self.require_host(by)?;
-                if self.phase != Phase::Recording {
-                    return Err(RecordingError::NotRecording);
-                }
-                self.with_completion(vec![E::RecordingStopped { at }])
-            }
-
-            C::RecordChunk {
-                participant,
-                index,
-                size,
-                sha256,
-                key,
-                starts_segment,
-                recorder_started_at,
-            } => {
-                let p = self.participant(participant)?;
-                match p.chunks.get(&index) {
-                    // The same bytes again: a retry, already recorded.
-                    Some(stored) if *stored == sha256 => return Ok(vec![]),
-                    // Bytes that did not decode may be sent again, differently.
-                    Some(stored) if p.checked.get(&index) == Some(&(*stored, false)) => {}
-                    Some(_) => {
-                        return Err(RecordingError::ChunkConflict { participant, index });
-                    }
-                    None => {}
-                }
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                if self.phase == Phase::Open {
-                    return Err(RecordingError::NotRecording);
-                }
-                if let Some(count) = p.finished {
-                    if index.get() >= count {
-                        return Err(RecordingError::UploadsFinished(participant));
-                    }
-                }
-                if size == 0 {
-                    return Err(RecordingError::Invalid("a chunk cannot be empty".into()));
-                }
-                if let Some(start) = recorder_started_at {
-                    self.check_recorder_start(start)?;
-                }
-                // The last missing chunk of a finished participant completes the session.
-                self.with_completion(vec![E::ChunkUploaded {
-                    participant,
-                    index,
-                    size,
-                    sha256,
-                    key,
-                    starts_segment,
-                    recorder_started_at,
-                }])
-            }
-
-            C::FinishUploads {
-                participant,
-                chunk_count,
-            } => {
-                let p = self.participant(participant)?;
-                match p.finished {
-                    Some(c) if c == chunk_count => return Ok(vec![]),
-                    Some(c) => {
-                        return Err(RecordingError::ChunkCount(format!(
-                            "uploads already finished with {c} chunks"
-                        )));
-                    }
-                    None => {}
-                }
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                if self.phase == Phase::Open {
-                    return Err(RecordingError::NotRecording);
-                }
-                if chunk_count > ChunkIndex::MAX + 1 {
-                    return Err(RecordingError::ChunkCount(format!(
-                        "a chunk count above {} is not possible",
-                        ChunkIndex::MAX + 1
-                    )));
-                }
-                if let Some((last, _)) = p.chunks.last_key_value() {
-                    if last.get() >= chunk_count {
-                        return Err(RecordingError::ChunkCount(format!(
-                            "chunk {last} is stored, so the count cannot be {chunk_count}"
-                        )));
-                    }
-                }
-                self.with_completion(vec![E::ParticipantUploadsFinished {
-                    participant,
-                    chunk_count,
-                }])
-            }
-
-            C::ExpireGracePeriod => match self.phase {
-                Phase::Completed => Ok(vec![]),
-                Phase::Stopped => Ok(vec![E::SessionCompleted {
-                    expected_chunks: self
-                        .participants
-                        .iter()
-                        .map(|(id, p)| (*id, p.finished.unwrap_or_else(|| p.chunk_count())))
-                        .collect(),
-                    reason: CompletionReason::GracePeriodExpired,
-                }]),
-                _ => Err(RecordingError::NotRecording),
-            },
-
-            C::RequestRender { layout, force } => {
-                if !completed {
-                    return Err(RecordingError::Render(
-                        "the session is not completed yet".into(),
-                    ));
-                }
-                if let Some(running) = self.render.running {
-                    return Err(RecordingError::Render(format!(
-                        "render attempt {running} is in progress"
-                    )));
-                }
-                Ok(vec![E::RenderRequested { layout, force }])
-            }
-
-            C::StartRender { worker, attempt } => {
-                if !completed {
-                    return Err(RecordingError::Render(
-                        "the session is not completed yet".into(),
-                    ));
-                }
-                if self.render.completed {
-                    return Err(RecordingError::Render("the render is already done".into()));
-                }
-                if self.render.failed {
-                    return Err(RecordingError::Render(
-                        "the render failed for good; ask for another".into(),
-                    ));
-                }
-                if let Some(running) = self.render.running {
-                    return Err(RecordingError::Render(format!(
-                        "render attempt {running} is in progress"
-                    )));
-                }
-                if attempt != self.render.attempts + 1 {
-                    return Err(RecordingError::Render(format!(
-                        "render attempt {attempt} is not next (attempts so far: {})",
-                        self.render.attempts
-                    )));
-                }
-                let layout = self
-                    .render
-                    .layout
-                    .or(room.map(|r| r.layout))
-                    .unwrap_or_default();
-                Ok(vec![E::RenderStarted {
-                    worker,
-                    layout,
-                    attempt,
-                    forced: self.render.force,
-                }])
-            }
-
-            C::CompleteRender {
-                attempt,
-                key,
-                size,
-                duration_ms,
-                outputs,
-                filled_gaps,
-            } => {
-                self.require_running_render(attempt)?;
-                Ok(vec![E::RenderCompleted {
-                    attempt,
-                    key,
-                    size,
-                    duration_ms,
-                    outputs,
-                    filled_gaps,
-                }])
-            }
-
-            C::FailRender {
-                attempt,
-                reason,
-                last,
-            } => {
-                self.require_running_render(attempt)?;
-                Ok(vec![E::RenderFailed {
-                    attempt,
-                    reason,
-                    last,
-                }])
-            }
-
+            C::StartRecording { .. }
+            | C::StopRecording { .. }
+            | C::RecordChunk { .. }
+            | C::FinishUploads { .. }
+            | C::ExpireGracePeriod => self.decide_session(command),
+            C::RequestRender { .. }
+            | C::StartRender { .. }
+            | C::CompleteRender { .. }
+            | C::FailRender { .. } => self.decide_render(room, command),
             C::ProbeChunk { .. } | C::RejectChunk { .. } | C::RecordWindow { .. } => {
                 self.decide_media(command)
             }
         }
     }
 
-    /// Appends `SessionCompleted` when, after `events`, recording has stopped and
-    /// every participant has finished uploading.
-    fn with_completion(
-        &self,
-        mut events: Vec<RecordingEvent>,
-    ) -> Result<Vec<RecordingEvent>, RecordingError> {
-        let mut after = self.clone();
-        for e in &events {
-            after.apply(e.clone());
-        }
-        // Finished, and every chunk below the declared count is stored: only
-        // then is the render possible. A missing chunk may still arrive (it is
-        // accepted below the count) until the grace period runs out.
-        let all_stored = after.participants.values().all(|p| {
-            p.finished
-                .is_some_and(|count| p.chunks.len() as u32 == count)
-        });
-        if after.phase == Phase::Stopped && all_stored {
-            events.push(RecordingEvent::SessionCompleted {
-                expected_chunks: after
-                    .participants
-                    .iter()
-                    .map(|(id, p)| (*id, p.finished.unwrap_or(0)))
-                    .collect(),
-                reason: CompletionReason::AllFinished,
-            });
-        }
-        Ok(events)
-    }
-
-    /// A recorder start is believed only within the session: from
-    /// `RECORDER_START_TOLERANCE` before `RecordingStarted` until as long after
-    /// `RecordingStopped` (once stopped). The caller, which has a clock, also
-    /// refuses a start later than the upload's own time plus the tolerance.
-    pub fn check_recorder_start(&self, start: DateTime<Utc>) -> Result<(), RecordingError> {
-        let Some(started) = self.started_at else {
-            return Ok(());
-        };
-        let too_early = start < started - RECORDER_START_TOLERANCE;
-        let too_late = self
-            .stopped_at
-            .is_some_and(|stopped| start > stopped + RECORDER_START_TOLERANCE);
-        if too_early || too_late {
-            return Err(RecordingError::RecorderStartOutsideSession {
-                start,
-                started,
-                stopped: self.stopped_at,
-            });
-        }
-        Ok(())
-    }
-
-    fn participant(&self, id: ParticipantId) -> Result<&Participant, RecordingError> {
+    pub(crate) fn participant(&self, id: ParticipantId) -> Result<&Participant, RecordingError> {
         self.participants
             .get(&id)
             .ok_or(RecordingError::NotAParticipant(id))
     }
 
-    fn require_host(&self, by: ParticipantId) -> Result<(), RecordingError> {
+    pub(crate) fn require_host(&self, by: ParticipantId) -> Result<(), RecordingError> {
         match &self.room {
             Some(room) if room.host == by => Ok(()),
             _ => Err(RecordingError::NotHost),
-        }
-    }
-
-    fn require_running_render(&self, attempt: u32) -> Result<(), RecordingError> {
-        if self.render.running == Some(attempt) {
-            Ok(())
-        } else {
-            Err(RecordingError::Render(format!(
-                "render attempt {attempt} is not running"
-            )))
         }
     }
 }
@@ -657,7 +307,11 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn checked_text(what: &str, value: &str, max_chars: usize) -> Result<String, RecordingError> {
+pub(crate) fn checked_text(
+    what: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, RecordingError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(RecordingError::Invalid(format!(

@@ -12,7 +12,9 @@
 //! - [`ids`]: `RoomId`, `ParticipantId`, `ChunkIndex`, `Sha256`, validated when parsed.
 //! - [`command`]: what can be asked of a recording.
 //! - [`event`]: what happened; the types every other crate reads.
-//! - [`aggregate`]: the rules (`Recording::decide`) and the fold (`apply`).
+//! - [`aggregate`]: the state, the fold (`apply`) and `Recording::decide`, which
+//!   hands each command to the rules of its concern: `room_rules`,
+//!   `session_rules` (recording and uploads), `render_rules` and `media_rules`.
 //! - [`envelope`]: the envelope every copy of an event carries (id, room,
 //!   sequence, type, schema version, time, actor), and upcasting.
 //! - [`error`]: why a command was refused.
@@ -30,6 +32,12 @@ pub mod ids;
 #[cfg(feature = "domain")]
 mod media_rules;
 pub mod protocol;
+#[cfg(feature = "domain")]
+mod render_rules;
+#[cfg(feature = "domain")]
+mod room_rules;
+#[cfg(feature = "domain")]
+mod session_rules;
 
 #[cfg(feature = "domain")]
 pub use aggregate::{Phase, Recording};

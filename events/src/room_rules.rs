@@ -1,0 +1,116 @@
+//! The rules of a room and its people: creating it, joining (a re-join keeps
+//! who one was; a full room refuses newcomers) and leaving.
+
+use crate::aggregate::{
+    checked_text, Phase, Recording, RoomInfo, MAX_CHUNK_SECONDS, MAX_NAME_CHARS, MAX_PARTICIPANTS,
+    MAX_TITLE_CHARS, MIN_CHUNK_SECONDS,
+};
+use crate::command::RecordingCommand;
+use crate::error::RecordingError;
+use crate::event::{RecordingEvent, Role};
+
+impl Recording {
+    pub(crate) fn decide_room(
+        &self,
+        room: Option<&RoomInfo>,
+        command: RecordingCommand,
+    ) -> Result<Vec<RecordingEvent>, RecordingError> {
+        use RecordingCommand as C;
+        use RecordingEvent as E;
+        let completed = self.phase == Phase::Completed;
+        match command {
+            C::CreateRoom {
+                title,
+                host,
+                host_name,
+                layout,
+                chunk_seconds,
+                max_participants,
+            } => {
+                let title = checked_text("title", &title, MAX_TITLE_CHARS)?;
+                let host_name = checked_text("display name", &host_name, MAX_NAME_CHARS)?;
+                if !(MIN_CHUNK_SECONDS..=MAX_CHUNK_SECONDS).contains(&chunk_seconds) {
+                    return Err(RecordingError::Invalid(format!(
+                        "chunk length must be {MIN_CHUNK_SECONDS} to {MAX_CHUNK_SECONDS} seconds"
+                    )));
+                }
+                if !(1..=MAX_PARTICIPANTS).contains(&max_participants) {
+                    return Err(RecordingError::Invalid(format!(
+                        "a room holds 1 to {MAX_PARTICIPANTS} participants"
+                    )));
+                }
+                Ok(vec![
+                    E::RoomCreated {
+                        title,
+                        host,
+                        layout,
+                        chunk_seconds,
+                        max_participants,
+                    },
+                    E::ParticipantJoined {
+                        participant: host,
+                        display_name: host_name,
+                        role: Role::Host,
+                    },
+                ])
+            }
+
+            C::Join {
+                participant,
+                display_name,
+                role,
+            } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                let display_name = checked_text("display name", &display_name, MAX_NAME_CHARS)?;
+                let is_host = room.is_some_and(|r| r.host == participant);
+                if (role == Role::Host) != is_host {
+                    return Err(RecordingError::Invalid(
+                        "the host role belongs to the room's host alone".into(),
+                    ));
+                }
+                match self.participants.get(&participant) {
+                    // Already in the room: a duplicate join changes nothing.
+                    Some(p) if p.present => Ok(vec![]),
+                    // A re-join keeps the identity (and name) the participant had.
+                    Some(p) => Ok(vec![E::ParticipantJoined {
+                        participant,
+                        display_name: p.display_name.clone(),
+                        role: p.role,
+                    }]),
+                    None => {
+                        let present = self.participants.values().filter(|p| p.present).count();
+                        let max = room.map_or(0, |r| r.max_participants);
+                        if present as u32 >= max {
+                            return Err(RecordingError::RoomFull(max));
+                        }
+                        Ok(vec![E::ParticipantJoined {
+                            participant,
+                            display_name,
+                            role,
+                        }])
+                    }
+                }
+            }
+
+            C::Leave {
+                participant,
+                reason,
+            } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                let p = self.participant(participant)?;
+                if !p.present {
+                    return Ok(vec![]);
+                }
+                Ok(vec![E::ParticipantLeft {
+                    participant,
+                    reason: checked_text("reason", &reason, MAX_TITLE_CHARS)?,
+                }])
+            }
+            _ => unreachable!("`decide` sends only decide_room's commands here"),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The rules of the recording and its uploads: the host starts and stops,
+//! chunks are recorded once (a retry of the same bytes is a no-op), each
+//! participant declares its chunk count, and the session completes when
+//! everyone has finished or the grace period runs out.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+
+use crate::aggregate::{Phase, Recording, RECORDER_START_TOLERANCE};
+use crate::command::RecordingCommand;
+use crate::error::RecordingError;
+use crate::event::{CompletionReason, RecordingEvent};
+use crate::ids::ChunkIndex;
+
+impl Recording {
+    pub(crate) fn decide_session(
+        &self,
+        command: RecordingCommand,
+    ) -> Result<Vec<RecordingEvent>, RecordingError> {
+        use RecordingCommand as C;
+        use RecordingEvent as E;
+        let completed = self.phase == Phase::Completed;
+        match command {
+            C::StartRecording { by, at } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                self.require_host(by)?;
+                if self.phase != Phase::Open {
+                    return Err(RecordingError::AlreadyStarted);
+                }
+                Ok(vec![E::RecordingStarted { at }])
+            }
+
+            C::StopRecording { by, at } => {
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                self.require_host(by)?;
+                if self.phase != Phase::Recording {
+                    return Err(RecordingError::NotRecording);
+                }
+                self.with_completion(vec![E::RecordingStopped { at }])
+            }
+
+            C::RecordChunk {
+                participant,
+                index,
+                size,
+                sha256,
+                key,
+                starts_segment,
+                recorder_started_at,
+            } => {
+                let p = self.participant(participant)?;
+                match p.chunks.get(&index) {
+                    // The same bytes again: a retry, already recorded.
+                    Some(stored) if *stored == sha256 => return Ok(vec![]),
+                    // Bytes that did not decode may be sent again, differently.
+                    Some(stored) if p.checked.get(&index) == Some(&(*stored, false)) => {}
+                    Some(_) => {
+                        return Err(RecordingError::ChunkConflict { participant, index });
+                    }
+                    None => {}
+                }
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                if self.phase == Phase::Open {
+                    return Err(RecordingError::NotRecording);
+                }
+                if let Some(count) = p.finished {
+                    if index.get() >= count {
+                        return Err(RecordingError::UploadsFinished(participant));
+                    }
+                }
+                if size == 0 {
+                    return Err(RecordingError::Invalid("a chunk cannot be empty".into()));
+                }
+                if let Some(start) = recorder_started_at {
+                    self.check_recorder_start(start)?;
+                }
+                // The last missing chunk of a finished participant completes the session.
+                self.with_completion(vec![E::ChunkUploaded {
+                    participant,
+                    index,
+                    size,
+                    sha256,
+                    key,
+                    starts_segment,
+                    recorder_started_at,
+                }])
+            }
+
+            C::FinishUploads {
+                participant,
+                chunk_count,
+            } => {
+                let p = self.participant(participant)?;
+                match p.finished {
+                    Some(c) if c == chunk_count => return Ok(vec![]),
+                    Some(c) => {
+                        return Err(RecordingError::ChunkCount(format!(
+                            "uploads already finished with {c} chunks"
+                        )));
+                    }
+                    None => {}
+                }
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                if self.phase == Phase::Open {
+                    return Err(RecordingError::NotRecording);
+                }
+                if chunk_count > ChunkIndex::MAX + 1 {
+                    return Err(RecordingError::ChunkCount(format!(
+                        "a chunk count above {} is not possible",
+                        ChunkIndex::MAX + 1
+                    )));
+                }
+                if let Some((last, _)) = p.chunks.last_key_value() {
+                    if last.get() >= chunk_count {
+                        return Err(RecordingError::ChunkCount(format!(
+                            "chunk {last} is stored, so the count cannot be {chunk_count}"
+                        )));
+                    }
+                }
+                self.with_completion(vec![E::ParticipantUploadsFinished {
+                    participant,
+                    chunk_count,
+                }])
+            }
+
+            C::ExpireGracePeriod => match self.phase {
+                Phase::Completed => Ok(vec![]),
+                Phase::Stopped => Ok(vec![E::SessionCompleted {
+                    expected_chunks: self
+                        .participants
+                        .iter()
+                        .map(|(id, p)| (*id, p.finished.unwrap_or_else(|| p.chunk_count())))
+                        .collect(),
+                    reason: CompletionReason::GracePeriodExpired,
+                }]),
+                _ => Err(RecordingError::NotRecording),
+            },
+            _ => unreachable!("`decide` sends only decide_session's commands here"),
+        }
+    }
+
+    /// Appends `SessionCompleted` when, after `events`, recording has stopped and
+    /// every participant has finished uploading.
+    fn with_completion(
+        &self,
+        mut events: Vec<RecordingEvent>,
+    ) -> Result<Vec<RecordingEvent>, RecordingError> {
+        let mut after = self.clone();
+        for e in &events {
+            after.apply(e.clone());
+        }
+        // Finished, and every chunk below the declared count is stored: only
+        // then is the render possible. A missing chunk may still arrive (it is
+        // accepted below the count) until the grace period runs out.
+        let all_stored = after.participants.values().all(|p| {
+            p.finished
+                .is_some_and(|count| p.chunks.len() as u32 == count)
+        });
+        if after.phase == Phase::Stopped && all_stored {
+            events.push(RecordingEvent::SessionCompleted {
+                expected_chunks: after
+                    .participants
+                    .iter()
+                    .map(|(id, p)| (*id, p.finished.unwrap_or(0)))
+                    .collect(),
+                reason: CompletionReason::AllFinished,
+            });
+        }
+        Ok(events)
+    }
+
+    /// A recorder start is believed only within the session: from
+    /// `RECORDER_START_TOLERANCE` before `RecordingStarted` until as long after
+    /// `RecordingStopped` (once stopped). The caller, which has a clock, also
+    /// refuses a start later than the upload's own time plus the tolerance.
+    pub fn check_recorder_start(&self, start: DateTime<Utc>) -> Result<(), RecordingError> {
+        let Some(started) = self.started_at else {
+            return Ok(());
+        };
+        let too_early = start < started - RECORDER_START_TOLERANCE;
+        let too_late = self
+            .stopped_at
+            .is_some_and(|stopped| start > stopped + RECORDER_START_TOLERANCE);
+        if too_early || too_late {
+            return Err(RecordingError::RecorderStartOutsideSession {
+                start,
+                started,
+                stopped: self.stopped_at,
+            });
+        }
+        Ok(())
+    }
+}
