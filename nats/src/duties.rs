@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use zencast_events::{Recording, RoomId};
 
 use crate::shutdown::Shutdown;
@@ -22,7 +22,7 @@ pub async fn overdue_completions(
     pool: &PgPool,
     grace: Duration,
 ) -> Result<Vec<RoomId>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT aggregate_id, payload->'RecordingStopped'->>'at' AS stopped_at FROM (
              SELECT DISTINCT ON (aggregate_id) aggregate_id, event_type, payload
                FROM events
@@ -36,13 +36,14 @@ pub async fn overdue_completions(
     .await?;
     let due_before = Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
     Ok(rows
-        .iter()
-        .filter(|r| {
-            r.get::<Option<String>, _>("stopped_at")
-                .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+        .into_iter()
+        .filter(|(_, stopped_at)| {
+            stopped_at
+                .as_deref()
+                .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
                 .is_some_and(|at| at <= due_before)
         })
-        .filter_map(|r| RoomId::parse(r.get::<&str, _>("aggregate_id")).ok())
+        .filter_map(|(id, _)| RoomId::parse(&id).ok())
         .collect())
 }
 
@@ -54,7 +55,7 @@ pub async fn unfinished_renders(
     pool: &PgPool,
     quiet: Duration,
 ) -> Result<Vec<RoomId>, sqlx::Error> {
-    let rows = sqlx::query(
+    let ids: Vec<String> = sqlx::query_scalar(
         "SELECT aggregate_id FROM (
              SELECT DISTINCT ON (aggregate_id) aggregate_id, event_type, payload, recorded_at
                FROM events
@@ -71,10 +72,7 @@ pub async fn unfinished_renders(
     .bind(quiet.as_secs_f64())
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| RoomId::parse(r.get::<&str, _>("aggregate_id")).ok())
-        .collect())
+    Ok(ids.iter().filter_map(|id| RoomId::parse(id).ok()).collect())
 }
 
 /// Rooms with events recorded between `since` ago and `quiet` ago, with the
@@ -84,7 +82,7 @@ pub async fn recently_active(
     since: Duration,
     quiet: Duration,
 ) -> Result<Vec<(RoomId, u64)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT e.aggregate_id, max(e.sequence) AS last FROM events e
           WHERE e.aggregate_type = $1
             AND e.aggregate_id IN (
@@ -99,11 +97,8 @@ pub async fn recently_active(
     .fetch_all(pool)
     .await?;
     Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let room = RoomId::parse(r.get::<&str, _>("aggregate_id")).ok()?;
-            Some((room, r.get::<i64, _>("last") as u64))
-        })
+        .into_iter()
+        .filter_map(|(id, last)| Some((RoomId::parse(&id).ok()?, last as u64)))
         .collect())
 }
 

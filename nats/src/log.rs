@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tokio::sync::Notify;
 use zencast_events::envelope::{META_ACTOR, META_OCCURRED_AT};
 use zencast_events::{
@@ -22,7 +22,7 @@ use zencast_events::{
 };
 
 use crate::metrics::Metrics;
-use crate::repository::{envelope_from_row, Loaded, PgEventRepository, StoreError};
+use crate::repository::{EventRow, Loaded, PgEventRepository, StoreError};
 use crate::snapshot;
 
 /// Attempts of a command that keeps losing expected-version races.
@@ -257,7 +257,7 @@ pub async fn room_events(
     after: u64,
     until: Option<u64>,
 ) -> Result<Vec<Envelope>, LogError> {
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, EventRow>(
         "SELECT sequence, event_type, event_version, payload, metadata FROM events
           WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 AND sequence <= $4
           ORDER BY sequence",
@@ -268,8 +268,8 @@ pub async fn room_events(
     .bind(until.map_or(i64::MAX, |u| u as i64))
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| Ok(envelope_from_row(room, row)?))
+    rows.into_iter()
+        .map(|row| Ok(row.envelope(room)?))
         .collect()
 }
 
@@ -287,16 +287,13 @@ pub async fn last_sequence(pool: &PgPool, room: RoomId) -> Result<u64, LogError>
 
 /// Every room that has events, oldest first.
 pub async fn rooms(pool: &PgPool) -> Result<Vec<RoomId>, LogError> {
-    let rows = sqlx::query(
+    let ids: Vec<String> = sqlx::query_scalar(
         "SELECT aggregate_id FROM events WHERE aggregate_type = $1 AND sequence = 1 ORDER BY recorded_at",
     )
     .bind(Recording::TYPE)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let id: String = r.get(0);
-            RoomId::parse(&id).map_err(|_| LogError::BadRoomId(id))
-        })
+    ids.into_iter()
+        .map(|id| RoomId::parse(&id).map_err(|_| LogError::BadRoomId(id)))
         .collect()
 }

@@ -19,12 +19,12 @@ use tokio::sync::Notify;
 use async_nats::jetstream;
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use sqlx::{Connection, PgConnection, PgPool, Row};
+use sqlx::{Connection, PgConnection, PgPool};
 use zencast_events::{Envelope, Recording, RoomId};
 
 use crate::failpoint;
 use crate::metrics::Metrics;
-use crate::repository::envelope_from_row;
+use crate::repository::EventRow;
 use crate::shutdown::{supervise, Shutdown};
 use crate::subjects::Subjects;
 
@@ -60,31 +60,26 @@ pub struct Relay {
 
 /// Events waiting for the relay: how many, and the age of the oldest (seconds).
 pub async fn lag(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT count(*) AS n,
                 COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0) AS age
            FROM outbox",
     )
     .fetch_one(pool)
-    .await?;
-    Ok((row.get("n"), row.get("age")))
+    .await
 }
 
 /// The rooms waiting longest for the relay: (room, events waiting, age of the
 /// oldest in seconds), at most `limit`, oldest first.
 pub async fn room_lag(pool: &PgPool, limit: i64) -> Result<Vec<(String, i64, f64)>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT aggregate_id, count(*) AS n,
                 EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
            FROM outbox GROUP BY aggregate_id ORDER BY min(created_at) LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get("aggregate_id"), r.get("n"), r.get("age")))
-        .collect())
+    .await
 }
 
 impl Relay {
@@ -160,7 +155,7 @@ impl Relay {
         // and so on (rooms waiting longest first within a turn), so each room
         // makes progress on every pass, and one room alone gets the whole
         // batch. Each room's part is a prefix of its backlog, in order.
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, EventRow>(
             "WITH ranked AS (
                  SELECT aggregate_type, aggregate_id, sequence,
                         row_number() OVER (PARTITION BY aggregate_id ORDER BY sequence) AS turn,
@@ -184,12 +179,12 @@ impl Relay {
             return Ok(0);
         }
         let mut envelopes = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = row.get("aggregate_id");
-            let room = RoomId::parse(&id).map_err(|e| {
+        let read = rows.len();
+        for row in rows {
+            let room = row.room().map_err(|e| {
                 sqlx::Error::Decode(format!("outbox row with bad room id: {e}").into())
             })?;
-            envelopes.push(envelope_from_row(room, row)?);
+            envelopes.push(row.envelope(room)?);
         }
 
         failpoint::hit(failpoint::RELAY_BEFORE_PUBLISH);
@@ -231,7 +226,7 @@ impl Relay {
             // Give NATS a moment before the next pass re-sends.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Ok(rows.len())
+        Ok(read)
     }
 }
 

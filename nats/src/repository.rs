@@ -14,8 +14,7 @@ use std::collections::HashMap;
 
 use cqrs_es::Aggregate;
 use serde_json::Value;
-use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use zencast_events::envelope::upcast;
 use zencast_events::{event_id, EnvelopeError, Recording, RecordingEvent, RoomId, SCHEMA_VERSION};
 
@@ -86,7 +85,7 @@ impl PgEventRepository {
 
     /// Folds the events after `from.sequence` into `from`.
     async fn fold(&self, room: RoomId, mut from: Loaded) -> Result<Loaded, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, EventRow>(
             "SELECT sequence, event_type, event_version, payload FROM events
               WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
               ORDER BY sequence",
@@ -96,8 +95,8 @@ impl PgEventRepository {
         .bind(from.sequence as i64)
         .fetch_all(&self.pool)
         .await?;
-        for row in &rows {
-            let (sequence, event) = event_from_row(room, row)?;
+        for row in rows {
+            let (sequence, event) = row.event(room)?;
             from.state.apply(event);
             from.sequence = sequence;
         }
@@ -134,24 +133,59 @@ impl PgEventRepository {
     }
 }
 
-/// A stored event as the aggregate folds it: upcast to the current schema.
-fn event_from_row(room: RoomId, row: &PgRow) -> Result<(u64, RecordingEvent), EnvelopeError> {
-    let sequence = row.get::<i64, _>("sequence") as u64;
-    let event_type: &str = row.get("event_type");
-    let tagged = upcast(
-        room,
-        sequence,
-        event_type,
-        row.get("event_version"),
-        row.get("payload"),
-    )?;
-    let event = serde_json::from_value(tagged).map_err(|source| EnvelopeError::BadPayload {
-        room,
-        sequence,
-        event_type: event_type.to_string(),
-        source,
-    })?;
-    Ok((sequence, event))
+/// A stored event as the queries select it (cqrs-es's layout: the payload
+/// tagged with its type). Read by name and type: a column of another type is
+/// an error, not a panic.
+#[derive(Debug, sqlx::FromRow)]
+pub struct EventRow {
+    /// Selected only by queries over several rooms.
+    #[sqlx(default)]
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    /// Selected only where an envelope is made (the aggregate needs none).
+    #[sqlx(default)]
+    pub metadata: Value,
+}
+
+impl EventRow {
+    /// The room of a row selected with its `aggregate_id`.
+    pub fn room(&self) -> Result<RoomId, zencast_events::IdError> {
+        RoomId::parse(&self.aggregate_id)
+    }
+
+    /// The envelope of this event of `room` (needs `metadata` selected).
+    pub fn envelope(self, room: RoomId) -> Result<zencast_events::Envelope, EnvelopeError> {
+        zencast_events::Envelope::from_stored(
+            room,
+            self.sequence as u64,
+            &self.event_type,
+            &self.event_version,
+            self.payload,
+            &metadata_map(&self.metadata),
+        )
+    }
+
+    /// The event as the aggregate folds it: upcast to the current schema.
+    fn event(self, room: RoomId) -> Result<(u64, RecordingEvent), EnvelopeError> {
+        let sequence = self.sequence as u64;
+        let tagged = upcast(
+            room,
+            sequence,
+            &self.event_type,
+            &self.event_version,
+            self.payload,
+        )?;
+        let event = serde_json::from_value(tagged).map_err(|source| EnvelopeError::BadPayload {
+            room,
+            sequence,
+            event_type: self.event_type,
+            source,
+        })?;
+        Ok((sequence, event))
+    }
 }
 
 /// Appends one event (cqrs-es's layout: the payload tagged with its type). The
@@ -179,22 +213,6 @@ async fn insert_event<'e, E: sqlx::PgExecutor<'e>>(
     .execute(executor)
     .await?;
     Ok(())
-}
-
-/// The envelope of a stored event row (columns `sequence`, `event_type`,
-/// `event_version`, `payload`, `metadata`) of `room`.
-pub fn envelope_from_row(
-    room: RoomId,
-    row: &PgRow,
-) -> Result<zencast_events::Envelope, zencast_events::EnvelopeError> {
-    zencast_events::Envelope::from_stored(
-        room,
-        row.get::<i64, _>("sequence") as u64,
-        row.get::<&str, _>("event_type"),
-        row.get::<&str, _>("event_version"),
-        row.get("payload"),
-        &metadata_map(&row.get("metadata")),
-    )
 }
 
 /// Metadata as stored: a JSON object of strings.

@@ -14,12 +14,12 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use zencast_events::{Recording, RoomId};
 
 use crate::log::LogError;
 use crate::outbox::publish;
-use crate::repository::envelope_from_row;
+use crate::repository::EventRow;
 use crate::subjects::Subjects;
 
 /// Events sent per round trip.
@@ -76,12 +76,13 @@ pub async fn republish(
         let Some(last) = rows.last() else {
             return Ok(done);
         };
-        after = (last.get("aggregate_id"), last.get("sequence"));
+        after = (last.aggregate_id.clone(), last.sequence);
         let mut envelopes = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: &str = row.get("aggregate_id");
-            let room = RoomId::parse(id).map_err(|_| LogError::BadRoomId(id.to_string()))?;
-            envelopes.push(envelope_from_row(room, row).map_err(LogError::from)?);
+        for row in rows {
+            let room = row
+                .room()
+                .map_err(|_| LogError::BadRoomId(row.aggregate_id.clone()))?;
+            envelopes.push(row.envelope(room).map_err(LogError::from)?);
         }
         for (env, ack) in envelopes
             .iter()
@@ -102,11 +103,11 @@ async fn page(
     pool: &PgPool,
     selection: Selection,
     (room, sequence): &(String, i64),
-) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+) -> Result<Vec<EventRow>, sqlx::Error> {
     const COLUMNS: &str = "aggregate_id, sequence, event_type, event_version, payload, metadata";
     match selection {
         Selection::Room(id) => {
-            sqlx::query(&format!(
+            sqlx::query_as(&format!(
                 "SELECT {COLUMNS} FROM events
                   WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
                   ORDER BY sequence LIMIT $4"
@@ -119,7 +120,7 @@ async fn page(
             .await
         }
         Selection::Since(since) => {
-            sqlx::query(&format!(
+            sqlx::query_as(&format!(
                 "SELECT {COLUMNS} FROM events
                   WHERE aggregate_type = $1 AND recorded_at >= $2
                     AND (aggregate_id, sequence) > ($3, $4)

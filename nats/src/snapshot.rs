@@ -20,7 +20,7 @@
 //! repository heals it).
 
 use serde::{Deserialize, Serialize};
-use sqlx::{PgExecutor, Row};
+use sqlx::PgExecutor;
 use zencast_events::{Recording, RoomId};
 
 /// A snapshot every this many events, so that loading a long session reads at
@@ -58,7 +58,7 @@ pub enum Stored {
 
 /// Reads a room's snapshot and checks that it can be trusted.
 pub async fn read<'e>(executor: impl PgExecutor<'e>, room: RoomId) -> Result<Stored, sqlx::Error> {
-    let row = sqlx::query(
+    let row: Option<(i64, serde_json::Value)> = sqlx::query_as(
         "SELECT last_sequence, payload FROM snapshots
           WHERE aggregate_type = $1 AND aggregate_id = $2",
     )
@@ -66,11 +66,10 @@ pub async fn read<'e>(executor: impl PgExecutor<'e>, room: RoomId) -> Result<Sto
     .bind(room.to_string())
     .fetch_optional(executor)
     .await?;
-    let Some(row) = row else {
+    let Some((label, payload)) = row else {
         return Ok(Stored::None);
     };
-    let label = row.get::<i64, _>("last_sequence") as u64;
-    Ok(check(label, row.get("payload")))
+    Ok(check(label as u64, payload))
 }
 
 fn check(label: u64, payload: serde_json::Value) -> Stored {

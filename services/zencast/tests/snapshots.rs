@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use support::TestEnv;
 use zencast_events::{
     ChunkIndex, Layout, ParticipantId, Phase, Recording, RecordingCommand, RecordingEvent, RoomId,
@@ -83,14 +83,14 @@ fn fresh_log(pool: &PgPool) -> EventLog {
 
 /// The room's snapshot row: (label, the sequence its payload says it holds).
 async fn snapshot_row(pool: &PgPool, room: RoomId) -> Option<(u64, u64)> {
-    let row = sqlx::query("SELECT last_sequence, payload FROM snapshots WHERE aggregate_id = $1")
-        .bind(room.to_string())
-        .fetch_optional(pool)
-        .await
-        .unwrap()?;
-    let payload: serde_json::Value = row.get("payload");
+    let (label, payload): (i64, serde_json::Value) =
+        sqlx::query_as("SELECT last_sequence, payload FROM snapshots WHERE aggregate_id = $1")
+            .bind(room.to_string())
+            .fetch_optional(pool)
+            .await
+            .unwrap()?;
     Some((
-        row.get::<i64, _>("last_sequence") as u64,
+        label as u64,
         payload["sequence"].as_u64().unwrap_or(u64::MAX),
     ))
 }
