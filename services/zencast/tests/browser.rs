@@ -12,11 +12,11 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use serde_json::Value;
-use support::{Api, Process, TestEnv};
+use support::probe::probe;
+use support::{Process, TestEnv};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -48,7 +48,7 @@ async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)
     eprintln!("{stderr}");
     if !out.status.success() {
         if let Some(room) = stdout.lines().find_map(|l| l.strip_prefix("ZENCAST_ROOM ")) {
-            for (kind, payload) in events(&Api::new(server.addr), room).await {
+            for (kind, payload) in events(&server, room).await {
                 eprintln!("{kind} {payload}");
             }
         }
@@ -65,21 +65,13 @@ async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)
     serde_json::from_str(line).unwrap()
 }
 
-/// The room's events from the audit log (Postgres), as `(type, payload)`.
-async fn events(api: &Api, room: &str) -> Vec<(String, Value)> {
-    let (_, v) = api
-        .get(&format!("/api/recordings/{room}/events"), None)
-        .await;
-    v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["event_type"].as_str().unwrap().to_string(),
-                e["payload"].clone(),
-            )
-        })
+/// The room's events from the log, as `(type, payload)`.
+async fn events(server: &Process, room: &str) -> Vec<(String, Value)> {
+    let pool = sqlx::PgPool::connect(&server.database_url).await.unwrap();
+    support::room_log(&pool, room)
+        .await
+        .into_iter()
+        .map(|e| (e.event_type, e.payload))
         .collect()
 }
 
@@ -90,8 +82,8 @@ struct Stored {
     expected: BTreeMap<String, u32>,
 }
 
-async fn stored(api: &Api, room: &str) -> Stored {
-    let events = events(api, room).await;
+async fn stored(server: &Process, room: &str) -> Stored {
+    let events = events(server, room).await;
     let mut chunks: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (_, p) in events.iter().filter(|(t, _)| t == "ChunkUploaded") {
@@ -170,33 +162,13 @@ fn chunk_bytes(env: &TestEnv, keys: &[String]) -> Vec<Vec<u8>> {
 
 const WEBM_HEADER: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
-/// ffprobe's stream types of a file.
-fn stream_types(path: &Path) -> Vec<String> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "stream=codec_type",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(path)
-        .output()
-        .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_renders() {
     let env = TestEnv::new();
     let server = spawn(&env);
     let result = run_browser(&server, "basic", &[("EXPECT_RENDER", "1")]).await;
     let room = result["roomId"].as_str().unwrap();
-    let s = stored(&Api::new(server.addr), room).await;
+    let s = stored(&server, room).await;
     assert_every_chunk_stored(&s, 8);
     // While recording, the host saw how far the final video was rendered:
     // at least the first window.
@@ -236,7 +208,7 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
         assert_eq!(joined[..4], WEBM_HEADER, "chunk 0 starts the WebM");
         let file = env.data_dir.join("joined.webm");
         std::fs::write(&file, joined).unwrap();
-        let mut types = stream_types(&file);
+        let mut types = probe(&file).types();
         types.sort();
         assert_eq!(types, ["audio", "video"], "one video and one audio stream");
     }
@@ -248,13 +220,13 @@ async fn browser_guest_reload_mid_recording_loses_no_chunk() {
     let server = spawn(&env);
     let result = run_browser(&server, "reload", &[("EXPECT_RENDER", "1")]).await;
     let room = result["roomId"].as_str().unwrap();
-    let s = stored(&Api::new(server.addr), room).await;
+    let s = stored(&server, room).await;
     assert_every_chunk_stored(&s, 7);
     // The reload started a second recorder: its chunks report another start.
     // (Counting chunks that begin with the WebM header is not enough: Chromium
     // may hand over the header's first byte as a chunk of its own.)
     let mut starts: HashMap<String, HashSet<String>> = HashMap::new();
-    for (kind, payload) in events(&Api::new(server.addr), room).await {
+    for (kind, payload) in events(&server, room).await {
         if kind == "ChunkUploaded" {
             starts
                 .entry(payload["participant"].as_str().unwrap().to_string())
@@ -290,7 +262,7 @@ async fn browser_host_sees_a_guest_chunk_that_does_not_decode_while_recording() 
         "{result}"
     );
     let room = result["roomId"].as_str().unwrap();
-    let rejected: Vec<Value> = events(&Api::new(server.addr), room)
+    let rejected: Vec<Value> = events(&server, room)
         .await
         .into_iter()
         .filter(|(kind, _)| kind == "ChunkRejected")
@@ -312,7 +284,7 @@ async fn browser_guest_offline_for_15_s_uploads_afterwards() {
     // Generous: the whole suite runs beside these browsers on two cores.
     assert!(result["drainMs"].as_u64().unwrap() < 45_000, "{result}");
     let room = result["roomId"].as_str().unwrap();
-    let s = stored(&Api::new(server.addr), room).await;
+    let s = stored(&server, room).await;
     assert_every_chunk_stored(&s, 8);
 }
 
@@ -336,22 +308,11 @@ async fn assert_final_mp4(env: &TestEnv, server: &Process, result: &Value) {
         .unwrap();
     let file = env.data_dir.join("final.mp4");
     std::fs::write(&file, &bytes).unwrap();
-    let mut types = stream_types(&file);
+    let probed = probe(&file);
+    let mut types = probed.types();
     types.sort();
     assert_eq!(types, ["audio", "video"], "final.mp4 has video and audio");
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "csv=p=0",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let seconds: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let seconds = probed.duration();
     // The session's length is the server's: from `RecordingStarted` to
     // `RecordingStopped`. The driver's own measure starts only once both
     // pages show the recording, which on a busy machine is seconds later.
@@ -360,7 +321,7 @@ async fn assert_final_mp4(env: &TestEnv, server: &Process, result: &Value) {
         let (_, p) = events.iter().find(|(t, _)| t == kind).unwrap();
         chrono::DateTime::parse_from_rfc3339(p["at"].as_str().unwrap()).unwrap()
     };
-    let events = events(&Api::new(server.addr), room).await;
+    let events = events(&server, room).await;
     let session = (at("RecordingStopped", &events) - at("RecordingStarted", &events))
         .num_milliseconds() as f64
         / 1000.0;

@@ -8,13 +8,11 @@ use std::time::Duration;
 use serde_json::json;
 use support::{eventually, s, Api, Socket, TestEnv};
 use zencast_events::{RecordingCommand, RoomId};
-use zencast_nats::log::room_events;
 use zencast_nats::Origin;
 
 async fn event_types(pool: &sqlx::PgPool, room: &str) -> Vec<String> {
-    room_events(pool, RoomId::parse(room).unwrap(), 0, None)
+    support::room_log(pool, room)
         .await
-        .unwrap()
         .into_iter()
         .map(|e| e.event_type)
         .collect()

@@ -8,8 +8,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
 use support::media::{codec_fixture, codec_fixture_manifest, safari_like_mp4, split_bytes};
+use support::probe::{probe, video_packets};
 
 const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
@@ -25,40 +25,6 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn ffprobe(file: &Path, args: &[&str]) -> Value {
-    let out = Command::new("ffprobe")
-        .args(["-v", "error", "-of", "json"])
-        .args(args)
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// (codec name, width, height, sample rate) per stream type, and the duration.
-fn streams(file: &Path) -> (Value, Value, f64) {
-    let v = ffprobe(file, &["-show_streams", "-show_format"]);
-    let of = |kind: &str| {
-        v["streams"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["codec_type"] == kind)
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let duration = v["format"]["duration"]
-        .as_str()
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(f64::NAN);
-    (of("video"), of("audio"), duration)
 }
 
 /// Decodes every frame; the errors ffmpeg reports (empty when clean).
@@ -111,23 +77,11 @@ fn chromium_codec_fixtures_are_whole_recordings_when_concatenated() {
 
         let file = scratch.0.join(format!("{name}.webm"));
         std::fs::write(&file, chunks.concat()).unwrap();
-        let (v, a, _) = streams(&file);
-        assert_eq!(
-            (
-                v["codec_name"].as_str(),
-                v["width"].as_u64(),
-                v["height"].as_u64()
-            ),
-            (Some(video), Some(320), Some(240)),
-            "{name}"
-        );
-        assert_eq!(
-            (a["codec_name"].as_str(), a["sample_rate"].as_str()),
-            (Some("opus"), Some("48000")),
-            "{name}"
-        );
+        let p = probe(&file);
+        assert_eq!(p.video(), Some((320, 240, video.to_string())), "{name}");
+        assert_eq!(p.audio(), Some(("opus".to_string(), 48_000)), "{name}");
         assert_eq!(decode_errors(&file), "", "{name} decodes cleanly");
-        let (_, _, duration) = streams(&remuxed(&file));
+        let duration = probe(&remuxed(&file)).duration();
         assert!((duration - 4.0).abs() < 0.3, "{name}: {duration} s");
     }
 }
@@ -148,19 +102,10 @@ fn a_safari_like_mp4_cut_mid_fragment_is_whole_when_concatenated() {
 
     let file = scratch.0.join("concatenated.mp4");
     std::fs::write(&file, pieces.concat()).unwrap();
-    let (v, a, duration) = streams(&file);
-    assert_eq!(
-        (
-            v["codec_name"].as_str(),
-            v["width"].as_u64(),
-            v["height"].as_u64()
-        ),
-        (Some("h264"), Some(320), Some(240))
-    );
-    assert_eq!(
-        (a["codec_name"].as_str(), a["sample_rate"].as_str()),
-        (Some("aac"), Some("48000"))
-    );
+    let p = probe(&file);
+    let duration = p.duration();
+    assert_eq!(p.video(), Some((320, 240, "h264".to_string())));
+    assert_eq!(p.audio(), Some(("aac".to_string(), 48_000)));
     assert!((duration - 4.0).abs() < 0.1, "{duration} s");
     assert_eq!(decode_errors(&file), "");
     // Fragmented: ftyp, an empty moov (with mvex), then moof+mdat pairs, one
@@ -178,21 +123,10 @@ fn a_safari_like_mp4_cut_mid_fragment_is_whole_when_concatenated() {
     assert!(mp4[moov_at..moov_at + moov_size]
         .windows(4)
         .any(|w| w == b"mvex"));
-    let packets = ffprobe(
-        &file,
-        &[
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "packet=pts_time,flags",
-        ],
-    );
-    let keys: Vec<f64> = packets["packets"]
-        .as_array()
-        .unwrap()
+    let keys: Vec<f64> = video_packets(&file)
         .iter()
-        .filter(|p| p["flags"].as_str().unwrap().starts_with('K'))
-        .map(|p| p["pts_time"].as_str().unwrap().parse().unwrap())
+        .filter(|p| p.flags.starts_with('K'))
+        .map(|p| p.pts_time.as_deref().unwrap().parse().unwrap())
         .collect();
     assert_eq!(keys, vec![0.0, 1.0, 2.0, 3.0]);
     // Silence but for the beep at 1.5 s, heard after the AAC priming.

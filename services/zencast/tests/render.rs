@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use support::probe::probe;
 use support::{eventually, s, Api, TestEnv};
 use zencast::{Parts, Running};
 use zencast_events::{ParticipantId, RecordingCommand, RecordingEvent, Role, RoomId};
@@ -225,47 +226,6 @@ impl Session {
     }
 }
 
-#[derive(Debug)]
-struct Probed {
-    video: Option<(u64, u64, String)>,
-    audio: Option<(String, u64)>,
-    duration: f64,
-}
-
-fn ffprobe(file: &Path) -> Probed {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration:stream=codec_type,codec_name,width,height,sample_rate",
-            "-of",
-            "json",
-        ])
-        .arg(file)
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let streams = v["streams"].as_array().cloned().unwrap_or_default();
-    let kind = |k: &str| streams.iter().find(|s| s["codec_type"] == k).cloned();
-    Probed {
-        video: kind("video").map(|s| {
-            (
-                s["width"].as_u64().unwrap(),
-                s["height"].as_u64().unwrap(),
-                s["codec_name"].as_str().unwrap().to_string(),
-            )
-        }),
-        audio: kind("audio").map(|s| {
-            (
-                s["codec_name"].as_str().unwrap().to_string(),
-                s["sample_rate"].as_str().unwrap().parse().unwrap(),
-            )
-        }),
-        duration: v["format"]["duration"].as_str().unwrap().parse().unwrap(),
-    }
-}
-
 /// Onsets (seconds) of the beeps in a file's audio: where the signal first
 /// rises above a third of its peak after at least half a second of quiet.
 fn beeps(file: &Path) -> Vec<f64> {
@@ -303,18 +263,12 @@ fn near(got: f64, want: f64, tolerance: f64) -> bool {
 }
 
 async fn render_events(running: &Running, room: &str) -> Vec<RecordingEvent> {
-    room_events(
-        &running.backends.pool,
-        RoomId::parse(room).unwrap(),
-        0,
-        None,
-    )
-    .await
-    .unwrap()
-    .iter()
-    .map(|e| e.event().unwrap())
-    .filter(RecordingEvent::is_render_event)
-    .collect()
+    support::room_log(&running.backends.pool, room)
+        .await
+        .iter()
+        .map(|e| e.event().unwrap())
+        .filter(RecordingEvent::is_render_event)
+        .collect()
 }
 
 /// Host: 6 s, recorder started 0.2 s after start, beep 2.0 s in (2.2 s on
@@ -416,11 +370,11 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     }
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
-    let p = ffprobe(&final_mp4);
-    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
-    assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
+    let p = probe(&final_mp4);
+    assert_eq!(p.video(), Some((1280, 720, "h264".into())), "{p:?}");
+    assert_eq!(p.audio(), Some(("aac".into(), 48_000)), "{p:?}");
     // The guest's recorder ran from 1.3 s to 7.3 s.
-    assert!(near(p.duration, 7.3, 0.5), "duration {}", p.duration);
+    assert!(near(p.duration(), 7.3, 0.5), "duration {}", p.duration());
     assert!(near(
         view["render"]["finalDurationMs"].as_f64().unwrap() / 1000.0,
         7.3,
@@ -454,10 +408,10 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
                 "{ext} of {who}: beep at {} s, want {at}",
                 b[0]
             );
-            let p = ffprobe(&file);
-            assert!(near(p.duration, 7.3, 0.5), "{ext}: {}", p.duration);
+            let p = probe(&file);
+            assert!(near(p.duration(), 7.3, 0.5), "{ext}: {}", p.duration());
             if ext == "mp4" {
-                assert_eq!(p.video, Some((1280, 720, "h264".into())));
+                assert_eq!(p.video(), Some((1280, 720, "h264".into())));
             }
         }
     }
@@ -485,10 +439,14 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
         assert_eq!(view["render"]["layout"], layout);
         let file = dir.join(format!("{layout}.mp4"));
         session.download("final.mp4", &file).await;
-        let p = ffprobe(&file);
-        assert_eq!(p.video, Some((video.0, video.1, "h264".into())), "{layout}");
-        assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{layout}");
-        assert!(near(p.duration, 7.3, 0.5), "{layout}: {}", p.duration);
+        let p = probe(&file);
+        assert_eq!(
+            p.video(),
+            Some((video.0, video.1, "h264".into())),
+            "{layout}"
+        );
+        assert_eq!(p.audio(), Some(("aac".into(), 48_000)), "{layout}");
+        assert!(near(p.duration(), 7.3, 0.5), "{layout}: {}", p.duration());
     }
     // A guest cannot ask for renders.
     let (status, _) = session
@@ -555,14 +513,14 @@ async fn chromium_recordings_with_a_restarted_recorder_render_whole() {
     assert_eq!(view["render"]["layout"], "speaker");
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
-    let p = ffprobe(&final_mp4);
-    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
-    assert_eq!(p.audio, Some(("aac".into(), 48_000)), "{p:?}");
+    let p = probe(&final_mp4);
+    assert_eq!(p.video(), Some((1280, 720, "h264".into())), "{p:?}");
+    assert_eq!(p.audio(), Some(("aac".into(), 48_000)), "{p:?}");
     // `b`'s second recorder ends last: 0.1 + 3.009 + 1.98 s.
-    assert!(near(p.duration, 5.09, 0.5), "duration {}", p.duration);
+    assert!(near(p.duration(), 5.09, 0.5), "duration {}", p.duration());
     let wav = dir.join("b.wav");
     session.download(&format!("tracks/{guest}.wav"), &wav).await;
-    assert!(near(ffprobe(&wav).duration, 5.09, 0.5));
+    assert!(near(probe(&wav).duration(), 5.09, 0.5));
     let events = room_events(
         &running.backends.pool,
         RoomId::parse(session.room_id()).unwrap(),
@@ -674,7 +632,7 @@ async fn missing_chunks_fail_the_render_visibly_until_an_operator_forces_it() {
     // The chunks after the gap still play, at their place: full length.
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
-    assert!(near(ffprobe(&final_mp4).duration, 7.3, 0.5));
+    assert!(near(probe(&final_mp4).duration(), 7.3, 0.5));
     // During the missing chunk (about 2.8–4.3 s) the guest's tile is black;
     // the host's is not.
     let guest_tile = mean_luma(&final_mp4, 3.6, (640, 180, 640, 360));
@@ -906,21 +864,25 @@ async fn every_browsers_codec_renders_in_one_room() {
     assert!(rejected.is_empty(), "{rejected:?}");
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
-    let p = ffprobe(&final_mp4);
-    assert_eq!(p.video, Some((1280, 720, "h264".into())), "{p:?}");
-    assert!(near(p.duration, 4.3, 0.5), "final.mp4 lasts {}", p.duration);
+    let p = probe(&final_mp4);
+    assert_eq!(p.video(), Some((1280, 720, "h264".into())), "{p:?}");
+    assert!(
+        near(p.duration(), 4.3, 0.5),
+        "final.mp4 lasts {}",
+        p.duration()
+    );
     for (participant, _, _) in &people {
         for ext in ["mp4", "wav"] {
             let file = dir.join(format!("{participant}.{ext}"));
             session
                 .download(&format!("tracks/{participant}.{ext}"), &file)
                 .await;
-            let t = ffprobe(&file);
-            assert!(t.audio.is_some(), "{participant}.{ext}: {t:?}");
+            let t = probe(&file);
+            assert!(t.audio().is_some(), "{participant}.{ext}: {t:?}");
             assert!(
-                near(t.duration, 4.3, 0.5),
+                near(t.duration(), 4.3, 0.5),
                 "{participant}.{ext} lasts {}",
-                t.duration
+                t.duration()
             );
         }
     }
@@ -1034,20 +996,24 @@ async fn a_three_minute_session_is_rendered_while_it_records() {
     let waited = last_chunk.elapsed();
     let final_mp4 = dir.join("final.mp4");
     session.download("final.mp4", &final_mp4).await;
-    let p = ffprobe(&final_mp4);
+    let p = probe(&final_mp4);
     let length = f64::from(SECONDS) + recorder_start;
     assert!(
-        near(p.duration, length, 0.5),
+        near(p.duration(), length, 0.5),
         "final.mp4 lasts {}",
-        p.duration
+        p.duration()
     );
     for (participant, _) in &who {
         let file = dir.join(format!("{participant}.mp4"));
         session
             .download(&format!("tracks/{participant}.mp4"), &file)
             .await;
-        let t = ffprobe(&file);
-        assert!(near(t.duration, length, 0.5), "track lasts {}", t.duration);
+        let t = probe(&file);
+        assert!(
+            near(t.duration(), length, 0.5),
+            "track lasts {}",
+            t.duration()
+        );
     }
     // Windows were rendered while the session went on, not after it.
     let events = room_events(

@@ -12,8 +12,6 @@ use support::{eventually, s, Api, MotoServer, TestEnv};
 use tokio::io::AsyncWriteExt;
 use zencast::Running;
 use zencast_events::aggregate::rfc3339;
-use zencast_events::RoomId;
-use zencast_nats::log::room_events;
 use zencast_storage::ChunkStore;
 
 /// A room with the recording started and a guest: (api, room, guest).
@@ -72,18 +70,12 @@ async fn object(store: &ChunkStore, key: &str) -> Option<Vec<u8>> {
 
 /// The payloads of the room's events of one type, from the log.
 async fn payloads_of(running: &Running, room: &Value, event_type: &str) -> Vec<Value> {
-    room_events(
-        &running.backends.pool,
-        RoomId::parse(s(&room["roomId"])).unwrap(),
-        0,
-        None,
-    )
-    .await
-    .unwrap()
-    .into_iter()
-    .filter(|e| e.event_type == event_type)
-    .map(|e| e.payload)
-    .collect()
+    support::room_log(&running.backends.pool, s(&room["roomId"]))
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == event_type)
+        .map(|e| e.payload)
+        .collect()
 }
 
 async fn chunk_events(running: &Running, room: &Value) -> Vec<Value> {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod media;
+pub mod probe;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -193,7 +194,12 @@ impl TestEnv {
         let (addr, s3) = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("zencast did not report its address");
-        Process { child, addr, s3 }
+        Process {
+            child,
+            addr,
+            s3,
+            database_url: self.config.database_url.clone(),
+        }
     }
 }
 
@@ -250,6 +256,8 @@ pub struct Process {
     pub addr: SocketAddr,
     /// The embedded S3 store's address, when this process runs one.
     pub s3: Option<SocketAddr>,
+    /// Its event log.
+    pub database_url: String,
 }
 
 impl Process {
@@ -423,6 +431,15 @@ impl Api {
         assert_eq!(status, 200, "{v}");
         v
     }
+}
+
+/// The room's events from the log (Postgres), in order: what every test that
+/// asks "what happened" reads.
+pub async fn room_log(pool: &sqlx::PgPool, room: &str) -> Vec<zencast_events::Envelope> {
+    let room = zencast_events::RoomId::parse(room).expect("a room id");
+    zencast_nats::log::room_events(pool, room, 0, None)
+        .await
+        .expect("the room's events")
 }
 
 /// A JSON string field.
