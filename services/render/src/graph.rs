@@ -21,6 +21,10 @@
 //! pads the start with silence (or trims what lies before it) and turns gaps
 //! into silence; video goes onto a black base with `overlay`, which holds a
 //! piece's last frame (`eof_action=repeat`) or shows black after it (`pass`).
+//!
+//! Why one file of some 440 lines (tests aside): both passes print one
+//! filter-graph language with shared labels (`[t{t}c{c}]`, `[a{t}]`, `[p{t}]`);
+//! kept together, a label's producer and consumer sit side by side.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,10 @@
 //! The timeline's zero is the server's `RecordingStarted`. A recorder start is
 //! believed only within the session (see `RECORDER_START_TOLERANCE`), so one
 //! client's clock cannot stretch the render.
+//!
+//! Why one file of some 480 lines (tests aside): the plan is one pure function
+//! of the log, and its parts (pieces, segments, gaps, the window model's
+//! limits) share the same private types; split, each part would expose them.
 
 use std::collections::BTreeMap;
 

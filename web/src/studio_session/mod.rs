@@ -4,12 +4,14 @@
 //! the finish page sees uploads go on; pages read its [`StudioView`] and send
 //! it [`Command`]s.
 //!
-//! - this module: the handle, the actor's state and its loop, the socket and the room view;
+//! - this module: the handle, the actor's state and its loop, commands and the room view;
+//! - [`room_socket`]: the socket, its reconnects and clock sync, and the frames it brings;
 //! - [`signaling`]: the peer connections, negotiated over the socket;
 //! - [`recording`]: the recorder, kept in line with the room, and its chunks;
 //! - [`view`]: what the pages draw.
 
 mod recording;
+mod room_socket;
 mod signaling;
 mod view;
 
@@ -22,7 +24,7 @@ use futures::channel::mpsc::{unbounded, UnboundedSender};
 use futures::stream::{select_all, LocalBoxStream};
 use futures::StreamExt;
 use web_sys::MediaStream;
-use zencast_events::protocol::{RoomStatus, RoomView, ServerFrame};
+use zencast_events::protocol::{RoomStatus, RoomView};
 use zencast_events::ParticipantId;
 
 use crate::api;
@@ -253,96 +255,6 @@ impl Session {
         self.room
             .as_ref()
             .is_some_and(|r| matches!(r.status, RoomStatus::Stopped | RoomStatus::Completed))
-    }
-
-    fn connect(&mut self) {
-        self.socket_generation += 1;
-        self.synced = false;
-        match Socket::connect(
-            self.creds.room_id,
-            &self.creds.token,
-            self.socket_generation,
-            self.socket_events.clone(),
-        ) {
-            Ok(socket) => self.socket = Some(socket),
-            Err(_) => self.socket_lost(),
-        }
-    }
-
-    fn socket_lost(&mut self) {
-        if let Some(socket) = self.socket.take() {
-            socket.close();
-        }
-        self.view.write().connection = Connection::Reconnecting;
-        self.reconnect_at = now_ms() + self.reconnect_delay;
-        self.reconnect_delay = (self.reconnect_delay * 2.0).min(5_000.0);
-    }
-
-    async fn on_socket(&mut self, event: SocketEvent) {
-        match event {
-            SocketEvent::Open => {
-                self.reconnect_delay = 1_000.0;
-                self.view.write().connection = Connection::Online;
-                // A few pings: the one with the shortest round trip sets the clock offset.
-                if let Some(socket) = &self.socket {
-                    socket.ping();
-                }
-                for delay in [150, 300, 450, 600] {
-                    let generation = self.socket_generation;
-                    let tx = self.socket_events.clone();
-                    spawn_forever(async move {
-                        sleep(delay).await;
-                        let _ = tx.unbounded_send((generation, SocketEvent::PingDue));
-                    });
-                }
-                self.refresh_room().await;
-            }
-            SocketEvent::Closed => self.socket_lost(),
-            SocketEvent::Frame(frame) => self.on_frame(frame).await,
-            SocketEvent::PingDue => {
-                if let Some(socket) = &self.socket {
-                    socket.ping();
-                }
-            }
-        }
-    }
-
-    async fn on_frame(&mut self, frame: ServerFrame) {
-        match frame {
-            ServerFrame::Pong {
-                client_time,
-                server_time,
-            } => {
-                self.clock.on_pong(client_time, server_time);
-                self.synced = true;
-                self.view.write().clock_offset_ms = self.clock.offset_ms();
-                self.reconcile().await;
-            }
-            ServerFrame::Welcome { online, .. } => self.on_welcome(online).await,
-            ServerFrame::Presence {
-                participant,
-                online,
-            } => self.on_presence(participant, online).await,
-            ServerFrame::Offer(offer) => self.on_offer(offer.from, offer.payload).await,
-            ServerFrame::Answer(answer) => self.on_answer(answer.from, answer.payload).await,
-            ServerFrame::Ice(ice) => self.on_ice(ice.from, ice.payload).await,
-            ServerFrame::Event { event } => {
-                match event.event_type.as_str() {
-                    "RecordingStarted" => {
-                        if let Some(room) = &mut self.room {
-                            room.status = RoomStatus::Recording;
-                            room.recording_started_at = Some(event.occurred_at.to_rfc3339());
-                        }
-                        self.reconcile().await;
-                    }
-                    "RecordingStopped" => self.recording_stopped(),
-                    _ => {}
-                }
-                self.refresh_room().await;
-            }
-            // The room view carries the render's progress too (refreshed every second).
-            ServerFrame::Progress { .. } | ServerFrame::Error { .. } => {}
-        }
     }
 
     async fn on_command(&mut self, command: Command) {
