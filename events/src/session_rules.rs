@@ -10,7 +10,7 @@ use crate::aggregate::{Phase, Recording, RECORDER_START_TOLERANCE};
 use crate::command::RecordingCommand;
 use crate::error::RecordingError;
 use crate::event::{CompletionReason, RecordingEvent};
-use crate::ids::ChunkIndex;
+use crate::ids::{ChunkIndex, ParticipantId};
 
 impl Recording {
     pub(crate) fn decide_session(
@@ -22,24 +22,12 @@ impl Recording {
         let completed = self.phase == Phase::Completed;
         match command {
             C::StartRecording { by, at } => {
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                self.require_host(by)?;
-                if self.phase != Phase::Open {
-                    return Err(RecordingError::AlreadyStarted);
-                }
+                self.host_control(by, Phase::Open, RecordingError::AlreadyStarted)?;
                 Ok(vec![E::RecordingStarted { at }])
             }
 
             C::StopRecording { by, at } => {
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
-                self.require_host(by)?;
-                if self.phase != Phase::Recording {
-                    return Err(RecordingError::NotRecording);
-                }
+                self.host_control(by, Phase::Recording, RecordingError::NotRecording)?;
                 self.with_completion(vec![E::RecordingStopped { at }])
             }
 
@@ -145,6 +133,24 @@ impl Recording {
             },
             _ => unreachable!("`decide` sends only decide_session's commands here"),
         }
+    }
+
+    /// A host's start or stop: refused once the session completed, to anyone
+    /// but the host, and (with `wrong_phase`) in any phase but `from`.
+    fn host_control(
+        &self,
+        by: ParticipantId,
+        from: Phase,
+        wrong_phase: RecordingError,
+    ) -> Result<(), RecordingError> {
+        if self.phase == Phase::Completed {
+            return Err(RecordingError::SessionCompleted);
+        }
+        self.require_host(by)?;
+        if self.phase != from {
+            return Err(wrong_phase);
+        }
+        Ok(())
     }
 
     /// Appends `SessionCompleted` when, after `events`, recording has stopped and
