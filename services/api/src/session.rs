@@ -7,18 +7,18 @@
 //! is published on the recipient's subject, so it reaches the recipient
 //! whichever api node holds its socket.
 
-use std::time::Instant;
+use std::num::NonZeroU32;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
+use zencast_events::protocol::frames::Relayed;
+use zencast_events::protocol::{ClientFrame, ServerFrame};
 use zencast_events::{ParticipantId, RecordingCommand, RecordingError, RoomId, SYSTEM_ACTOR};
 use zencast_nats::{CommandError, Origin};
 
 use crate::auth::Caller;
-use zencast_events::protocol::frames::Relayed;
-use zencast_events::protocol::{ClientFrame, ServerFrame};
-
 use crate::frames;
 use crate::presence;
 use crate::state::AppState;
@@ -26,33 +26,14 @@ use crate::state::AppState;
 /// Whatever ended a socket (the peer, Redis, NATS, the log), for the debug log.
 type SocketResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
-/// A token bucket: `rate` messages per second, bursts up to twice that.
-struct RateLimit {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-}
+/// A socket's message limit: `rate` per second, in bursts of up to twice that
+/// (a token bucket, governor's GCRA).
+type RateLimit = DefaultDirectRateLimiter;
 
-impl RateLimit {
-    fn new(rate: u32) -> Self {
-        Self {
-            rate: rate as f64,
-            tokens: 2.0 * rate as f64,
-            last: Instant::now(),
-        }
-    }
-    fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(2.0 * self.rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+fn rate_limit(rate: u32) -> RateLimit {
+    let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+    let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not 0"));
+    RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
 }
 
 pub async fn run(app: AppState, caller: Caller, socket: WebSocket) {
@@ -134,13 +115,13 @@ async fn serve(
     };
     tx.send(Message::Text(welcome.to_text().into())).await?;
 
-    let mut limit = RateLimit::new(app.settings.ws_rate_per_sec);
+    let limit = rate_limit(app.settings.ws_rate_per_sec);
     let mut refresh = tokio::time::interval(presence::REFRESH);
     loop {
         let out: Option<String> = tokio::select! {
             incoming = rx.next() => match incoming {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
-                Some(Ok(Message::Text(text))) => handle(app, room, me, &mut limit, text.as_str()).await,
+                Some(Ok(Message::Text(text))) => handle(app, room, me, &limit, text.as_str()).await,
                 Some(Ok(Message::Binary(_))) => Some(frames::error("bad_message", "binary frames are not used")),
                 Some(Ok(_)) => None,
             },
@@ -168,7 +149,7 @@ async fn handle(
     app: &AppState,
     room: RoomId,
     me: ParticipantId,
-    limit: &mut RateLimit,
+    limit: &RateLimit,
     text: &str,
 ) -> Option<String> {
     if text.len() > app.settings.ws_max_message {
@@ -180,7 +161,7 @@ async fn handle(
             ),
         ));
     }
-    if !limit.allow() {
+    if limit.check().is_err() {
         return Some(frames::error(
             "rate_limited",
             &format!(
