@@ -381,59 +381,41 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(4)..].join(" | ")
 }
 
-/// Levels (dBFS) of a 16-bit PCM WAV, per `window` seconds, read streaming.
+/// Levels (dBFS) of a 16-bit PCM WAV, per `window` seconds, read streaming
+/// (`hound`, on a blocking thread: it reads with `std::io`).
 pub async fn wav_levels(wav: &Path, window: f64) -> Result<Vec<f32>, RenderError> {
-    let mut file = tokio::io::BufReader::new(tokio::fs::File::open(wav).await?);
-    let mut riff = [0u8; 12];
-    file.read_exact(&mut riff).await?;
-    let (mut channels, mut rate) = (2u32, 48_000u32);
-    // Walk the chunks up to `data`.
-    loop {
-        let mut head = [0u8; 8];
-        file.read_exact(&mut head).await?;
-        let size = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-        if &head[..4] == b"fmt " {
-            let mut fmt = vec![0u8; size as usize];
-            file.read_exact(&mut fmt).await?;
-            channels = u32::from(u16::from_le_bytes([fmt[2], fmt[3]]));
-            rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
-        } else if &head[..4] == b"data" {
-            break;
-        } else {
-            let mut skip = vec![0u8; size as usize];
-            file.read_exact(&mut skip).await?;
+    let wav = wav.to_path_buf();
+    tokio::task::spawn_blocking(move || levels(&wav, window))
+        .await
+        .map_err(|e| RenderError::Media(format!("reading levels: {e}")))?
+}
+
+fn levels(wav: &Path, window: f64) -> Result<Vec<f32>, RenderError> {
+    let unreadable = |e: hound::Error| RenderError::Media(format!("{}: {e}", wav.display()));
+    let reader = hound::WavReader::open(wav).map_err(unreadable)?;
+    let spec = reader.spec();
+    let per_window =
+        ((f64::from(spec.sample_rate) * window) as usize * usize::from(spec.channels)).max(1);
+    let mut levels = Vec::new();
+    let (mut energy, mut count) = (0.0f64, 0usize);
+    for sample in reader.into_samples::<i16>() {
+        let v = f64::from(sample.map_err(unreadable)?) / 32768.0;
+        energy += v * v;
+        count += 1;
+        if count == per_window {
+            levels.push(dbfs(energy, count));
+            (energy, count) = (0.0, 0);
         }
     }
-    let per_window = ((f64::from(rate) * window) as usize * channels as usize).max(1);
-    let mut levels = Vec::new();
-    let mut buf = vec![0u8; per_window * 2];
-    loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            let n = file.read(&mut buf[filled..]).await?;
-            if n == 0 {
-                break;
-            }
-            filled += n;
-        }
-        if filled < 2 {
-            break;
-        }
-        let samples = filled / 2;
-        let energy: f64 = buf[..samples * 2]
-            .chunks_exact(2)
-            .map(|s| {
-                let v = f64::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0;
-                v * v
-            })
-            .sum::<f64>()
-            / samples as f64;
-        levels.push((10.0 * energy.max(1e-12).log10()) as f32);
-        if filled < buf.len() {
-            break;
-        }
+    // A last, shorter window counts too.
+    if count > 0 {
+        levels.push(dbfs(energy, count));
     }
     Ok(levels)
+}
+
+fn dbfs(energy: f64, samples: usize) -> f32 {
+    (10.0 * (energy / samples as f64).max(1e-12).log10()) as f32
 }
 
 /// A scratch directory under `work_dir`, removed when dropped.
@@ -456,6 +438,30 @@ mod tests {
         b.extend(b"mdat123");
         // The moof's mdat is cut off: the moof goes too.
         assert_eq!(super::whole_boxes(&b), 16);
+    }
+
+    #[test]
+    fn levels_are_per_window_in_dbfs_with_the_last_window_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("levels.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 1000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        // 0.5 s of silence, then 0.75 s at half of full scale (stereo, interleaved).
+        for i in 0..2500 {
+            w.write_sample(if i < 1000 { 0i16 } else { 16384 }).unwrap();
+        }
+        w.finalize().unwrap();
+        let levels = super::levels(&path, 0.5).unwrap();
+        assert_eq!(levels.len(), 3, "{levels:?}");
+        assert!(levels[0] < -100.0, "{levels:?}");
+        // Half of full scale is 20·log10(0.5) = −6.02 dBFS.
+        assert!((levels[1] + 6.02).abs() < 0.01, "{levels:?}");
+        assert!((levels[2] + 6.02).abs() < 0.01, "{levels:?}");
     }
 
     #[test]

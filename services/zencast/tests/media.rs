@@ -13,20 +13,6 @@ use support::probe::{probe, video_packets};
 
 const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
-struct Scratch(PathBuf);
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("zm_{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Decodes every frame; the errors ffmpeg reports (empty when clean).
 fn decode_errors(file: &Path) -> String {
     let out = Command::new("ffmpeg")
@@ -56,7 +42,7 @@ fn remuxed(file: &Path) -> PathBuf {
 
 #[test]
 fn chromium_codec_fixtures_are_whole_recordings_when_concatenated() {
-    let scratch = Scratch::new();
+    let scratch = tempfile::tempdir().unwrap();
     for (name, mime, video) in [
         ("vp9", "video/webm;codecs=vp9,opus", "vp9"),
         ("h264", "video/webm;codecs=h264,opus", "h264"),
@@ -75,7 +61,7 @@ fn chromium_codec_fixtures_are_whole_recordings_when_concatenated() {
             "{name}"
         );
 
-        let file = scratch.0.join(format!("{name}.webm"));
+        let file = scratch.path().join(format!("{name}.webm"));
         std::fs::write(&file, chunks.concat()).unwrap();
         let p = probe(&file);
         assert_eq!(p.video(), Some((320, 240, video.to_string())), "{name}");
@@ -88,8 +74,8 @@ fn chromium_codec_fixtures_are_whole_recordings_when_concatenated() {
 
 #[test]
 fn a_safari_like_mp4_cut_mid_fragment_is_whole_when_concatenated() {
-    let scratch = Scratch::new();
-    let mp4 = safari_like_mp4(&scratch.0, 4.0, 1.5);
+    let scratch = tempfile::tempdir().unwrap();
+    let mp4 = safari_like_mp4(scratch.path(), 4.0, 1.5);
     assert_eq!(&mp4[4..8], b"ftyp");
     let pieces = split_bytes(&mp4, 5);
     assert_eq!(pieces.len(), 5);
@@ -100,7 +86,7 @@ fn a_safari_like_mp4_cut_mid_fragment_is_whole_when_concatenated() {
         "the cuts fall inside boxes, not between them"
     );
 
-    let file = scratch.0.join("concatenated.mp4");
+    let file = scratch.path().join("concatenated.mp4");
     std::fs::write(&file, pieces.concat()).unwrap();
     let p = probe(&file);
     let duration = p.duration();

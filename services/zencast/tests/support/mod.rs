@@ -40,6 +40,8 @@ pub struct TestEnv {
     pub tag: String,
     pub config: Config,
     pub data_dir: PathBuf,
+    /// Removes `data_dir` when the test ends (after `Drop::drop` below).
+    _data: tempfile::TempDir,
 }
 
 impl TestEnv {
@@ -52,8 +54,8 @@ impl TestEnv {
                 .try_init();
         }
         let tag = format!("zt_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let data_dir = std::env::temp_dir().join(&tag);
-        std::fs::create_dir_all(&data_dir).unwrap();
+        let data = tempfile::Builder::new().prefix(&tag).tempdir().unwrap();
+        let data_dir = data.path().to_path_buf();
         let config = Config {
             database_url: with_database(&base_database_url(), &tag),
             redis_url: redis_url(),
@@ -90,6 +92,7 @@ impl TestEnv {
             tag,
             config,
             data_dir,
+            _data: data,
         }
     }
 
@@ -246,7 +249,6 @@ impl Drop for TestEnv {
             });
         })
         .join();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
