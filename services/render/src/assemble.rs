@@ -2,6 +2,13 @@
 //! already were, during the session), then joined by stream copies into
 //! `final.mp4` and each participant's MP4 and WAV. Nothing is encoded again.
 //!
+//! What is left after the last chunk grows with the session's bytes, so the
+//! assembly touches each byte as few times as it can: the WAVs go to the
+//! store straight from the windows' files (a header, then each window's PCM:
+//! `wav::joined`), and only final.mp4, which is played in browsers, is
+//! rewritten to put its index first (`+faststart`); the participants' MP4s
+//! are for editing software, which reads the index wherever it is.
+//!
 //! A participant absent from a window (joined later) gets a black, silent
 //! filler of the window's length in their own files.
 
@@ -114,17 +121,21 @@ async fn final_file(
     let mix = dir.join("mix.aac");
     concat_bytes(&mix, local.iter().map(|d| d.join(MIX))).await?;
     let final_path = dir.join("final.mp4");
+    let t0 = std::time::Instant::now();
     run(
         &renderer.settings.ffmpeg,
-        mux(&video_list, &mix, &final_path),
+        mux(&video_list, &mix, &final_path, true),
         None,
     )
     .await?;
+    let muxed = t0.elapsed();
     let key = final_key(room);
     let size = renderer
         .store
         .put_output(&key, &final_path, "video/mp4")
         .await?;
+    tracing::info!(%room, size, mux_ms = muxed.as_millis() as u64,
+        upload_ms = (t0.elapsed() - muxed).as_millis() as u64, "final.mp4 assembled");
     Ok(RenderOutput {
         kind: OutputKind::Final,
         participant: None,
@@ -169,26 +180,48 @@ async fn track_file(
     let aac = dir.join(format!("t{ti}.aac"));
     concat_bytes(&aac, aacs.into_iter()).await?;
     let mp4 = dir.join(format!("t{ti}.mp4"));
-    run(ffmpeg, mux(&list, &aac, &mp4), None).await?;
-    let wav_list = dir.join(format!("t{ti}-wav.txt"));
-    write_list(&wav_list, wavs.into_iter()).await?;
-    let wav = dir.join(format!("t{ti}.wav"));
-    run(ffmpeg, concat_copy(&wav_list, &wav), None).await?;
-    let mut outputs = Vec::new();
-    for (file, ext, kind, mime) in [
-        (&wav, "wav", OutputKind::TrackAudio, "audio/wav"),
-        (&mp4, "mp4", OutputKind::TrackVideo, "video/mp4"),
-    ] {
-        let key = track_key(room, p, ext);
-        let size = renderer.store.put_output(&key, file, mime).await?;
-        outputs.push(RenderOutput {
-            kind,
+    // The WAV goes up while the MP4 is joined: one waits on the store, the
+    // other on the disk.
+    let wav_key = track_key(room, p, "wav");
+    let wav = async {
+        let t0 = std::time::Instant::now();
+        let pieces = crate::wav::joined(wavs).await?;
+        let size = renderer
+            .store
+            .put_concat(&wav_key, "audio/wav", &pieces)
+            .await?;
+        Ok::<_, RenderError>((size, t0.elapsed()))
+    };
+    let mp4_key = track_key(room, p, "mp4");
+    let video = async {
+        let t0 = std::time::Instant::now();
+        run(ffmpeg, mux(&list, &aac, &mp4, false), None).await?;
+        let muxed = t0.elapsed();
+        let size = renderer
+            .store
+            .put_output(&mp4_key, &mp4, "video/mp4")
+            .await?;
+        Ok::<_, RenderError>((size, muxed, t0.elapsed() - muxed))
+    };
+    let ((wav_size, wav_took), (mp4_size, muxed, uploaded)) =
+        futures::future::try_join(wav, video).await?;
+    tracing::info!(%room, track = ti, mp4_size, wav_size, mux_ms = muxed.as_millis() as u64,
+        mp4_upload_ms = uploaded.as_millis() as u64, wav_ms = wav_took.as_millis() as u64,
+        "track assembled");
+    Ok(vec![
+        RenderOutput {
+            kind: OutputKind::TrackAudio,
             participant: Some(p),
-            key,
-            size,
-        });
-    }
-    Ok(outputs)
+            key: wav_key,
+            size: wav_size,
+        },
+        RenderOutput {
+            kind: OutputKind::TrackVideo,
+            participant: Some(p),
+            key: mp4_key,
+            size: mp4_size,
+        },
+    ])
 }
 
 /// A black, silent window of `length` seconds for someone not in it (made
@@ -267,36 +300,22 @@ async fn filler(
     Ok(f)
 }
 
-fn mux(video_list: &Path, aac: &Path, out: &Path) -> Vec<String> {
+/// Joins the windows' pictures and puts the AAC beside them; with
+/// `index_first`, rewrites the file once more to put its index at the front.
+fn mux(video_list: &Path, aac: &Path, out: &Path, index_first: bool) -> Vec<String> {
+    let faststart: &[&str] = if index_first {
+        &["-movflags", "+faststart"]
+    } else {
+        &[]
+    };
     ["-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i"]
         .into_iter()
         .map(String::from)
         .chain([video_list.display().to_string()])
         .chain(["-f", "aac", "-i"].map(String::from))
         .chain([aac.display().to_string()])
-        .chain(
-            [
-                "-map",
-                "0:v",
-                "-map",
-                "1:a",
-                "-c",
-                "copy",
-                "-movflags",
-                "+faststart",
-            ]
-            .map(String::from),
-        )
-        .chain([out.display().to_string()])
-        .collect()
-}
-
-fn concat_copy(list: &Path, out: &Path) -> Vec<String> {
-    ["-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i"]
-        .into_iter()
-        .map(String::from)
-        .chain([list.display().to_string()])
-        .chain(["-c", "copy"].map(String::from))
+        .chain(["-map", "0:v", "-map", "1:a", "-c", "copy"].map(String::from))
+        .chain(faststart.iter().map(|s| s.to_string()))
         .chain([out.display().to_string()])
         .collect()
 }

@@ -35,6 +35,7 @@ pub mod media;
 pub mod plan;
 pub mod progress;
 pub mod speaker;
+pub mod wav;
 pub mod window;
 pub mod windows;
 pub mod worker;

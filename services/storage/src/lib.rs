@@ -7,6 +7,10 @@
 //! is sent with a SHA-256 checksum, so the store itself refuses a body that
 //! does not match.
 
+mod concat;
+
+pub use concat::{Piece, PART};
+
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -31,12 +35,13 @@ fn s3<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     e: SdkError<E, R>,
 ) -> StorageError {
     let detail = match e.as_service_error() {
-        Some(se) => format!(
+        Some(se) if se.code().is_some() => format!(
             "{} {}",
             se.code().unwrap_or("error"),
             se.message().unwrap_or("")
         ),
-        None => format!("{e:?}").chars().take(300).collect(),
+        // No code to tell (some stores answer with an empty body): the status.
+        _ => format!("{e:?}").chars().take(600).collect(),
     };
     StorageError::S3(detail)
 }

@@ -132,11 +132,16 @@ async fn measure(scratch: &Scratch, runs: &Runs) -> anyhow::Result<()> {
             .map(|i| make_recording(&inputs_dir, i, seconds))
             .collect::<anyhow::Result<_>>()?;
         let (mut hands, mut wholes) = (Vec::new(), Vec::new());
+        let (mut hand_cpu, mut whole_cpu) = (Vec::new(), Vec::new());
         for r in 0..runs.repeat {
             let t0 = Instant::now();
+            let c0 = cpu_seconds();
             hand_written(&dir, &inputs, seconds, &preset, Some(&track_preset))?;
             hands.push(t0.elapsed().as_secs_f64());
+            let c1 = cpu_seconds();
+            hand_cpu.push(c1 - c0);
             wholes.push(bench.session(&inputs, seconds, Pace::AtTheEnd).await?);
+            whole_cpu.push(cpu_seconds() - c1);
             if runs.repeat > 1 {
                 let w = &wholes[r];
                 println!(
@@ -181,9 +186,15 @@ async fn measure(scratch: &Scratch, runs: &Runs) -> anyhow::Result<()> {
             waits.tracks,
             hand / whole.tracks,
         );
+        let total = |v: &[Cpu]| median(v.iter().map(|c| c.own + c.tools).collect());
+        let (hand_total, whole_total) = (total(&hand_cpu), total(&whole_cpu));
         println!(
-            "          final.mp4 integrated loudness {}",
-            loudness(&file)?
+            "          final.mp4 integrated loudness {}; CPU seconds: hand-written {hand_total:.0}, \
+             whole {whole_total:.0} ({:.0} in ffmpeg and ffprobe, {:.0} in zencast) = {:.2}×",
+            loudness(&file)?,
+            median(whole_cpu.iter().map(|c| c.tools).collect()),
+            median(whole_cpu.iter().map(|c| c.own).collect()),
+            hand_total / whole_total.max(1e-3),
         );
     }
     println!(
@@ -283,6 +294,40 @@ impl Bench {
             }
         }
         Ok(since.elapsed().as_secs_f64())
+    }
+}
+
+/// CPU seconds used so far by this process (the whole deployment runs in it,
+/// the embedded store included) and its finished children (every ffmpeg and
+/// ffprobe): what the work cost, whatever else the machine was doing.
+fn cpu_seconds() -> Cpu {
+    let used = |who| {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut u) };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        secs(u.ru_utime) + secs(u.ru_stime)
+    };
+    Cpu {
+        own: used(libc::RUSAGE_SELF),
+        tools: used(libc::RUSAGE_CHILDREN),
+    }
+}
+
+/// CPU seconds of this process and of its tools (ffmpeg, ffprobe).
+#[derive(Clone, Copy)]
+struct Cpu {
+    own: f64,
+    tools: f64,
+}
+
+impl std::ops::Sub for Cpu {
+    type Output = Cpu;
+    fn sub(self, o: Cpu) -> Cpu {
+        Cpu {
+            own: self.own - o.own,
+            tools: self.tools - o.tools,
+        }
     }
 }
 
