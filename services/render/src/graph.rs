@@ -205,20 +205,30 @@ pub fn video_pass(
     span: Span,
     encoding: &Encoding,
     wavs: &[PathBuf],
+    labels: &[PathBuf],
     out: &Outputs,
 ) -> Vec<String> {
     let mut args: Vec<String> = vec!["-y".into(), "-hide_banner".into(), "-copyts".into()];
     let inputs = add_inputs(tracks, &mut args, |i| i.has_video, |i| i.video_from);
     let first_wav = inputs.iter().map(Vec::len).sum::<usize>();
-    for wav in wavs {
-        args.extend(["-i".into(), path(wav)]);
+    for file in wavs.iter().chain(labels) {
+        args.extend(["-i".into(), path(file)]);
     }
     let mut graph = String::new();
     for (t, pieces) in inputs.iter().enumerate() {
         let copies = distinct_rects(composition, t).len() + 1;
         picture(&mut graph, t, pieces, span, copies);
     }
-    compose(&mut graph, tracks, composition, title_file, span, encoding);
+    let labels = (!labels.is_empty()).then_some(first_wav + wavs.len());
+    compose(
+        &mut graph,
+        tracks,
+        composition,
+        title_file,
+        span,
+        encoding,
+        labels,
+    );
     audio_outputs(&mut graph, tracks.len(), first_wav, span);
     args.extend(["-filter_complex".into(), trim_graph(graph)]);
 
@@ -306,7 +316,62 @@ fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, 
     );
 }
 
-/// The canvas with every tile where and when the composition places it, as `[final]`.
+/// The tiles that carry a name, in the order [`compose`] lays them:
+/// (participant, tile). Each gets a label made by [`label_args`].
+pub fn labelled_tiles(composition: &Composition, tracks: usize) -> Vec<(usize, Rect)> {
+    (0..tracks)
+        .flat_map(|t| {
+            distinct_rects(composition, t)
+                .into_iter()
+                .map(move |r| (t, r))
+        })
+        .collect()
+}
+
+/// The name label of a `rect` tile: the name in `name_file` drawn once into
+/// a transparent band as wide as the tile, laid over the tile's foot. Drawn
+/// on every frame instead (`drawtext`), two names cost a two-person 16 s
+/// window 2 of its 28 CPU seconds.
+pub fn label_args(font: &Path, name_file: &Path, rect: Rect, out: &Path) -> Vec<String> {
+    let size = label_size(rect);
+    let band = label_band(rect);
+    [
+        "-y",
+        "-hide_banner",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("color=c=black@0.0:s={}x{band},format=rgba", rect.w),
+        "-vf",
+        &format!(
+            "drawtext=fontfile='{}':textfile='{}':expansion=none:fontcolor=white:\
+             fontsize={size}:x=10:y=h-th-10:box=1:boxcolor=black@0.55:boxborderw=5",
+            font.display(),
+            name_file.display()
+        ),
+        "-frames:v",
+        "1",
+        &path(out),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn label_size(rect: Rect) -> u32 {
+    (rect.h / 20).max(12)
+}
+
+/// The label's height: the text, its box and the margin below, with room
+/// for tall and descending glyphs.
+fn label_band(rect: Rect) -> u32 {
+    (2 * label_size(rect) + 20).min(rect.h)
+}
+
+/// The canvas with every tile where and when the composition places it, as
+/// `[final]`; the tiles' labels are inputs from `first_label` on, in the
+/// order of [`labelled_tiles`].
 fn compose(
     graph: &mut String,
     tracks: &[TrackInput],
@@ -314,6 +379,7 @@ fn compose(
     title_file: &Path,
     span: Span,
     encoding: &Encoding,
+    first_label: Option<usize>,
 ) {
     let text = |file: &Path, style: &str| -> String {
         // Names and titles come from files, shown as they are
@@ -334,8 +400,8 @@ fn compose(
         secs(span.length)
     );
     let mut canvas = "k0".to_string();
-    let mut layer = 0usize;
-    for (t, track) in tracks.iter().enumerate() {
+    let (mut layer, mut labelled) = (0usize, 0usize);
+    for t in 0..tracks.len() {
         for (c, rect) in distinct_rects(composition, t).into_iter().enumerate() {
             let when: Vec<String> = composition
                 .placements
@@ -343,11 +409,17 @@ fn compose(
                 .filter(|p| p.track == t && p.rect == rect)
                 .map(|p| format!("between(t,{},{})", secs(p.from), secs(p.to)))
                 .collect();
-            let size = (rect.h / 20).max(12);
-            let label = text(
-                &track.name_file,
-                &format!("fontsize={size}:x=10:y=h-th-10:box=1:boxcolor=black@0.55:boxborderw=5"),
-            );
+            let label = match first_label {
+                Some(first) => {
+                    let input = first + labelled;
+                    labelled += 1;
+                    format!(
+                        "[t{t}u{c}];[t{t}u{c}][{input}:v]overlay=x=0:y={}",
+                        rect.h - label_band(rect)
+                    )
+                }
+                None => String::new(),
+            };
             layer += 1;
             let _ = writeln!(
                 graph,
@@ -484,6 +556,7 @@ mod tests {
             span,
             &encoding,
             &wavs,
+            &[],
             &outputs,
         );
         let at = args.iter().position(|a| a == "/w/g0.webm").unwrap();
@@ -613,6 +686,7 @@ mod tests {
             Path::new("/w/title"),
             Span { length: 8.0 },
             &encoding,
+            None,
         );
         assert_eq!(
             trim_graph(graph),
@@ -623,5 +697,55 @@ mod tests {
              [k1][t1r0]overlay=x=640:y=0:enable='between(t,0.000000,8.000000)'[k2];\
              [k2]fps=30,trim=end_frame=240,format=yuv420p[final]"
         );
+    }
+
+    /// Golden: with a font, each tile's name label (an input made once per
+    /// window) is laid over the tile's foot before the tile is placed.
+    #[test]
+    fn with_a_font_each_tile_gets_its_label_laid_over_its_foot() {
+        let mut graph = String::new();
+        let encoding = Encoding {
+            preset: "veryfast".into(),
+            track_preset: "ultrafast".into(),
+            crf: 23,
+            font: Some("/f.ttf".into()),
+        };
+        let composition = layout::compose(Layout::SideBySide, 2, 8.0, &[]);
+        let tiles = labelled_tiles(&composition, 2);
+        assert_eq!(tiles.iter().map(|(t, _)| *t).collect::<Vec<_>>(), [0, 1]);
+        compose(
+            &mut graph,
+            &two_people(),
+            &composition,
+            Path::new("/w/title"),
+            Span { length: 8.0 },
+            &encoding,
+            Some(5),
+        );
+        assert_eq!(
+            trim_graph(graph),
+            "color=c=0x16181d:s=1280x720:r=30:d=8.000000[k0];\
+             [t0c0]scale=640:720:force_original_aspect_ratio=increase,crop=640:720[t0u0];\
+             [t0u0][5:v]overlay=x=0:y=628[t0r0];\
+             [k0][t0r0]overlay=x=0:y=0:enable='between(t,0.000000,8.000000)'[k1];\
+             [t1c0]scale=640:720:force_original_aspect_ratio=increase,crop=640:720[t1u0];\
+             [t1u0][6:v]overlay=x=0:y=628[t1r0];\
+             [k1][t1r0]overlay=x=640:y=0:enable='between(t,0.000000,8.000000)'[k2];\
+             [k2]fps=30,trim=end_frame=240,format=yuv420p[final]"
+        );
+        let args = label_args(
+            Path::new("/f.ttf"),
+            Path::new("/w/n0"),
+            tiles[0].1,
+            Path::new("/w/l0.png"),
+        );
+        assert!(
+            args.contains(&"color=c=black@0.0:s=640x92,format=rgba".to_string()),
+            "{args:?}"
+        );
+        assert!(args
+            .iter()
+            .any(|a| a.contains("textfile='/w/n0'") && a.contains("fontsize=36")));
+        assert_eq!(args.last().unwrap(), "/w/l0.png");
     }
 }

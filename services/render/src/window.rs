@@ -144,6 +144,9 @@ impl WindowRenderer {
             layout::compose(layout, tracks.len(), span.length, &[])
         };
 
+        // Each tile's name, drawn once for the whole window.
+        let labels = self.labels(dir, &tracks, &composition).await?;
+
         // Pass 2: pictures, composition, window audio.
         let title_file = dir.join("title.txt");
         tokio::fs::write(&title_file, &plan.title).await?;
@@ -169,6 +172,7 @@ impl WindowRenderer {
             span,
             &s.encoding,
             &wavs,
+            &labels,
             &outputs,
         );
         let length = span.length;
@@ -256,6 +260,29 @@ impl WindowRenderer {
             });
         }
         Ok(TrackInput { name_file, inputs })
+    }
+
+    /// The name labels of the composition's tiles (none without a font),
+    /// in the order the video pass takes them.
+    async fn labels(
+        &self,
+        dir: &Path,
+        tracks: &[TrackInput],
+        composition: &layout::Composition,
+    ) -> Result<Vec<PathBuf>, RenderError> {
+        let Some(font) = &self.settings.encoding.font else {
+            return Ok(Vec::new());
+        };
+        let tiles = graph::labelled_tiles(composition, tracks.len());
+        futures::future::try_join_all(tiles.into_iter().enumerate().map(|(k, (t, rect))| {
+            let out = dir.join(format!("label-{k}.png"));
+            let args = graph::label_args(font, &tracks[t].name_file, rect, &out);
+            async move {
+                run(&self.settings.ffmpeg, args, None).await?;
+                Ok::<_, RenderError>(out)
+            }
+        }))
+        .await
     }
 
     /// Stores every file of `dir` under `prefix`, side by side.
