@@ -163,8 +163,8 @@ impl Ingest {
         let own_resync = header
             .as_deref()
             .ok()
-            .and_then(media::container_of)
-            .and_then(|c| media::resync_offset(&bytes, c));
+            .and_then(|h| Some((h, media::container_of(h)?)))
+            .and_then(|(h, c)| media::resync_offset(h, &bytes, c));
         let slice = match (entry, &piece.header_from, own_resync) {
             (Some(i), _, _) if header.is_ok() => Slice {
                 chunks: piece.chunks[i..=k].to_vec(),
@@ -215,7 +215,11 @@ impl Ingest {
                 ))
             }
         };
-        let resync_at = media::resync_offset(&bytes, container).map(|o| o as u64);
+        let resync_at = header
+            .as_deref()
+            .ok()
+            .and_then(|h| media::resync_offset(h, &bytes, container))
+            .map(|o| o as u64);
         let dir = media::scratch(&s.work_dir, "ingest-").await?;
         let file = dir.path().join("slice.in");
         media::reassemble(&r.store, &slice, &file).await?;

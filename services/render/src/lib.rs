@@ -18,6 +18,7 @@
 //! - [`layout`]: layouts as data. [`speaker`]: who speaks when.
 //! - [`graph`]: the ffmpeg command lines of a window (audio pass, video pass).
 //! - [`aac`]: cutting and joining AAC frames without a click.
+//! - [`webm`]: where decoding can start in a WebM stream's middle.
 //! - [`media`]: reading slices of recordings from S3, probing, decoding, running ffmpeg.
 //! - [`ingest`], [`jobs`], [`window`], [`assemble`]: the work itself.
 //! - `consume`: reading a durable consumer one message at a time, for all of them.
@@ -36,6 +37,7 @@ pub mod plan;
 pub mod progress;
 pub mod speaker;
 pub mod wav;
+pub mod webm;
 pub mod window;
 pub mod windows;
 pub mod worker;

@@ -17,7 +17,7 @@ use zencast_storage::ChunkStore;
 use zencast_events::Container;
 
 use crate::plan::{ChunkRef, Piece};
-use crate::RenderError;
+use crate::{webm, RenderError};
 
 /// The Matroska/WebM Cluster element id: everything before the first one is
 /// the header a continuation needs in front of it.
@@ -36,19 +36,33 @@ pub fn container_of(first: &[u8]) -> Option<Container> {
 }
 
 /// Where the first cluster (WebM) or movie fragment (MP4) begins in `bytes`:
-/// a demuxer given the header and the bytes from there decodes on.
-pub fn resync_offset(bytes: &[u8], container: Container) -> Option<usize> {
+/// everything before it is the header a continuation needs in front of it.
+pub fn header_end(bytes: &[u8], container: Container) -> Option<usize> {
     match container {
         Container::Webm => bytes.windows(4).position(|w| w == CLUSTER_ID),
-        Container::Mp4 => (4..bytes.len().saturating_sub(4)).find_map(|i| {
-            (&bytes[i..i + 4] == b"moof")
-                .then_some(i - 4)
-                .filter(|&at| {
-                    let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
-                    (16..64 << 20).contains(&size)
-                })
-        }),
+        Container::Mp4 => first_fragment(bytes),
     }
+}
+
+/// Where a demuxer given `header` and the bytes from there decodes on: a
+/// WebM cluster that opens with a video keyframe ([`webm`]), or an MP4 movie
+/// fragment.
+pub fn resync_offset(header: &[u8], bytes: &[u8], container: Container) -> Option<usize> {
+    match container {
+        Container::Webm => webm::keyframe_cluster(bytes, webm::video_track(header)),
+        Container::Mp4 => first_fragment(bytes),
+    }
+}
+
+fn first_fragment(bytes: &[u8]) -> Option<usize> {
+    (4..bytes.len().saturating_sub(4)).find_map(|i| {
+        (&bytes[i..i + 4] == b"moof")
+            .then_some(i - 4)
+            .filter(|&at| {
+                let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap_or_default());
+                (16..64 << 20).contains(&size)
+            })
+    })
 }
 
 /// A part of a piece to decode: its chunks from `chunks[0]`, entered at
@@ -165,7 +179,7 @@ pub async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>
                 break;
             }
             bytes.extend_from_slice(&buf[..n]);
-            let found = container_of(&bytes).and_then(|c| resync_offset(&bytes, c));
+            let found = container_of(&bytes).and_then(|c| header_end(&bytes, c));
             if let Some(at) = found {
                 bytes.truncate(at);
                 return Ok(bytes);
@@ -186,6 +200,10 @@ pub async fn header_bytes(store: &ChunkStore, keys: &[String]) -> Result<Vec<u8>
 pub struct StreamInfo {
     pub format: String,
     pub video_codec: Option<String>,
+    /// Whether a video frame decodes: ffprobe names no pixel format when
+    /// none does (a slice entered at an inter frame that ends before the
+    /// next keyframe), and ffmpeg would refuse the whole command for it.
+    pub video_decodes: bool,
     pub audio_codec: Option<String>,
     /// Where the first packet starts and the last ends, in the recorder's
     /// time (seconds).
@@ -206,6 +224,7 @@ struct ProbeJson {
 struct ProbeStream {
     codec_type: Option<String>,
     codec_name: Option<String>,
+    pix_fmt: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -242,17 +261,19 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<StreamInfo, RenderErro
     let mut command = tokio::process::Command::new(ffprobe);
     command
         .args(["-v", "error", "-of", "json", "-show_entries"])
-        .arg("format=format_name:stream=codec_type,codec_name:packet=pts_time,duration_time")
+        .arg(
+            "format=format_name:stream=codec_type,codec_name,pix_fmt:packet=pts_time,duration_time",
+        )
         .arg(file);
     let (stdout, _) = run_tool(command, "reading the recording".into()).await?;
     let json: ProbeJson = serde_json::from_slice(&stdout)
         .map_err(|e| RenderError::Media(format!("ffprobe output: {e}")))?;
-    let codec = |kind: &str| {
+    let stream = |kind: &str| {
         json.streams
             .iter()
             .find(|s| s.codec_type.as_deref() == Some(kind))
-            .and_then(|s| s.codec_name.clone())
     };
+    let codec = |kind: &str| stream(kind).and_then(|s| s.codec_name.clone());
     let number = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<f64>().ok());
     let end = json
         .packets
@@ -271,6 +292,7 @@ pub async fn probe(ffprobe: &Path, file: &Path) -> Result<StreamInfo, RenderErro
     Ok(StreamInfo {
         format: json.format.and_then(|f| f.format_name).unwrap_or_default(),
         video_codec: codec("video"),
+        video_decodes: stream("video").is_some_and(|s| s.pix_fmt.is_some()),
         audio_codec: codec("audio"),
         start,
         end,

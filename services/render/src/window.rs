@@ -252,7 +252,8 @@ impl WindowRenderer {
                 path: raw,
                 offset,
                 has_audio: info.audio_codec.is_some(),
-                has_video: info.video_codec.is_some(),
+                // A slice without one decodable frame shows as missing video.
+                has_video: info.video_decodes,
                 // Missing chunks follow: black, not a frozen picture.
                 hold: next.is_none_or(|n| n.header_from.is_none()),
                 video_from: video_from(&info, -offset),

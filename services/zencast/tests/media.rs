@@ -124,6 +124,80 @@ fn a_safari_like_mp4_cut_mid_fragment_is_whole_when_concatenated() {
     );
 }
 
+#[test]
+fn chromium_chunks_are_entered_at_a_keyframe_not_at_their_first_cluster() {
+    // Chromium opens a cluster where a chunk is cut, and it usually begins
+    // with an inter frame: entered there, the decoder has no reference until
+    // the next keyframe. The resync point is a cluster that opens with one.
+    use zencast_events::Container;
+    use zencast_render::media::{header_end, resync_offset};
+    let scratch = tempfile::tempdir().unwrap();
+    let mut first_cluster_breaks = 0;
+    for name in ["vp9", "h264", "vp8"] {
+        let chunks = codec_fixture(name);
+        let whole = chunks.concat();
+        let header = &whole[..header_end(&whole, Container::Webm).unwrap()];
+        let mut entered = 0;
+        for k in 1..chunks.len() {
+            let decode_from = |at: usize| {
+                let file = scratch.path().join(format!("{name}-{k}-{at}.webm"));
+                let rest = chunks[k + 1..].concat();
+                std::fs::write(&file, [header, &chunks[k][at..], &rest].concat()).unwrap();
+                (decode_errors(&file), video_packets(&file))
+            };
+            let first = header_end(&chunks[k], Container::Webm).unwrap();
+            if !decode_from(first).0.is_empty() {
+                first_cluster_breaks += 1;
+            }
+            let Some(at) = resync_offset(header, &chunks[k], Container::Webm) else {
+                continue;
+            };
+            entered += 1;
+            let (errors, packets) = decode_from(at);
+            assert_eq!(errors, "", "{name} chunk {k} entered at {at}");
+            assert!(!packets.is_empty(), "{name} chunk {k}: video after {at}");
+        }
+        assert!(entered >= chunks.len() - 2, "{name}: {entered} ways in");
+    }
+    // The fixtures hold the case this is about (VP9's chunks 2 and 3).
+    assert!(
+        first_cluster_breaks > 0,
+        "every first cluster opened with a keyframe"
+    );
+}
+
+#[tokio::test]
+async fn a_slice_without_a_decodable_frame_is_probed_as_such() {
+    // Entered at a cluster that opens with an inter frame and cut before the
+    // next keyframe, nothing decodes: the window shows it as missing video
+    // instead of handing ffmpeg a stream it refuses ("Cannot determine
+    // format of input stream").
+    use zencast_events::Container;
+    use zencast_render::media::{header_end, probe, resync_offset};
+    let scratch = tempfile::tempdir().unwrap();
+    let chunks = codec_fixture("vp9");
+    let whole = chunks.concat();
+    let header = &whole[..header_end(&whole, Container::Webm).unwrap()];
+    let chunk = &chunks[2];
+    let first = header_end(chunk, Container::Webm).unwrap();
+    let key = resync_offset(header, chunk, Container::Webm).unwrap();
+    assert!(
+        first < key,
+        "the fixture's chunk 2 opens with an inter frame"
+    );
+    let probed = |name: &str, body: &[u8]| {
+        let file = scratch.path().join(name);
+        std::fs::write(&file, [header, body].concat()).unwrap();
+        async move { probe(Path::new("ffprobe"), &file).await.unwrap() }
+    };
+    let inter_only = probed("inter.webm", &chunk[first..key]).await;
+    assert_eq!(inter_only.video_codec.as_deref(), Some("vp9"));
+    assert!(!inter_only.video_decodes);
+    assert!(inter_only.audio_codec.is_some());
+    let from_key = probed("key.webm", &chunk[key..]).await;
+    assert!(from_key.video_decodes);
+}
+
 /// (offset, type, size) of each top-level MP4 box.
 fn top_level_boxes(mp4: &[u8]) -> Vec<(usize, String, usize)> {
     let mut boxes = Vec::new();
