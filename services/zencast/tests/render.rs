@@ -196,16 +196,23 @@ impl Session {
 
     /// Waits for a render with an attempt number above `attempt` to end.
     async fn rendered_after(&self, attempt: u64, limit: Duration) -> Value {
-        eventually(limit, "the render to complete", || async {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
             let v = self.view().await;
             let newer = v["render"]["attempt"].as_u64().unwrap_or(0) > attempt;
             match v["render"]["status"].as_str() {
-                Some("completed") if newer => Some(v),
+                Some("completed") if newer => return v,
                 Some("failed") => panic!("render failed: {v}"),
-                _ => None,
+                _ => {}
             }
-        })
-        .await
+            // The room as it stands says where the render got stuck.
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the render did not complete within {limit:?}: {}",
+                v["render"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn download(&self, name: &str, to: &Path) {
