@@ -6,8 +6,8 @@
 //! (so both can apply at once without harm), then reads Redis.
 
 use sqlx::PgPool;
+use zencast_eventlog::log::{last_sequence, room_events};
 use zencast_events::{Envelope, RoomId};
-use zencast_nats::log::{last_sequence, room_events};
 
 use crate::room_state::{Outcome, RoomState};
 use zencast_events::protocol::RoomView;

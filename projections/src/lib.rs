@@ -30,7 +30,7 @@ pub enum ProjectionError {
     #[error("nats: {0}")]
     Nats(String),
     #[error(transparent)]
-    Log(#[from] zencast_nats::LogError),
+    Log(#[from] zencast_eventlog::LogError),
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
     #[error("room {0} has no events in the log")]

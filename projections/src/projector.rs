@@ -17,9 +17,10 @@ use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::{broadcast, mpsc};
+use zencast_eventlog::duties;
+use zencast_eventlog::log::room_events;
 use zencast_events::Envelope;
-use zencast_nats::log::room_events;
-use zencast_nats::{duties, supervise, Metrics, Shutdown};
+use zencast_runtime::{supervise, Metrics, Shutdown};
 
 use crate::room_state::{Outcome, RoomState};
 use crate::ProjectionError;
@@ -134,7 +135,9 @@ impl Projector {
                     Some(env.sequence - 1),
                 )
                 .await?;
-                Metrics::add(&self.metrics.projection_gaps_filled, missing.len() as u64);
+                self.metrics
+                    .projection_gaps_filled
+                    .inc_by(missing.len() as u64);
                 for e in missing.iter().chain(std::iter::once(env)) {
                     if self.state.apply(e).await? == Outcome::Applied {
                         self.applied_one(e);
@@ -159,7 +162,7 @@ impl Projector {
             let mut behind = 0;
             let active = duties::recently_active(&self.pool, lookback, period)
                 .await
-                .map_err(zencast_nats::LogError::from)?;
+                .map_err(zencast_eventlog::LogError::from)?;
             for (room, last) in active {
                 if self.state.last_sequence(room).await? < last {
                     self.catch_up(room).await?;
@@ -178,7 +181,9 @@ impl Projector {
         if !applied.is_empty() {
             tracing::info!(%room, events = applied.len(), "projection caught up with the log");
         }
-        Metrics::add(&self.metrics.projection_gaps_filled, applied.len() as u64);
+        self.metrics
+            .projection_gaps_filled
+            .inc_by(applied.len() as u64);
         for e in &applied {
             self.applied_one(e);
         }
@@ -186,7 +191,7 @@ impl Projector {
     }
 
     fn applied_one(&self, env: &Envelope) {
-        Metrics::add(&self.metrics.events_projected, 1);
+        self.metrics.events_projected.inc();
         let _ = self.applied.send(Arc::new(env.clone()));
     }
 }

@@ -3,8 +3,8 @@
 
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
+use zencast_eventlog::log::{room_events, rooms};
 use zencast_events::RoomId;
-use zencast_nats::log::{room_events, rooms};
 
 use crate::model::{Difference, RoomModel};
 use crate::room_state::RoomState;

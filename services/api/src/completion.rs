@@ -16,8 +16,9 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
 use futures::StreamExt;
+use zencast_eventlog::{duties, CommandError, EventLog, Origin};
 use zencast_events::{Envelope, RecordingCommand, RecordingEvent, SYSTEM_ACTOR};
-use zencast_nats::{duties, supervise, CommandError, EventLog, Origin, Shutdown};
+use zencast_runtime::{supervise, Shutdown};
 
 pub const COMPLETION_CONSUMER: &str = "completion";
 

@@ -5,9 +5,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use zencast_eventlog::{CommandError, LogError};
 use zencast_events::protocol::{ErrorBody, ErrorDetail};
 use zencast_events::{IdError, RecordingError};
-use zencast_nats::{CommandError, LogError};
 use zencast_projections::ProjectionError;
 
 #[derive(Debug, thiserror::Error)]

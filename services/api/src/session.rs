@@ -13,10 +13,10 @@ use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use uuid::Uuid;
+use zencast_eventlog::{CommandError, Origin};
 use zencast_events::protocol::frames::Relayed;
 use zencast_events::protocol::{ClientFrame, ServerFrame};
 use zencast_events::{ParticipantId, RecordingCommand, RecordingError, RoomId, SYSTEM_ACTOR};
-use zencast_nats::{CommandError, Origin};
 
 use crate::auth::Caller;
 use crate::frames;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
-use zencast_nats::{EventLog, Metrics, Subjects};
+use zencast_eventlog::EventLog;
+use zencast_nats::Subjects;
+use zencast_runtime::Metrics;
 
 use crate::tokens::Tokens;
 use zencast_storage::ChunkStore;

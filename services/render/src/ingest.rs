@@ -138,7 +138,7 @@ impl Ingest {
             }
         };
         match self.jobs.execute(room, command).await {
-            Ok(_) | Err(zencast_nats::CommandError::Rejected(_)) => Ok(()),
+            Ok(_) | Err(zencast_eventlog::CommandError::Rejected(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

@@ -13,9 +13,11 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use zencast_eventlog::log::room_events;
+use zencast_eventlog::{CommandError, EventLog, Origin};
 use zencast_events::{Envelope, Layout, RecordingCommand, RecordingEvent, RoomId};
-use zencast_nats::log::room_events;
-use zencast_nats::{supervise, CommandError, EventLog, Origin, Shutdown, Subjects};
+use zencast_nats::Subjects;
+use zencast_runtime::{supervise, Shutdown};
 
 use crate::assemble::{key_of, recorded_windows};
 use crate::consume::{one_at_a_time, Next};

@@ -57,9 +57,9 @@ pub enum RenderError {
     #[error(transparent)]
     Storage(#[from] zencast_storage::StorageError),
     #[error(transparent)]
-    Command(#[from] zencast_nats::CommandError),
+    Command(#[from] zencast_eventlog::CommandError),
     #[error(transparent)]
-    Log(#[from] zencast_nats::LogError),
+    Log(#[from] zencast_eventlog::LogError),
     #[error("progress: {0}")]
     Redis(#[from] redis::RedisError),
     /// Taking a window's or a participant's claim (`Jobs::claim`).

@@ -28,10 +28,11 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::AckKind;
+use zencast_eventlog::{duties, CommandError, LogError, Origin};
 use zencast_events::{
     Envelope, FilledGap, Layout, Phase, RecordingCommand, RecordingEvent, RoomId,
 };
-use zencast_nats::{duties, supervise, CommandError, LogError, Origin, Shutdown};
+use zencast_runtime::{supervise, Shutdown};
 
 use crate::assemble::{
     assemble, final_key, final_windows, key_of, recorded_windows, Rendered, Report,

@@ -6,7 +6,9 @@ use anyhow::Context;
 use async_nats::jetstream;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
-use zencast_nats::{db, stream, Metrics, Subjects};
+use zencast_eventlog::db;
+use zencast_nats::{stream, Subjects};
+use zencast_runtime::Metrics;
 
 use crate::config::Config;
 

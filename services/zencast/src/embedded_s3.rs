@@ -13,7 +13,7 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::task::JoinHandle;
 use tower_http::cors::CorsLayer;
-use zencast_nats::Shutdown;
+use zencast_runtime::Shutdown;
 
 /// Starts the store; returns the address it listens on.
 pub async fn start(

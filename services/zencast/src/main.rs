@@ -216,7 +216,7 @@ async fn main() -> anyhow::Result<()> {
             layout,
         } => zencast::cli::render::force(&cli.config, room, layout.as_deref()).await?,
         Command::Migrate => {
-            zencast_nats::db::connect_and_migrate(&cli.config.database_url, 2).await?;
+            zencast_eventlog::db::connect_and_migrate(&cli.config.database_url, 2).await?;
             println!("database migrated");
             0
         }
@@ -232,8 +232,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Republish { room, since } => {
             let b = Backends::connect(&cli.config).await?;
             let selection = match (room, since) {
-                (Some(room), _) => zencast_nats::republish::Selection::Room(room),
-                (None, Some(since)) => zencast_nats::republish::Selection::Since(since),
+                (Some(room), _) => zencast_eventlog::republish::Selection::Room(room),
+                (None, Some(since)) => zencast_eventlog::republish::Selection::Since(since),
                 (None, None) => unreachable!("clap requires --room or --since"),
             };
             zencast::cli::republish::run(&b, selection).await?

@@ -10,10 +10,12 @@ use tokio::task::JoinHandle;
 use zencast_api::completion::{GraceWatcher, COMPLETION_CONSUMER};
 use zencast_api::tokens::Tokens;
 use zencast_api::AppState;
+use zencast_eventlog::outbox::Relay;
+use zencast_eventlog::EventLog;
 use zencast_events::Envelope;
-use zencast_nats::outbox::Relay;
-use zencast_nats::{stream, EventLog, ShutdownTrigger};
+use zencast_nats::stream;
 use zencast_projections::{Projector, RoomState};
+use zencast_runtime::ShutdownTrigger;
 use zencast_storage::ChunkStore;
 
 use crate::backends::Backends;
@@ -55,7 +57,7 @@ pub struct Running {
 }
 
 pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> {
-    let (trigger, shutdown) = zencast_nats::shutdown_pair();
+    let (trigger, shutdown) = zencast_runtime::shutdown_pair();
     let log = Arc::new(EventLog::new(
         backends.pool.clone(),
         backends.metrics.clone(),

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use support::{eventually, stream_messages, TestEnv};
 use zencast::Parts;
+use zencast_eventlog::log::{room_events, rooms};
+use zencast_eventlog::{EventLog, Origin};
 use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, Role, RoomId};
-use zencast_nats::log::{room_events, rooms};
-use zencast_nats::{EventLog, Metrics, Origin};
 use zencast_projections::model::RoomModel;
+use zencast_runtime::Metrics;
 
 /// A room with a host, created through `log`.
 async fn create_room(log: &EventLog, room: RoomId, host: ParticipantId, title: &str) {
@@ -360,7 +361,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
                 assert_eq!(events.len(), 1);
                 accepted += 1;
             }
-            Err(zencast_nats::CommandError::Conflict) => {}
+            Err(zencast_eventlog::CommandError::Conflict) => {}
             Err(e) => panic!("unexpected error {e}"),
         }
     }
@@ -383,9 +384,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
     assert_eq!(accepted, 50, "bounded retries absorbed every conflict");
     eprintln!(
         "expected-version conflicts retried: {}",
-        metrics
-            .append_conflicts
-            .load(std::sync::atomic::Ordering::Relaxed)
+        metrics.append_conflicts.get()
     );
 
     let total = logged.len() as u64;
@@ -474,12 +473,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
         ),
         ("recording", "Gap", 1)
     );
-    assert_eq!(
-        b.metrics
-            .projection_gaps_filled
-            .load(std::sync::atomic::Ordering::Relaxed),
-        2
-    );
+    assert_eq!(b.metrics.projection_gaps_filled.get(), 2);
     // A redelivery changes nothing.
     assert_eq!(
         state.apply(third).await.unwrap(),
@@ -853,7 +847,7 @@ async fn the_relay_serves_every_room_under_a_backlog() {
         "{metrics}"
     );
 
-    let relay = zencast_nats::outbox::Relay::new(
+    let relay = zencast_eventlog::outbox::Relay::new(
         b.pool.clone(),
         b.config.database_url.clone(),
         b.js.clone(),

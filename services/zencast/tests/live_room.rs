@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::{eventually, s, Api, Socket, TestEnv};
+use zencast_eventlog::Origin;
 use zencast_events::{RecordingCommand, RoomId};
-use zencast_nats::Origin;
 
 async fn event_types(pool: &sqlx::PgPool, room: &str) -> Vec<String> {
     support::room_log(pool, room)

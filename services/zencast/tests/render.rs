@@ -14,9 +14,9 @@ use serde_json::{json, Value};
 use support::probe::probe;
 use support::{eventually, s, Api, TestEnv};
 use zencast::{Parts, Running};
+use zencast_eventlog::log::room_events;
+use zencast_eventlog::{EventLog, Origin};
 use zencast_events::{ParticipantId, RecordingCommand, RecordingEvent, Role, RoomId};
-use zencast_nats::log::room_events;
-use zencast_nats::{EventLog, Origin};
 
 /// The api, relay and projector in this process; render workers are started
 /// by each test as it needs them.

@@ -9,12 +9,13 @@ use std::sync::Arc;
 use cqrs_es::Aggregate;
 use sqlx::PgPool;
 use support::TestEnv;
+use zencast_eventlog::log::room_events;
+use zencast_eventlog::snapshot::SNAPSHOT_EVERY;
+use zencast_eventlog::{EventLog, Origin};
 use zencast_events::{
     ChunkIndex, Layout, ParticipantId, Phase, Recording, RecordingCommand, RecordingEvent, RoomId,
 };
-use zencast_nats::log::room_events;
-use zencast_nats::snapshot::SNAPSHOT_EVERY;
-use zencast_nats::{EventLog, Metrics, Origin};
+use zencast_runtime::Metrics;
 
 fn sha(i: u32) -> zencast_events::Sha256 {
     zencast_events::Sha256::parse(&format!("{:064x}", i)).unwrap()

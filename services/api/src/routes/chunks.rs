@@ -16,11 +16,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use zencast_eventlog::log::room_events;
+use zencast_eventlog::Origin;
 use zencast_events::aggregate::{rfc3339, RECORDER_START_TOLERANCE};
 use zencast_events::protocol::{ChunkStored, ErrorBody, StoredChunks};
 use zencast_events::{Phase, RecordingCommand};
-use zencast_nats::log::room_events;
-use zencast_nats::Origin;
 
 use crate::auth::Caller;
 use crate::error::ApiError;

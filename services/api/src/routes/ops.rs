@@ -6,7 +6,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use zencast_nats::outbox;
+use zencast_eventlog::outbox;
+use zencast_runtime::metrics::Readings;
 
 use crate::state::AppState;
 
@@ -44,35 +45,38 @@ async fn healthz(State(app): State<AppState>) -> impl IntoResponse {
 /// `GET /metrics`: this process's counters plus the relay lag, read from the
 /// outbox so it is right whichever process runs the relay.
 async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    let mut text = app.metrics.render();
+    let mut readings = Readings::default();
     if let Ok((pending, age)) = outbox::lag(&app.pool).await {
-        text.push_str(&format!(
-            "# HELP zencast_relay_lag_events Events in the log not yet published to JetStream.\n\
-             # TYPE zencast_relay_lag_events gauge\nzencast_relay_lag_events {pending}\n\
-             # HELP zencast_relay_lag_seconds Age of the oldest unpublished event.\n\
-             # TYPE zencast_relay_lag_seconds gauge\nzencast_relay_lag_seconds {age}\n"
-        ));
+        readings.count(
+            "zencast_relay_lag_events",
+            "Events in the log not yet published to JetStream",
+            pending,
+        );
+        readings.seconds(
+            "zencast_relay_lag_seconds",
+            "Age of the oldest unpublished event",
+            age,
+        );
     }
     // Per room, for the rooms waiting longest (bounded: a label per room).
     if let Ok(rooms) = outbox::room_lag(&app.pool, 20).await {
-        text.push_str(
-            "# HELP zencast_relay_room_lag_seconds Age of a room's oldest unpublished event (the 20 rooms waiting longest).\n\
-             # TYPE zencast_relay_room_lag_seconds gauge\n",
+        let (ages, counts): (Vec<_>, Vec<_>) = rooms
+            .into_iter()
+            .map(|(room, pending, age)| ((room.clone(), age), (room, pending)))
+            .unzip();
+        readings.seconds_by(
+            "zencast_relay_room_lag_seconds",
+            "Age of a room's oldest unpublished event (the 20 rooms waiting longest)",
+            "room",
+            &ages,
         );
-        for (room, _, age) in &rooms {
-            text.push_str(&format!(
-                "zencast_relay_room_lag_seconds{{room=\"{room}\"}} {age}\n"
-            ));
-        }
-        text.push_str(
-            "# HELP zencast_relay_room_lag_events Events of a room not yet published (the 20 rooms waiting longest).\n\
-             # TYPE zencast_relay_room_lag_events gauge\n",
+        readings.counts_by(
+            "zencast_relay_room_lag_events",
+            "Events of a room not yet published (the 20 rooms waiting longest)",
+            "room",
+            &counts,
         );
-        for (room, pending, _) in &rooms {
-            text.push_str(&format!(
-                "zencast_relay_room_lag_events{{room=\"{room}\"}} {pending}\n"
-            ));
-        }
     }
+    let text = app.metrics.render(&readings);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
+use zencast_eventlog::log::room_events;
+use zencast_eventlog::Origin;
 use zencast_events::protocol::{
     Control, CreateRoom, Created, ErrorBody, JoinRequest, Joined, RoomStatus, RoomView, Timeline,
 };
 use zencast_events::{ParticipantId, RecordingCommand, Role, RoomId};
-use zencast_nats::log::room_events;
-use zencast_nats::Origin;
 use zencast_projections::fresh::read_fresh;
 use zencast_projections::RoomState;
 

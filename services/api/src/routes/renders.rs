@@ -8,11 +8,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use zencast_eventlog::Origin;
 use zencast_events::protocol::{
     ErrorBody, FileView, Files, RenderAccepted, RenderRequest, RenderStatus,
 };
 use zencast_events::{RecordingCommand, Role, RoomId};
-use zencast_nats::Origin;
 use zencast_projections::fresh::read_fresh;
 use zencast_projections::RoomState;
 

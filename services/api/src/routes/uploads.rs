@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
+use zencast_eventlog::Origin;
 use zencast_events::protocol::{Complete, Completed, ErrorBody};
 use zencast_events::RecordingCommand;
-use zencast_nats::Origin;
 
 use crate::auth::Caller;
 use crate::error::ApiError;

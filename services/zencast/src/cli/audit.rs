@@ -1,7 +1,7 @@
 //! `zencast audit ROOM [--json]`: the room's event timeline, from Postgres.
 
+use zencast_eventlog::log::room_events;
 use zencast_events::RoomId;
-use zencast_nats::log::room_events;
 
 use crate::backends::Backends;
 

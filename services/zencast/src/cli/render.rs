@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use zencast_eventlog::{CommandError, EventLog, Origin};
 use zencast_events::protocol::ServerFrame;
 use zencast_events::{Layout, RecordingCommand, RoomId};
-use zencast_nats::{CommandError, EventLog, Origin};
 use zencast_render::Next;
 
 use crate::backends::Backends;

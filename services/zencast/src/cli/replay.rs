@@ -4,7 +4,7 @@
 use zencast_events::RoomId;
 use zencast_projections::replay::{rebuild_room, select_rooms, verify_room};
 
-use zencast_nats::EventLog;
+use zencast_eventlog::EventLog;
 
 use crate::backends::Backends;
 

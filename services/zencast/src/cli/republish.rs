@@ -1,7 +1,7 @@
 //! `zencast republish --room ID | --since TIME`: send the log to the stream
-//! again, with the same `Nats-Msg-Id`s (see `zencast_nats::republish` for when).
+//! again, with the same `Nats-Msg-Id`s (see `zencast_eventlog::republish` for when).
 
-use zencast_nats::republish::{republish, Selection};
+use zencast_eventlog::republish::{republish, Selection};
 
 use crate::backends::Backends;
 

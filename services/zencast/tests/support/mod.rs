@@ -439,7 +439,7 @@ impl Api {
 /// asks "what happened" reads.
 pub async fn room_log(pool: &sqlx::PgPool, room: &str) -> Vec<zencast_events::Envelope> {
     let room = zencast_events::RoomId::parse(room).expect("a room id");
-    zencast_nats::log::room_events(pool, room, 0, None)
+    zencast_eventlog::log::room_events(pool, room, 0, None)
         .await
         .expect("the room's events")
 }

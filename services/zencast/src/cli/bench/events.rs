@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_nats::jetstream::stream;
 use tokio::sync::Mutex;
+use zencast_eventlog::Origin;
 use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, RoomId, Sha256};
-use zencast_nats::Origin;
 
 use super::{pct, Scratch};
 use crate::{Backends, Config, Parts};
@@ -150,7 +150,7 @@ struct Phase {
 /// `per_room` chunk commands in every room (indexes from `first`), all rooms at
 /// once, each room sequential, optionally one command per `interval` per room.
 async fn phase(
-    log: &Arc<zencast_nats::EventLog>,
+    log: &Arc<zencast_eventlog::EventLog>,
     projected: &tokio::sync::broadcast::Sender<Arc<zencast_events::Envelope>>,
     rooms: &[(RoomId, ParticipantId)],
     first: usize,

@@ -20,9 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::PullConsumer;
+use zencast_eventlog::log::room_events;
+use zencast_eventlog::EventLog;
 use zencast_events::RoomId;
-use zencast_nats::log::room_events;
-use zencast_nats::{stream, EventLog};
+use zencast_nats::stream;
 use zencast_render::assemble::{final_key, track_key};
 use zencast_storage::ChunkStore;
 

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use sha2::Digest;
 
+use zencast_eventlog::{EventLog, Origin};
 use zencast_events::{ChunkIndex, Layout, ParticipantId, RecordingCommand, Role, RoomId, Sha256};
-use zencast_nats::{EventLog, Origin};
 use zencast_render::layout::{compose, Rect};
 use zencast_render::Next;
 use zencast_storage::{chunk_key, ChunkStore};

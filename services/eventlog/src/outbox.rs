@@ -23,10 +23,10 @@ use sqlx::{Connection, PgConnection, PgPool};
 use zencast_events::{Envelope, Recording, RoomId};
 
 use crate::failpoint;
-use crate::metrics::Metrics;
 use crate::repository::EventRow;
-use crate::shutdown::{supervise, Shutdown};
-use crate::subjects::Subjects;
+use zencast_nats::Subjects;
+use zencast_runtime::Metrics;
+use zencast_runtime::{supervise, Shutdown};
 
 pub const HEADER_EVENT_TYPE: &str = "Zencast-Event-Type";
 pub const HEADER_SEQUENCE: &str = "Zencast-Sequence";
@@ -199,7 +199,7 @@ impl Relay {
                 Ok(_) if !failed_from.contains_key(&env.room_id) => published.push(env),
                 Ok(_) => {}
                 Err(e) => {
-                    Metrics::add(&self.metrics.publish_failures, 1);
+                    self.metrics.publish_failures.inc();
                     tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "publish failed; will retry");
                     failed_from.entry(env.room_id).or_insert(env.sequence);
                 }
@@ -221,7 +221,7 @@ impl Relay {
         .bind(&seqs)
         .execute(&self.pool)
         .await?;
-        Metrics::add(&self.metrics.events_published, published.len() as u64);
+        self.metrics.events_published.inc_by(published.len() as u64);
         if !failed_from.is_empty() {
             // Give NATS a moment before the next pass re-sends.
             tokio::time::sleep(Duration::from_millis(200)).await;

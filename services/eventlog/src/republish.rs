@@ -20,7 +20,7 @@ use zencast_events::{Recording, RoomId};
 use crate::log::LogError;
 use crate::outbox::publish;
 use crate::repository::EventRow;
-use crate::subjects::Subjects;
+use zencast_nats::Subjects;
 
 /// Events sent per round trip.
 const BATCH: i64 = 500;

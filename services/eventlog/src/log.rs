@@ -21,9 +21,9 @@ use zencast_events::{
     Envelope, EnvelopeError, Recording, RecordingCommand, RecordingError, RoomId,
 };
 
-use crate::metrics::Metrics;
 use crate::repository::{EventRow, Loaded, PgEventRepository, StoreError};
 use crate::snapshot;
+use zencast_runtime::Metrics;
 
 /// Attempts of a command that keeps losing expected-version races.
 const MAX_ATTEMPTS: u32 = 12;
@@ -82,8 +82,9 @@ pub struct EventLog {
     /// The state after this process's last append to a room. Used instead of a
     /// reload; if another process appended meanwhile, the append conflicts on
     /// the expected version and the room is reloaded, so the cache cannot make
-    /// a decision on stale state stick.
-    cache: Mutex<HashMap<RoomId, Loaded>>,
+    /// a decision on stale state stick. Bounded (S3-FIFO): a room that falls
+    /// out is reloaded from its snapshot.
+    cache: quick_cache::sync::Cache<RoomId, Loaded>,
     appended: Arc<Notify>,
     metrics: Arc<Metrics>,
 }
@@ -94,7 +95,7 @@ impl EventLog {
             repo: PgEventRepository::new(pool.clone()),
             pool,
             locks: Mutex::new(HashMap::new()),
-            cache: Mutex::new(HashMap::new()),
+            cache: quick_cache::sync::Cache::new(CACHED_ROOMS),
             appended: Arc::new(Notify::new()),
             metrics,
         }
@@ -125,7 +126,7 @@ impl EventLog {
         ]);
         for attempt in 1..=MAX_ATTEMPTS {
             // Taken out, not copied: it goes back in only after a successful append.
-            let cached = self.cache.lock().expect("cache poisoned").remove(&room);
+            let cached = self.cache.remove(&room).map(|(_, loaded)| loaded);
             let from_cache = cached.is_some();
             let loaded = match cached {
                 Some(c) => c,
@@ -143,7 +144,7 @@ impl EventLog {
                 continue;
             }
             if let Err(e) = handled {
-                Metrics::add(&self.metrics.commands_rejected, 1);
+                self.metrics.commands_rejected.inc();
                 return Err(CommandError::Rejected(e));
             }
             if events.is_empty() {
@@ -160,15 +161,13 @@ impl EventLog {
                 .await
             {
                 Ok(()) => {
-                    Metrics::add(&self.metrics.events_appended, events.len() as u64);
+                    self.metrics.events_appended.inc_by(events.len() as u64);
                     self.appended.notify_one();
-                    self.remember(
-                        room,
-                        Loaded {
-                            state: next,
-                            sequence: after,
-                        },
-                    );
+                    let state = Loaded {
+                        state: next,
+                        sequence: after,
+                    };
+                    self.cache.insert(room, state);
                     return Ok((before + 1..)
                         .zip(&events)
                         .map(|(sequence, e)| {
@@ -177,7 +176,7 @@ impl EventLog {
                         .collect());
                 }
                 Err(StoreError::Conflict) => {
-                    Metrics::add(&self.metrics.append_conflicts, 1);
+                    self.metrics.append_conflicts.inc();
                     // Another process appended first: back off a little, with
                     // jitter so the losers do not collide again in step.
                     let jitter = (uuid::Uuid::new_v4().as_u128() % 5) as u64;
@@ -188,15 +187,6 @@ impl EventLog {
             }
         }
         Err(CommandError::Conflict)
-    }
-
-    fn remember(&self, room: RoomId, state: Loaded) {
-        let mut cache = self.cache.lock().expect("cache poisoned");
-        if cache.len() >= CACHED_ROOMS && !cache.contains_key(&room) {
-            // Crude but bounded: rooms are reloaded from their snapshot anyway.
-            cache.clear();
-        }
-        cache.insert(room, state);
     }
 
     /// The room's current aggregate state, `None` if the room does not exist.
@@ -239,7 +229,7 @@ impl EventLog {
     }
 
     fn forget(&self, room: RoomId) {
-        self.cache.lock().expect("cache poisoned").remove(&room);
+        self.cache.remove(&room);
     }
 
     fn room_lock(&self, room: RoomId) -> Arc<tokio::sync::Mutex<()>> {

@@ -15,7 +15,7 @@ use cqrs_es::Aggregate;
 use sqlx::PgPool;
 use zencast_events::{Recording, RoomId};
 
-use crate::shutdown::Shutdown;
+use zencast_runtime::Shutdown;
 
 /// Rooms stopped more than `grace` ago and not completed.
 pub async fn overdue_completions(
