@@ -1,20 +1,17 @@
-//! The api over `fetch`: the requests and replies of the shared protocol
+//! The api over `fetch` (gloo-net): the requests and replies of the shared protocol
 //! (`zencast_events::protocol`, the types the api itself uses), and errors in
 //! plain words.
 
+use gloo_net::http::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, Headers, Request, RequestInit, Response};
+use web_sys::Blob;
 use zencast_events::protocol::{
     Complete, CreateRoom, Created, ErrorBody, Files, JoinRequest, Joined, RenderRequest, RoomView,
     StoredChunks,
 };
 use zencast_events::{Layout, ParticipantId, RoomId};
-
-use crate::browser::window;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
@@ -77,43 +74,29 @@ impl Body {
 }
 
 async fn send(
-    method: &str,
+    method: Method,
     path: &str,
     token: Option<&str>,
     body: Body,
     extra_headers: &[(&str, String)],
 ) -> Result<Value, ApiError> {
-    let headers = Headers::new().map_err(|_| ApiError::Network)?;
-    let init = RequestInit::new();
-    init.set_method(method);
+    let mut request = RequestBuilder::new(path).method(method);
     if let Some(token) = token {
-        let _ = headers.set("Authorization", &format!("Bearer {token}"));
+        request = request.header("Authorization", &format!("Bearer {token}"));
     }
     for (name, value) in extra_headers {
-        let _ = headers.set(name, value);
+        request = request.header(name, value);
     }
-    match body {
-        Body::None => {}
-        Body::Json(text) => {
-            let _ = headers.set("Content-Type", "application/json");
-            init.set_body(&JsValue::from_str(&text));
-        }
-        Body::Blob(b) => {
-            let _ = headers.set("Content-Type", "video/webm");
-            init.set_body(&b);
-        }
+    let request = match body {
+        Body::None => request.build(),
+        Body::Json(text) => request
+            .header("Content-Type", "application/json")
+            .body(text),
+        Body::Blob(b) => request.header("Content-Type", "video/webm").body(b),
     }
-    init.set_headers(&headers);
-    let request = Request::new_with_str_and_init(path, &init).map_err(|_| ApiError::Network)?;
-    let response: Response = JsFuture::from(window().fetch_with_request(&request))
-        .await
-        .map_err(|_| ApiError::Network)?
-        .unchecked_into();
-    let text = match response.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
-        Err(_) => None,
-    }
-    .unwrap_or_default();
+    .map_err(|_| ApiError::Network)?;
+    let response = request.send().await.map_err(|_| ApiError::Network)?;
+    let text = response.text().await.unwrap_or_default();
     if response.ok() {
         return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
     }
@@ -148,7 +131,7 @@ pub async fn create_room(
         chunk_seconds,
         host_name: host_name.into(),
     });
-    decode(send("POST", "/api/recordings", None, body, &[]).await?)
+    decode(send(Method::POST, "/api/recordings", None, body, &[]).await?)
 }
 
 pub async fn join_with_invite(room: RoomId, name: &str, invite: &str) -> Result<Joined, ApiError> {
@@ -158,24 +141,24 @@ pub async fn join_with_invite(room: RoomId, name: &str, invite: &str) -> Result<
         participant_token: None,
     });
     let path = format!("/api/recordings/{room}/join");
-    decode(send("POST", &path, None, body, &[]).await?)
+    decode(send(Method::POST, &path, None, body, &[]).await?)
 }
 
 pub async fn room(room: RoomId) -> Result<RoomView, ApiError> {
     let path = format!("/api/recordings/{room}");
-    decode(send("GET", &path, None, Body::None, &[]).await?)
+    decode(send(Method::GET, &path, None, Body::None, &[]).await?)
 }
 
 pub async fn start_recording(room: RoomId, token: &str) -> Result<(), ApiError> {
     let path = format!("/api/recordings/{room}/start");
-    send("POST", &path, Some(token), Body::None, &[])
+    send(Method::POST, &path, Some(token), Body::None, &[])
         .await
         .map(|_| ())
 }
 
 pub async fn stop_recording(room: RoomId, token: &str) -> Result<(), ApiError> {
     let path = format!("/api/recordings/{room}/stop");
-    send("POST", &path, Some(token), Body::None, &[])
+    send(Method::POST, &path, Some(token), Body::None, &[])
         .await
         .map(|_| ())
 }
@@ -187,7 +170,7 @@ pub async fn stored_chunks(
     token: &str,
 ) -> Result<Vec<u32>, ApiError> {
     let path = format!("/api/recordings/{room}/participants/{participant}/chunks");
-    let list: StoredChunks = decode(send("GET", &path, Some(token), Body::None, &[]).await?)?;
+    let list: StoredChunks = decode(send(Method::GET, &path, Some(token), Body::None, &[]).await?)?;
     Ok(list
         .chunks
         .into_iter()
@@ -209,7 +192,7 @@ pub async fn put_chunk(
         "Zencast-Recording-Start",
         format!("{}", recording_start_ms.round() as i64),
     )];
-    send("PUT", &path, Some(token), Body::Blob(blob), &start)
+    send(Method::PUT, &path, Some(token), Body::Blob(blob), &start)
         .await
         .map(|_| ())
 }
@@ -225,9 +208,15 @@ pub async fn uploads_complete(
         participant_id: participant,
         chunk_count,
     });
-    send("POST", "/api/uploads/complete", Some(token), body, &[])
-        .await
-        .map(|_| ())
+    send(
+        Method::POST,
+        "/api/uploads/complete",
+        Some(token),
+        body,
+        &[],
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn files(
@@ -235,7 +224,7 @@ pub async fn files(
     token: &str,
 ) -> Result<Vec<zencast_events::protocol::FileView>, ApiError> {
     let path = format!("/api/recordings/{room}/files");
-    let list: Files = decode(send("GET", &path, Some(token), Body::None, &[]).await?)?;
+    let list: Files = decode(send(Method::GET, &path, Some(token), Body::None, &[]).await?)?;
     Ok(list.files)
 }
 
@@ -244,7 +233,7 @@ pub async fn request_render(room: RoomId, token: &str, layout: Layout) -> Result
         layout: Some(layout),
     });
     let path = format!("/api/recordings/{room}/render");
-    send("POST", &path, Some(token), body, &[])
+    send(Method::POST, &path, Some(token), body, &[])
         .await
         .map(|_| ())
 }

@@ -5,17 +5,11 @@
 //! One object store, `chunks`, keyed `{room}/{participant}/{index:08}` so that a
 //! key range lists one participant's chunks in index order.
 
-use js_sys::{Object, Promise, Reflect};
-use wasm_bindgen::closure::Closure;
+use js_sys::{Object, Reflect};
+use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    Blob, IdbDatabase, IdbKeyRange, IdbOpenDbRequest, IdbRequest, IdbTransaction,
-    IdbTransactionMode,
-};
+use web_sys::Blob;
 use zencast_events::{ParticipantId, RoomId};
-
-use crate::browser::window;
 
 const DATABASE: &str = "zencast";
 const STORE: &str = "chunks";
@@ -28,58 +22,54 @@ pub struct PendingChunk {
     pub blob: Blob,
 }
 
-fn key(room: RoomId, participant: ParticipantId, index: u32) -> String {
-    format!("{room}/{participant}/{index:08}")
+/// What went wrong with IndexedDB (private browsing, a full disk, …).
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// Resolves when `target` fires `ok_event`, fails on `error`.
-async fn settle(target: &web_sys::EventTarget, ok_event: &str) -> Result<(), JsValue> {
-    let target = target.clone();
-    let ok_event = ok_event.to_string();
-    let promise = Promise::new(&mut |resolve, reject| {
-        let ok = Closure::once_into_js(move || {
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-        let fail = Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str("IndexedDB failed"));
-        });
-        let _ = target.add_event_listener_with_callback(&ok_event, ok.unchecked_ref());
-        let _ = target.add_event_listener_with_callback("error", fail.unchecked_ref());
-        let _ = target.add_event_listener_with_callback("abort", fail.unchecked_ref());
-    });
-    JsFuture::from(promise).await.map(|_| ())
+impl From<rexie::Error> for StoreError {
+    fn from(e: rexie::Error) -> Self {
+        StoreError(e.to_string())
+    }
 }
 
-async fn result(request: &IdbRequest) -> Result<JsValue, JsValue> {
-    settle(request, "success").await?;
-    request.result()
+impl From<JsValue> for StoreError {
+    fn from(e: JsValue) -> Self {
+        StoreError(format!("{e:?}"))
+    }
 }
 
-async fn open() -> Result<IdbDatabase, JsValue> {
-    let factory = window().indexed_db()?.ok_or("IndexedDB is not available")?;
-    let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, 1)?;
-    let upgrade = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-        let request: IdbOpenDbRequest = e.target().unwrap().unchecked_into();
-        if let Ok(db) = request.result() {
-            let db: IdbDatabase = db.unchecked_into();
-            if !db.object_store_names().contains(STORE) {
-                let _ = db.create_object_store(STORE);
-            }
-        }
-    });
-    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-    let db = result(&request).await;
-    drop(upgrade);
-    Ok(db?.unchecked_into())
+fn key(room: RoomId, participant: ParticipantId, index: u32) -> JsValue {
+    format!("{room}/{participant}/{index:08}").into()
 }
 
-fn transaction(
-    db: &IdbDatabase,
-    mode: IdbTransactionMode,
-) -> Result<(IdbTransaction, web_sys::IdbObjectStore), JsValue> {
-    let tx = db.transaction_with_str_and_mode(STORE, mode)?;
-    let store = tx.object_store(STORE)?;
-    Ok((tx, store))
+async fn open() -> Result<Rexie, StoreError> {
+    Ok(Rexie::builder(DATABASE)
+        .version(1)
+        .add_object_store(ObjectStore::new(STORE))
+        .build()
+        .await?)
+}
+
+/// Runs `work` on the store in one transaction and waits for its commit.
+async fn write(
+    work: impl AsyncFnOnce(&rexie::Store) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let db = open().await?;
+    let tx = db.transaction(&[STORE], TransactionMode::ReadWrite)?;
+    work(&tx.store(STORE)?).await?;
+    let done = tx.done().await?;
+    db.close();
+    if done.is_committed() {
+        Ok(())
+    } else {
+        Err(StoreError("the IndexedDB transaction was aborted".into()))
+    }
 }
 
 /// Keeps a chunk until [`remove`]; resolves once the write is committed.
@@ -87,9 +77,7 @@ pub async fn put(
     room: RoomId,
     participant: ParticipantId,
     chunk: &PendingChunk,
-) -> Result<(), JsValue> {
-    let db = open().await?;
-    let (tx, store) = transaction(&db, IdbTransactionMode::Readwrite)?;
+) -> Result<(), StoreError> {
     let record = Object::new();
     Reflect::set(&record, &"index".into(), &chunk.index.into())?;
     Reflect::set(
@@ -98,34 +86,42 @@ pub async fn put(
         &chunk.recording_start_ms.into(),
     )?;
     Reflect::set(&record, &"blob".into(), &chunk.blob)?;
-    store.put_with_key(&record, &key(room, participant, chunk.index).into())?;
-    settle(&tx, "complete").await?;
-    db.close();
-    Ok(())
+    let at = key(room, participant, chunk.index);
+    write(async |store| {
+        store.put(&record, Some(&at)).await?;
+        Ok(())
+    })
+    .await
 }
 
-pub async fn remove(room: RoomId, participant: ParticipantId, index: u32) -> Result<(), JsValue> {
-    let db = open().await?;
-    let (tx, store) = transaction(&db, IdbTransactionMode::Readwrite)?;
-    store.delete(&key(room, participant, index).into())?;
-    settle(&tx, "complete").await?;
-    db.close();
-    Ok(())
+pub async fn remove(
+    room: RoomId,
+    participant: ParticipantId,
+    index: u32,
+) -> Result<(), StoreError> {
+    let at = key(room, participant, index);
+    write(async |store| Ok(store.delete(at).await?)).await
 }
 
 /// This participant's waiting chunks, in index order.
 pub async fn pending(
     room: RoomId,
     participant: ParticipantId,
-) -> Result<Vec<PendingChunk>, JsValue> {
+) -> Result<Vec<PendingChunk>, StoreError> {
     let db = open().await?;
-    let (_tx, store) = transaction(&db, IdbTransactionMode::Readonly)?;
+    let tx = db.transaction(&[STORE], TransactionMode::ReadOnly)?;
     let prefix = format!("{room}/{participant}/");
-    let range = IdbKeyRange::bound(&prefix.clone().into(), &format!("{prefix}\u{ffff}").into())?;
-    let all = result(&store.get_all_with_key(&range)?).await?;
+    let range = KeyRange::bound(
+        &prefix.clone().into(),
+        &format!("{prefix}\u{ffff}").into(),
+        None,
+        None,
+    )
+    .map_err(rexie::Error::from)?;
+    let all = tx.store(STORE)?.get_all(Some(range), None).await?;
     db.close();
     let mut out = vec![];
-    for record in js_sys::Array::from(&all).iter() {
+    for record in all {
         let field = |name: &str| Reflect::get(&record, &name.into());
         out.push(PendingChunk {
             index: field("index")?.as_f64().unwrap_or_default() as u32,

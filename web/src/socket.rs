@@ -2,10 +2,14 @@
 //! (`zencast_events::protocol::frames`), and the clock sync that puts the
 //! recording start in server time.
 
-use futures::channel::mpsc::UnboundedSender;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{MessageEvent, WebSocket};
+use std::pin::Pin;
+
+use futures::channel::mpsc::{self, UnboundedSender};
+use futures::future::{self, Either};
+use futures::{Sink, SinkExt, StreamExt};
+use gloo_net::websocket::futures::WebSocket;
+use gloo_net::websocket::{Message, State};
+use wasm_bindgen::JsValue;
 use zencast_events::protocol::{ClientFrame, ServerFrame};
 use zencast_events::RoomId;
 
@@ -19,9 +23,17 @@ pub enum SocketEvent {
     Closed,
 }
 
+/// What the page asks of its socket.
+enum Outgoing {
+    Frame(String),
+    Close,
+}
+
+/// The room socket: frames go out through it; what arrives (and the socket's
+/// opening and end) is reported on the events channel given to `connect`.
+/// Dropping it closes the socket without a `Closed` event, as `close` does.
 pub struct Socket {
-    ws: WebSocket,
-    _callbacks: Vec<Closure<dyn FnMut(JsValue)>>,
+    out: UnboundedSender<Outgoing>,
 }
 
 impl Socket {
@@ -43,39 +55,16 @@ impl Socket {
             "{scheme}://{}/api/recordings/{room}/ws?token={token}",
             location.host()?
         );
-        let ws = WebSocket::new(&url)?;
-        let tx = events.clone();
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            let _ = tx.unbounded_send((generation, SocketEvent::Open));
-        });
-        let tx = events.clone();
-        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            let text = e
-                .unchecked_into::<MessageEvent>()
-                .data()
-                .as_string()
-                .unwrap_or_default();
-            // A frame this client does not know is ignored, as the protocol
-            // lets a newer server add frames.
-            if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
-                let _ = tx.unbounded_send((generation, SocketEvent::Frame(frame)));
-            }
-        });
-        let tx = events;
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            let _ = tx.unbounded_send((generation, SocketEvent::Closed));
-        });
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Ok(Self {
-            ws,
-            _callbacks: vec![on_open, on_message, on_close],
-        })
+        let ws = WebSocket::open(&url).map_err(|e| JsValue::from_str(&e.to_string()))?;
+        let (out, outgoing) = mpsc::unbounded();
+        wasm_bindgen_futures::spawn_local(pump(ws, outgoing, move |event| {
+            let _ = events.unbounded_send((generation, event));
+        }));
+        Ok(Self { out })
     }
 
     pub fn send(&self, frame: &ClientFrame) {
-        let _ = self.ws.send_with_str(&frame.to_text());
+        let _ = self.out.unbounded_send(Outgoing::Frame(frame.to_text()));
     }
 
     pub fn ping(&self) {
@@ -85,8 +74,53 @@ impl Socket {
     }
 
     pub fn close(&self) {
-        self.ws.set_onclose(None);
-        let _ = self.ws.close();
+        let _ = self.out.unbounded_send(Outgoing::Close);
+    }
+}
+
+/// Runs one socket: reports its opening, every frame and its end, and sends
+/// what the page asks, until the page closes it (then no `Closed`).
+async fn pump(
+    mut ws: WebSocket,
+    mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    report: impl Fn(SocketEvent),
+) {
+    // The sink is ready once the socket left "connecting": open, or failed.
+    let ready = future::poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx)).await;
+    if ready.is_err() || !matches!(ws.state(), State::Open) {
+        report(SocketEvent::Closed);
+        return;
+    }
+    report(SocketEvent::Open);
+    loop {
+        // Whichever comes first; the other future only borrowed its side.
+        let next = match future::select(ws.next(), outgoing.next()).await {
+            Either::Left((message, _)) => Either::Left(message),
+            Either::Right((asked, _)) => Either::Right(asked),
+        };
+        match next {
+            // A frame this client does not know is ignored, as the protocol
+            // lets a newer server add frames.
+            Either::Left(Some(Ok(Message::Text(text)))) => {
+                if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
+                    report(SocketEvent::Frame(frame));
+                }
+            }
+            // Binary frames are not part of the protocol; errors and the
+            // close event come just before the stream's end.
+            Either::Left(Some(_)) => {}
+            Either::Left(None) => {
+                report(SocketEvent::Closed);
+                return;
+            }
+            Either::Right(Some(Outgoing::Frame(text))) => {
+                let _ = ws.send(Message::Text(text)).await;
+            }
+            Either::Right(Some(Outgoing::Close) | None) => {
+                let _ = ws.close(None, None);
+                return;
+            }
+        }
     }
 }
 

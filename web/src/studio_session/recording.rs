@@ -101,14 +101,14 @@ impl Session {
                     recording_start_ms: start,
                     blob,
                 };
-                if chunk_store::put(self.creds.room_id, self.creds.participant_id, &chunk)
-                    .await
-                    .is_err()
+                match chunk_store::put(self.creds.room_id, self.creds.participant_id, &chunk).await
                 {
-                    self.view.write().problem =
-                        Some("This browser refused to keep the recording (storage full?).".into());
-                } else {
-                    self.uploads.write().pending += 1;
+                    Err(e) => {
+                        self.view.write().problem = Some(format!(
+                            "This browser refused to keep the recording (storage full?): {e}"
+                        ))
+                    }
+                    Ok(()) => self.uploads.write().pending += 1,
                 }
                 self.queue.wake();
             }
