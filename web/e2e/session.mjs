@@ -2,7 +2,8 @@
 // a host and a guest (two browser contexts) create and join a room, see each
 // other over WebRTC, record, stop, and wait for their uploads to finish.
 //
-// Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline | corrupt,
+// Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline | corrupt
+// | refusals (no recording: a guest denied the camera, a guest at a full room),
 // RECORD_SECONDS (default 20), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
@@ -21,16 +22,13 @@ const t0 = Date.now();
 const log = (...a) => console.error(`[e2e ${scenario} +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    '--autoplay-policy=no-user-gesture-required',
-  ],
-});
+const launchArgs = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: launchArgs });
 
 async function newPage(name) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -54,7 +52,8 @@ const pendingUploads = (page) =>
 
 const host = await newPage('host');
 const guest = await newPage('guest');
-try {
+/** The host creates a session on the home page; its id and invite link. */
+async function createSession() {
   // Home: the host creates the session.
   await host.page.goto(`${base}/`);
   await host.page.fill('#title', `Browser test (${scenario})`);
@@ -69,6 +68,11 @@ try {
   log('room', roomId);
   console.log(`ZENCAST_ROOM ${roomId}`);
 
+  return { roomId, inviteUrl };
+}
+
+/** A guest joins, both record, stop, and wait for their uploads (and the render). */
+async function record(roomId, inviteUrl) {
   // Join: the guest opens the invite, sees the preview and the level meter.
   await guest.page.goto(inviteUrl);
   await guest.page.fill('#display-name', 'Gus Guest');
@@ -173,6 +177,55 @@ try {
     result.finishedSession = await problemAfterJoin(inviteUrl);
     log(`messages: "${result.brokenInvite}" / "${result.finishedSession}"`);
   }
+  return result;
+}
+
+/**
+ * What a person is told when they cannot take part: a guest whose browser
+ * refuses the camera and microphone (a browser without the fake prompt that
+ * grants them: headless Chromium then answers NotAllowedError), and a guest
+ * arriving at a full room (the other places taken through the api).
+ */
+async function refusals(roomId, inviteUrl) {
+  const result = { roomId, scenario };
+  const strict = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: launchArgs.filter((a) => a !== '--use-fake-ui-for-media-stream'),
+  });
+  try {
+    const page = await (await strict.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    await page.goto(inviteUrl);
+    await page.fill('#display-name', 'Dee Denied');
+    result.denied = await (await page.waitForSelector('.problem[role="alert"]')).textContent();
+    await shot(page, 'permission-denied');
+  } finally {
+    await strict.close();
+  }
+  const inviteToken = new URL(inviteUrl).searchParams.get('invite');
+  const view = await (await fetch(`${base}/api/recordings/${roomId}`)).json();
+  for (let n = view.participants.length; n < view.maxParticipants; n++) {
+    const r = await fetch(`${base}/api/recordings/${roomId}/join`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ displayName: `Seat ${n + 1}`, inviteToken }),
+    });
+    if (!r.ok) throw new Error(`filling seat ${n + 1}: ${r.status} ${await r.text()}`);
+  }
+  result.seats = view.maxParticipants;
+  await guest.page.goto(inviteUrl);
+  await guest.page.fill('#display-name', 'Fay Full');
+  await guest.page.waitForFunction(() => document.querySelector('#preview')?.videoWidth > 0);
+  await guest.page.click('#join-session');
+  result.full = await (await guest.page.waitForSelector('.problem[role="alert"]')).textContent();
+  await shot(guest.page, 'room-full');
+  log(`messages: "${result.denied}" / "${result.full}"`);
+  return result;
+}
+
+try {
+  const { roomId, inviteUrl } = await createSession();
+  const result = scenario === 'refusals' ? await refusals(roomId, inviteUrl) : await record(roomId, inviteUrl);
   console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);
 } catch (e) {
   const dir = join(tmpdir(), `zencast-e2e-${scenario}-${Date.now()}`);

@@ -273,6 +273,31 @@ async fn browser_host_sees_a_guest_chunk_that_does_not_decode_while_recording() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn browser_guests_who_cannot_take_part_are_told_why() {
+    // A browser that refuses the camera and microphone, and a full room: each
+    // page says what happened and what to do, in words (screenshots of both
+    // in docs/screenshots, taken by this scenario).
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(&server, "refusals", &[]).await;
+    let denied = result["denied"].as_str().unwrap_or_default();
+    assert!(
+        denied.contains("needs your camera and microphone") && denied.contains("Allow them"),
+        "{result}"
+    );
+    let full = result["full"].as_str().unwrap_or_default();
+    assert!(full.contains("This session is full"), "{result}");
+    // Nobody joined beyond the seats: the log agrees with the page.
+    let room = result["roomId"].as_str().unwrap();
+    let joined = events(&server, room)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "ParticipantJoined")
+        .count();
+    assert_eq!(joined as u64, result["seats"].as_u64().unwrap(), "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn browser_guest_offline_for_15_s_uploads_afterwards() {
     let env = TestEnv::new();
     let server = spawn(&env);
