@@ -4,7 +4,7 @@
 //
 // Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline | corrupt
 // | refusals (no recording: a guest denied the camera, a guest at a full room),
-// RECORD_SECONDS (default 20), SCREENSHOTS_DIR (optional: 1280×800 shots of
+// RECORD_SECONDS (default 20), CHUNK_SECONDS (the room's chunk length, default 2), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
 import { chromium } from 'playwright-core';
@@ -59,7 +59,7 @@ async function createSession() {
   await host.page.fill('#title', `Browser test (${scenario})`);
   await host.page.fill('#host-name', 'Hana Host');
   await host.page.selectOption('#layout', 'side-by-side');
-  await host.page.fill('#chunk-seconds', '2');
+  await host.page.fill('#chunk-seconds', process.env.CHUNK_SECONDS || '2');
   await shot(host.page, 'home');
   await host.page.click('#create-session');
   await host.page.waitForURL(/\/studio\//);
@@ -109,6 +109,8 @@ async function record(roomId, inviteUrl) {
   if (scenario === 'reload') {
     await sleep(recordMs / 2);
     log('reloading the guest');
+    // The moment the page goes: what its recorder had not handed over is lost.
+    result.reloadAtMs = Date.now();
     await guest.page.reload();
     await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
     result.reloadGapMs = Date.now() - recordingFrom - recordMs / 2;

@@ -1,9 +1,15 @@
-//! Recorded chunks waiting for upload, in IndexedDB: a chunk is written here
-//! before its first upload attempt and deleted only once the server confirmed
-//! it, so a reload, a crash or a dropped network never loses one.
+//! The recording on this device until the server has it, in IndexedDB.
 //!
-//! One object store, `chunks`, keyed `{room}/{participant}/{index:08}` so that a
-//! key range lists one participant's chunks in index order.
+//! - `slices`: what the recorder delivers every second, keyed
+//!   `{room}/{participant}/{index:08}/{slice:05}`, kept as it arrives, so a
+//!   reload, a crash or a closed tab loses at most the last second.
+//! - `chunks`: a chunk's slices joined into one blob once it is whole (the
+//!   room's chunk length, or the recorder stopped, or its page is gone),
+//!   keyed `{room}/{participant}/{index:08}`; the upload queue sends these
+//!   and deletes each only once the server confirmed it.
+//!
+//! Keys sort as the recording runs, so a key range lists one participant's
+//! chunks (or one chunk's slices) in order.
 
 use js_sys::{Object, Reflect};
 use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
@@ -12,7 +18,10 @@ use web_sys::Blob;
 use zencast_events::{ParticipantId, RoomId};
 
 const DATABASE: &str = "zencast";
+/// Version 2 added `slices` (version 1 had `chunks` alone, which stays).
+const VERSION: u32 = 2;
 const STORE: &str = "chunks";
+const SLICES: &str = "slices";
 
 #[derive(Debug, Clone)]
 pub struct PendingChunk {
@@ -50,19 +59,21 @@ fn key(room: RoomId, participant: ParticipantId, index: u32) -> JsValue {
 
 async fn open() -> Result<Rexie, StoreError> {
     Ok(Rexie::builder(DATABASE)
-        .version(1)
+        .version(VERSION)
         .add_object_store(ObjectStore::new(STORE))
+        .add_object_store(ObjectStore::new(SLICES))
         .build()
         .await?)
 }
 
-/// Runs `work` on the store in one transaction and waits for its commit.
+/// Runs `work` on `store` in one transaction and waits for its commit.
 async fn write(
+    store: &str,
     work: impl AsyncFnOnce(&rexie::Store) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let db = open().await?;
-    let tx = db.transaction(&[STORE], TransactionMode::ReadWrite)?;
-    work(&tx.store(STORE)?).await?;
+    let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
+    work(&tx.store(store)?).await?;
     let done = tx.done().await?;
     db.close();
     if done.is_committed() {
@@ -72,35 +83,13 @@ async fn write(
     }
 }
 
-/// Keeps a chunk until [`remove`]; resolves once the write is committed.
-pub async fn put(
-    room: RoomId,
-    participant: ParticipantId,
-    chunk: &PendingChunk,
-) -> Result<(), StoreError> {
-    let record = Object::new();
-    Reflect::set(&record, &"index".into(), &chunk.index.into())?;
-    Reflect::set(
-        &record,
-        &"recordingStart".into(),
-        &chunk.recording_start_ms.into(),
-    )?;
-    Reflect::set(&record, &"blob".into(), &chunk.blob)?;
-    let at = key(room, participant, chunk.index);
-    write(async |store| {
-        store.put(&record, Some(&at)).await?;
-        Ok(())
-    })
-    .await
-}
-
 pub async fn remove(
     room: RoomId,
     participant: ParticipantId,
     index: u32,
 ) -> Result<(), StoreError> {
     let at = key(room, participant, index);
-    write(async |store| Ok(store.delete(at).await?)).await
+    write(STORE, async |store| Ok(store.delete(at).await?)).await
 }
 
 /// This participant's waiting chunks, in index order.
@@ -110,15 +99,10 @@ pub async fn pending(
 ) -> Result<Vec<PendingChunk>, StoreError> {
     let db = open().await?;
     let tx = db.transaction(&[STORE], TransactionMode::ReadOnly)?;
-    let prefix = format!("{room}/{participant}/");
-    let range = KeyRange::bound(
-        &prefix.clone().into(),
-        &format!("{prefix}\u{ffff}").into(),
-        None,
-        None,
-    )
-    .map_err(rexie::Error::from)?;
-    let all = tx.store(STORE)?.get_all(Some(range), None).await?;
+    let all = tx
+        .store(STORE)?
+        .get_all(Some(under(&format!("{room}/{participant}/"))?), None)
+        .await?;
     db.close();
     let mut out = vec![];
     for record in all {
@@ -130,4 +114,100 @@ pub async fn pending(
         });
     }
     Ok(out)
+}
+
+/// Every key that begins with `prefix`.
+fn under(prefix: &str) -> Result<KeyRange, StoreError> {
+    Ok(KeyRange::bound(
+        &prefix.into(),
+        &format!("{prefix}\u{ffff}").into(),
+        None,
+        None,
+    )
+    .map_err(rexie::Error::from)?)
+}
+
+fn slice_key(room: RoomId, participant: ParticipantId, index: u32, slice: u32) -> JsValue {
+    format!("{room}/{participant}/{index:08}/{slice:05}").into()
+}
+
+/// Keeps slice `slice` of chunk `index` (the recorder's output of about a
+/// second) until the chunk is sealed.
+pub async fn put_slice(
+    room: RoomId,
+    participant: ParticipantId,
+    index: u32,
+    slice: u32,
+    recording_start_ms: f64,
+    blob: &Blob,
+) -> Result<(), StoreError> {
+    let record = Object::new();
+    Reflect::set(
+        &record,
+        &"recordingStart".into(),
+        &recording_start_ms.into(),
+    )?;
+    Reflect::set(&record, &"blob".into(), blob)?;
+    let at = slice_key(room, participant, index, slice);
+    write(SLICES, async |store| {
+        store.put(&record, Some(&at)).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Joins chunk `index`'s slices into the chunk the upload queue sends, and
+/// forgets the slices, in one transaction: a crash leaves one or the other.
+/// Nothing happens when the chunk has no slices.
+pub async fn seal(room: RoomId, participant: ParticipantId, index: u32) -> Result<(), StoreError> {
+    let db = open().await?;
+    let tx = db.transaction(&[STORE, SLICES], TransactionMode::ReadWrite)?;
+    let slices = tx.store(SLICES)?;
+    let range = under(&format!("{room}/{participant}/{index:08}/"))?;
+    let parts = slices.get_all(Some(range.clone()), None).await?;
+    if let Some(first) = parts.first() {
+        let recording_start = Reflect::get(first, &"recordingStart".into())?;
+        let blobs = js_sys::Array::new();
+        for part in &parts {
+            blobs.push(&Reflect::get(part, &"blob".into())?);
+        }
+        let record = Object::new();
+        Reflect::set(&record, &"index".into(), &index.into())?;
+        Reflect::set(&record, &"recordingStart".into(), &recording_start)?;
+        let joined = Blob::new_with_blob_sequence(&blobs)?;
+        Reflect::set(&record, &"blob".into(), &joined)?;
+        tx.store(STORE)?
+            .put(&record, Some(&key(room, participant, index)))
+            .await?;
+        slices.delete(range.into()).await?;
+    }
+    let done = tx.done().await?;
+    db.close();
+    if done.is_committed() {
+        Ok(())
+    } else {
+        Err(StoreError("the IndexedDB transaction was aborted".into()))
+    }
+}
+
+/// Seals every chunk this participant left unsealed: a page that was
+/// reloaded, crashed or closed while recording. Call it before this page
+/// records (its slices would be sealed too early).
+pub async fn recover(room: RoomId, participant: ParticipantId) -> Result<u32, StoreError> {
+    let db = open().await?;
+    let tx = db.transaction(&[SLICES], TransactionMode::ReadOnly)?;
+    let keys = tx
+        .store(SLICES)?
+        .get_all_keys(Some(under(&format!("{room}/{participant}/"))?), None)
+        .await?;
+    db.close();
+    let mut indexes: Vec<u32> = keys
+        .iter()
+        .filter_map(|k| k.as_string()?.split('/').nth(2)?.parse().ok())
+        .collect();
+    indexes.dedup();
+    for &index in &indexes {
+        seal(room, participant, index).await?;
+    }
+    Ok(indexes.len() as u32)
 }

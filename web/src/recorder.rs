@@ -1,6 +1,8 @@
-//! The local recording: a MediaRecorder on the participant's own stream, cutting
-//! a chunk every chunk length. Its events go into a channel, in order, for the
-//! studio session to number and store.
+//! The local recording: a MediaRecorder on the participant's own stream,
+//! handing over what it recorded every second ([`SLICE_MS`]), whatever the
+//! room's chunk length: what the browser holds in memory is what a crash
+//! loses. Its events go into a channel, in order, for the studio session to
+//! store and gather into chunks.
 
 use futures::channel::mpsc::UnboundedSender;
 use wasm_bindgen::closure::Closure;
@@ -19,11 +21,10 @@ const AUDIO_BITS_PER_SECOND: u32 = 192_000;
 
 pub enum RecorderEvent {
     /// The recorder started; local wall-clock time.
-    Started {
-        local_ms: f64,
-    },
-    Chunk(Blob),
-    /// The last chunk has been delivered.
+    Started { local_ms: f64 },
+    /// About [`SLICE_MS`] of recording (the continuation of one byte stream).
+    Slice(Blob),
+    /// The last slice has been delivered.
     Stopped,
 }
 
@@ -38,6 +39,10 @@ pub struct Recorder {
 /// percent more bytes.
 const KEYFRAME_MS: f64 = 2000.0;
 
+/// How often the recorder hands over what it has: at most this much of the
+/// recording exists only in the browser's memory.
+pub const SLICE_MS: u32 = 1_000;
+
 pub fn best_mime_type() -> &'static str {
     CODECS
         .iter()
@@ -47,10 +52,10 @@ pub fn best_mime_type() -> &'static str {
 }
 
 impl Recorder {
-    /// Starts recording `stream`, with a keyframe every `KEYFRAME_MS`.
+    /// Starts recording `stream`, with a keyframe every `KEYFRAME_MS` and a
+    /// slice every [`SLICE_MS`].
     pub fn start(
         stream: &MediaStream,
-        chunk_ms: u32,
         events: UnboundedSender<RecorderEvent>,
     ) -> Result<Self, JsValue> {
         let options = MediaRecorderOptions::new();
@@ -71,7 +76,7 @@ impl Recorder {
         let on_data = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
             let blob = e.unchecked_into::<BlobEvent>().data();
             if let Some(blob) = blob.filter(|b| b.size() > 0.0) {
-                let _ = tx.unbounded_send(RecorderEvent::Chunk(blob));
+                let _ = tx.unbounded_send(RecorderEvent::Slice(blob));
             }
         });
         let tx = events;
@@ -81,14 +86,14 @@ impl Recorder {
         recorder.set_onstart(Some(on_start.as_ref().unchecked_ref()));
         recorder.set_ondataavailable(Some(on_data.as_ref().unchecked_ref()));
         recorder.set_onstop(Some(on_stop.as_ref().unchecked_ref()));
-        recorder.start_with_time_slice(chunk_ms as i32)?;
+        recorder.start_with_time_slice(SLICE_MS as i32)?;
         Ok(Self {
             recorder,
             _callbacks: vec![on_start, on_data, on_stop],
         })
     }
 
-    /// Stops; the last chunk and then `Stopped` follow on the channel.
+    /// Stops; the last slice and then `Stopped` follow on the channel.
     pub fn stop(&self) {
         if self.recorder.state() != RecordingState::Inactive {
             let _ = self.recorder.stop();

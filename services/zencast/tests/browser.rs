@@ -122,8 +122,8 @@ async fn stored(server: &Process, room: &str) -> Stored {
     }
 }
 
-/// Both participants stored chunks 0..n with no gap, n covering about 20 s of
-/// 2 s chunks, and the session expects exactly those.
+/// Both participants stored chunks 0..n with no gap, at least `min_chunks`,
+/// and the session expects exactly those.
 fn assert_every_chunk_stored(s: &Stored, min_chunks: u32) {
     assert_eq!(
         s.chunks.len(),
@@ -216,30 +216,72 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
 
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_guest_reload_mid_recording_loses_no_chunk() {
+    // The default chunk length: MediaRecorder would hold up to 10 s in memory
+    // if the page kept only whole chunks; it keeps every second instead.
     let env = TestEnv::new();
     let server = spawn(&env);
-    let result = run_browser(&server, "reload", &[("EXPECT_RENDER", "1")]).await;
+    let result = run_browser(
+        &server,
+        "reload",
+        &[("EXPECT_RENDER", "1"), ("CHUNK_SECONDS", "10")],
+    )
+    .await;
     let room = result["roomId"].as_str().unwrap();
     let s = stored(&server, room).await;
-    assert_every_chunk_stored(&s, 7);
+    // 20 s in 10 s chunks; the guest's two segments each end in a chunk.
+    assert_every_chunk_stored(&s, 2);
     // The reload started a second recorder: its chunks report another start.
     // (Counting chunks that begin with the WebM header is not enough: Chromium
     // may hand over the header's first byte as a chunk of its own.)
-    let mut starts: HashMap<String, HashSet<String>> = HashMap::new();
-    for (kind, payload) in events(&server, room).await {
+    let log = events(&server, room).await;
+    let mut starts: HashMap<String, BTreeMap<u64, i64>> = HashMap::new();
+    for (kind, payload) in &log {
         if kind == "ChunkUploaded" {
+            let at = payload["recorder_started_at"].as_str().unwrap();
+            let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
             starts
                 .entry(payload["participant"].as_str().unwrap().to_string())
                 .or_default()
-                .insert(payload["recorder_started_at"].to_string());
+                .insert(payload["index"].as_u64().unwrap(), at.timestamp_millis());
         }
     }
-    let mut segments: Vec<usize> = starts.values().map(HashSet::len).collect();
-    segments.sort();
+    let segments = |chunks: &BTreeMap<u64, i64>| chunks.values().collect::<HashSet<_>>().len();
+    let mut counts: Vec<usize> = starts.values().map(segments).collect();
+    counts.sort();
     assert_eq!(
-        segments,
+        counts,
         [1, 2],
         "the host has one segment, the reloaded guest two"
+    );
+    // What the guest lost: from where its first recorder's media ends (its
+    // last chunk, sealed from the slices the page kept) to the reload.
+    let (guest, chunks) = starts.iter().find(|(_, c)| segments(c) == 2).unwrap();
+    let first_start = *chunks.values().min().unwrap();
+    let last_of_first = chunks
+        .iter()
+        .filter(|(_, at)| **at == first_start)
+        .map(|(index, _)| *index)
+        .max()
+        .unwrap();
+    let media_end = log
+        .iter()
+        .filter(|(kind, p)| {
+            kind == "ChunkProbed"
+                && p["participant"].as_str() == Some(guest.as_str())
+                && p["index"].as_u64() == Some(last_of_first)
+        })
+        .filter_map(|(_, p)| p["media_end_ms"].as_i64())
+        .max()
+        .expect("the first segment's last chunk was probed");
+    let reload_at = result["reloadAtMs"].as_i64().unwrap();
+    let lost_ms = reload_at - (first_start + media_end);
+    eprintln!(
+        "reload: the first recorder's media ends {lost_ms} ms before the page went \
+         (chunk {last_of_first}, {media_end} ms of media)"
+    );
+    assert!(
+        lost_ms <= 1_000,
+        "the reload lost {lost_ms} ms of recording"
     );
     // The render fills the reload's gap: final.mp4 still lasts the whole recording.
     assert_final_mp4(&env, &server, &result).await;

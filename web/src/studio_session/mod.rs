@@ -29,6 +29,7 @@ use zencast_events::ParticipantId;
 
 use crate::api;
 use crate::browser::{now_ms, sleep};
+use crate::chunk_store;
 use crate::credentials::Credentials;
 use crate::media;
 use crate::peers::{Peer, PeerEvent};
@@ -109,6 +110,8 @@ struct Session {
     recorder_events: UnboundedSender<RecorderEvent>,
     segment_start_ms: Option<f64>,
     next_index: Option<u32>,
+    /// Slices of chunk `next_index` kept so far.
+    slices: u32,
     /// The host stopped the recording: no recorder starts again in this page.
     stopped: bool,
     ticks: u32,
@@ -128,6 +131,17 @@ async fn run(
         return;
     };
     view.write().creds = Some(creds.clone());
+    // What an earlier page of this participant recorded and did not seal (it
+    // was reloaded, crashed or closed): sealed into chunks before this page
+    // records or uploads, so they are numbered and sent like any other.
+    match chunk_store::recover(creds.room_id, creds.participant_id).await {
+        Ok(_) => {}
+        Err(e) => {
+            view.write().problem = Some(format!(
+                "The recording kept on this device could not be read: {e}"
+            ))
+        }
+    }
     let queue = uploader::start(creds.clone(), handle.uploads);
 
     let (socket_tx, socket_rx) = unbounded();
@@ -170,6 +184,7 @@ async fn run(
         recorder_events: recorder_tx,
         segment_start_ms: None,
         next_index: None,
+        slices: 0,
         stopped: false,
         ticks: 0,
     };

@@ -1,7 +1,8 @@
 //! The session's recorder: started while the room records (a new segment after
 //! a reload, numbered on from every chunk stored or waiting), stopped when the
-//! host stops; each chunk is numbered and kept in IndexedDB before the upload
-//! queue sees it.
+//! host stops. Each second's slice is kept in IndexedDB as it arrives; once a
+//! chunk's slices make the room's chunk length (or the recorder stops) they
+//! are sealed into the numbered chunk the upload queue sends.
 
 use dioxus::prelude::*;
 
@@ -10,8 +11,8 @@ use zencast_events::protocol::RoomStatus;
 use super::Session;
 use crate::api;
 use crate::browser::now_ms;
-use crate::chunk_store::{self, PendingChunk};
-use crate::recorder::{Recorder, RecorderEvent};
+use crate::chunk_store;
+use crate::recorder::{Recorder, RecorderEvent, SLICE_MS};
 
 impl Session {
     /// Brings the recorder in line with the room: recording while the room
@@ -53,8 +54,8 @@ impl Session {
                 .max();
             self.next_index = Some(highest.map_or(0, |h| h + 1));
         }
-        let chunk_ms = self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000;
-        match Recorder::start(&local, chunk_ms, self.recorder_events.clone()) {
+        self.slices = 0;
+        match Recorder::start(&local, self.recorder_events.clone()) {
             Ok(recorder) => {
                 self.recorder = Some(recorder);
                 self.view.write().recording = true;
@@ -90,29 +91,28 @@ impl Session {
             RecorderEvent::Started { local_ms } => {
                 self.segment_start_ms = Some(self.clock.to_server(local_ms))
             }
-            RecorderEvent::Chunk(blob) => {
+            RecorderEvent::Slice(blob) => {
                 let index = self.next_index.unwrap_or(0);
-                self.next_index = Some(index + 1);
                 let start = self
                     .segment_start_ms
                     .unwrap_or_else(|| self.clock.to_server(now_ms()));
-                let chunk = PendingChunk {
-                    index,
-                    recording_start_ms: start,
-                    blob,
-                };
-                match chunk_store::put(self.creds.room_id, self.creds.participant_id, &chunk).await
+                let (room, me) = (self.creds.room_id, self.creds.participant_id);
+                if let Err(e) =
+                    chunk_store::put_slice(room, me, index, self.slices, start, &blob).await
                 {
-                    Err(e) => {
-                        self.view.write().problem = Some(format!(
-                            "This browser refused to keep the recording (storage full?): {e}"
-                        ))
-                    }
-                    Ok(()) => self.uploads.write().pending += 1,
+                    self.refused(e);
                 }
-                self.queue.wake();
+                self.slices += 1;
+                let chunk_ms = self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000;
+                if self.slices * SLICE_MS >= chunk_ms {
+                    self.seal().await;
+                }
             }
             RecorderEvent::Stopped => {
+                // The last chunk is as long as the recording left it.
+                if self.slices > 0 {
+                    self.seal().await;
+                }
                 self.recorder = None;
                 self.view.write().recording = false;
                 if self.stopped {
@@ -122,5 +122,23 @@ impl Session {
                 self.queue.wake();
             }
         }
+    }
+
+    /// Turns the current chunk's slices into the chunk the queue uploads.
+    async fn seal(&mut self) {
+        let index = self.next_index.unwrap_or(0);
+        match chunk_store::seal(self.creds.room_id, self.creds.participant_id, index).await {
+            Ok(()) => self.uploads.write().pending += 1,
+            Err(e) => self.refused(e),
+        }
+        self.next_index = Some(index + 1);
+        self.slices = 0;
+        self.queue.wake();
+    }
+
+    fn refused(&mut self, e: chunk_store::StoreError) {
+        self.view.write().problem = Some(format!(
+            "This browser refused to keep the recording (storage full?): {e}"
+        ));
     }
 }
