@@ -115,6 +115,10 @@ async function record(roomId, inviteUrl) {
     await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
     result.reloadGapMs = Date.now() - recordingFrom - recordMs / 2;
     log(`guest recording again after ${result.reloadGapMs} ms`);
+    // The page says what it found of the recording before the reload.
+    const notice = await guest.page.waitForSelector('[data-recovered]', { timeout: 10000 });
+    result.recoveredNotice = await notice.textContent();
+    log(`the guest sees: ${result.recoveredNotice}`);
   } else if (scenario === 'offline') {
     await sleep(4000);
     log('guest offline for 15 s');

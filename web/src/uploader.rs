@@ -27,6 +27,9 @@ pub struct UploadProgress {
     pub finished: bool,
     /// Plain words on why uploads are waiting, while they are.
     pub problem: Option<String>,
+    /// Chunks an earlier page of this participant left unsealed (it was
+    /// reloaded, crashed or closed), sealed and queued by this one.
+    pub recovered: u32,
 }
 
 /// Wakes the queue (a new chunk was stored, or the recording ended).

@@ -283,6 +283,9 @@ async fn browser_guest_reload_mid_recording_loses_no_chunk() {
         lost_ms <= 1_000,
         "the reload lost {lost_ms} ms of recording"
     );
+    // The reloaded page told the guest what it found and sent.
+    let notice = result["recoveredNotice"].as_str().unwrap_or_default();
+    assert!(notice.contains("Recording kept on this device"), "{result}");
     // The render fills the reload's gap: final.mp4 still lasts the whole recording.
     assert_final_mp4(&env, &server, &result).await;
 }

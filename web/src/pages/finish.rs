@@ -6,7 +6,7 @@ use zencast_events::protocol::{FileView, RenderStatus};
 use zencast_events::{Layout, OutputKind, ParticipantId};
 
 use crate::api;
-use crate::pages::widgets::Progress;
+use crate::pages::widgets::{Progress, Recovered};
 use crate::studio_session::session;
 
 #[component]
@@ -119,6 +119,7 @@ pub fn Finish(room: String) -> Element {
             if let Some(p) = uploads.problem.clone() {
                 p { class: "notice", role: "status", "{p}" }
             }
+            Recovered { count: uploads.recovered, waiting: uploads.pending }
             h2 { "Your upload" }
             Progress { label: "Chunks stored".to_string(), done: stored, total: total }
             p { class: "muted",

@@ -7,7 +7,7 @@ use zencast_events::protocol::RoomStatus;
 
 use crate::app::Route;
 use crate::browser::{attach_stream, copy_to_clipboard, now_ms, sleep};
-use crate::pages::widgets::{clock, Progress};
+use crate::pages::widgets::{clock, Progress, Recovered};
 use crate::studio_session::{session, Command, Connection, Tile};
 
 #[component]
@@ -92,6 +92,7 @@ pub fn Studio(room: String) -> Element {
             if let Some(p) = uploads.problem.clone() {
                 p { class: "notice", role: "status", "{p}" }
             }
+            Recovered { count: uploads.recovered, waiting: uploads.pending }
             if let Some(link) = invite {
                 div { class: "invite",
                     span { "Invite link for guests" }

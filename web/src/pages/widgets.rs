@@ -30,6 +30,25 @@ pub fn Progress(label: String, done: u32, total: u32) -> Element {
     }
 }
 
+/// Says plainly that recording an earlier page left behind (a reload, a
+/// crash, a closed tab) was found on this device, and whether it is sent.
+#[component]
+pub fn Recovered(count: u32, waiting: u32) -> Element {
+    if count == 0 {
+        return rsx! {};
+    }
+    let state = if waiting > 0 {
+        "uploading it now"
+    } else {
+        "it is uploaded"
+    };
+    rsx! {
+        p { class: "notice", role: "status", "data-recovered": "{count}",
+            "Recording kept on this device from before the page was reloaded or closed ({count} chunk(s)): {state}."
+        }
+    }
+}
+
 /// Minutes and seconds, `mm:ss`.
 pub fn clock(ms: f64) -> String {
     let s = (ms / 1000.0).max(0.0) as u64;

@@ -134,8 +134,9 @@ async fn run(
     // What an earlier page of this participant recorded and did not seal (it
     // was reloaded, crashed or closed): sealed into chunks before this page
     // records or uploads, so they are numbered and sent like any other.
+    let mut uploads = handle.uploads;
     match chunk_store::recover(creds.room_id, creds.participant_id).await {
-        Ok(_) => {}
+        Ok(n) => uploads.write().recovered = n,
         Err(e) => {
             view.write().problem = Some(format!(
                 "The recording kept on this device could not be read: {e}"
