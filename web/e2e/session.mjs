@@ -60,6 +60,16 @@ async function createSession() {
   await host.page.fill('#host-name', 'Hana Host');
   await host.page.selectOption('#layout', 'side-by-side');
   await host.page.fill('#chunk-seconds', process.env.CHUNK_SECONDS || '2');
+  // The host sees their camera and microphone before the session, and picks
+  // a microphone other than the default: the studio must record that one.
+  await host.page.waitForFunction(() => document.querySelector('#preview')?.videoWidth > 0);
+  await host.page.waitForFunction(() => Number(document.querySelector('.level')?.dataset.level) > 0, null, { timeout: 15000 });
+  await host.page.waitForFunction(() => document.querySelectorAll('#microphone option').length > 1);
+  const chosenMicrophone = await host.page.$eval('#microphone', (s) => {
+    s.selectedIndex = s.options.length - 1;
+    s.dispatchEvent(new Event('change', { bubbles: true }));
+    return s.options[s.selectedIndex].textContent;
+  });
   await shot(host.page, 'home');
   await host.page.click('#create-session');
   await host.page.waitForURL(/\/studio\//);
@@ -67,6 +77,12 @@ async function createSession() {
   const inviteUrl = await host.page.inputValue('#invite-link');
   log('room', roomId);
   console.log(`ZENCAST_ROOM ${roomId}`);
+  // The studio opened the microphone the host picked.
+  const ownTrack = () => document.querySelector('.tile[data-me="true"] video')?.srcObject?.getAudioTracks()[0]?.label;
+  await host.page.waitForFunction(ownTrack);
+  const hostMicrophone = await host.page.evaluate(ownTrack);
+  log(`host picked "${chosenMicrophone}", the studio records "${hostMicrophone}"`);
+  if (hostMicrophone !== chosenMicrophone) throw new Error(`the studio opened "${hostMicrophone}", not the chosen "${chosenMicrophone}"`);
 
   return { roomId, inviteUrl };
 }

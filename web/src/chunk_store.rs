@@ -1,8 +1,8 @@
 //! The recording on this device until the server has it, in IndexedDB.
 //!
-//! - `slices`: what the recorder delivers every second, keyed
+//! - `slices`: what the recorder delivers every half second, keyed
 //!   `{room}/{participant}/{index:08}/{slice:05}`, kept as it arrives, so a
-//!   reload, a crash or a closed tab loses at most the last second.
+//!   reload, a crash or a closed tab loses about the last half second.
 //! - `chunks`: a chunk's slices joined into one blob once it is whole (the
 //!   room's chunk length, or the recorder stopped, or its page is gone),
 //!   keyed `{room}/{participant}/{index:08}`; the upload queue sends these

@@ -1,5 +1,5 @@
 //! The local recording: a MediaRecorder on the participant's own stream,
-//! handing over what it recorded every second ([`SLICE_MS`]), whatever the
+//! handing over what it recorded every half second ([`SLICE_MS`]), whatever the
 //! room's chunk length: what the browser holds in memory is what a crash
 //! loses. Its events go into a channel, in order, for the studio session to
 //! store and gather into chunks.
@@ -41,7 +41,7 @@ const KEYFRAME_MS: f64 = 2000.0;
 
 /// How often the recorder hands over what it has: at most this much of the
 /// recording exists only in the browser's memory.
-pub const SLICE_MS: u32 = 1_000;
+pub const SLICE_MS: u32 = 500;
 
 pub fn best_mime_type() -> &'static str {
     CODECS

@@ -144,8 +144,4 @@ impl ClockSync {
     pub fn offset_ms(&self) -> f64 {
         self.best.map_or(0.0, |(_, offset)| offset)
     }
-
-    pub fn to_server(&self, local_ms: f64) -> f64 {
-        local_ms + self.offset_ms()
-    }
 }

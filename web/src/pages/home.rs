@@ -1,4 +1,5 @@
-//! Home: create a session, then go to the studio as its host.
+//! Home: the host names the session, picks a camera and a microphone (with
+//! a live preview and a level meter, as guests do), and goes to the studio.
 
 use dioxus::prelude::*;
 use zencast_events::{Layout, Role};
@@ -6,6 +7,7 @@ use zencast_events::{Layout, Role};
 use crate::api;
 use crate::app::Route;
 use crate::credentials::Credentials;
+use crate::pages::devices::{use_device_choice, DevicePickers, DevicePreview};
 
 const LAYOUTS: [(Layout, &str); 4] = [
     (Layout::Grid, "Grid"),
@@ -22,6 +24,7 @@ pub fn Home() -> Element {
     let mut chunk_seconds = use_signal(|| "10".to_string());
     let mut problem = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
+    let choice = use_device_choice(problem);
 
     let create = move |e: FormEvent| {
         e.prevent_default();
@@ -47,10 +50,12 @@ pub fn Home() -> Element {
                         role: Role::Host,
                         display_name: name,
                         invite_url: Some(created.invite_url),
-                        camera_id: None,
-                        microphone_id: None,
+                        camera_id: choice.camera.peek().clone(),
+                        microphone_id: choice.microphone.peek().clone(),
                     }
                     .save();
+                    // The studio opens the devices again for itself.
+                    choice.release();
                     navigator().push(Route::Studio {
                         room: created.room_id.to_string(),
                     });
@@ -64,10 +69,11 @@ pub fn Home() -> Element {
     };
 
     rsx! {
-        section { class: "card narrow",
-            h1 { "New session" }
-            p { class: "muted", "Everyone records in full quality on their own device; the recording uploads while you talk, and Zencast puts it together when you finish." }
-            form { id: "create", onsubmit: create,
+        section { class: "card join",
+            DevicePreview { choice }
+            form { id: "create", class: "join-form", onsubmit: create,
+                h1 { "New session" }
+                p { class: "muted", "Everyone records in full quality on their own device; the recording uploads while you talk, and Zencast puts it together when you finish." }
                 label { "Title"
                     input { id: "title", value: "{title}", placeholder: "Episode 12: on slow software", oninput: move |e| title.set(e.value()) }
                 }
@@ -89,6 +95,7 @@ pub fn Home() -> Element {
                 label { "Chunk length (seconds)"
                     input { id: "chunk-seconds", r#type: "number", min: "1", max: "60", value: "{chunk_seconds}", oninput: move |e| chunk_seconds.set(e.value()) }
                 }
+                DevicePickers { choice }
                 if let Some(p) = problem() {
                     p { class: "problem", role: "alert", "{p}" }
                 }

@@ -33,9 +33,10 @@ use crate::chunk_store;
 use crate::credentials::Credentials;
 use crate::media;
 use crate::peers::{Peer, PeerEvent};
-use crate::recorder::{Recorder, RecorderEvent};
+use crate::recorder::Recorder;
 use crate::socket::{ClockSync, Socket, SocketEvent};
 use crate::uploader::{self, UploadProgress, UploadQueue};
+use recording::Kept;
 
 pub use view::{Connection, StudioView, Tile};
 
@@ -83,7 +84,7 @@ pub fn session(room: &str) -> SessionHandle {
 enum Input {
     Socket(u32, SocketEvent),
     Peer(ParticipantId, u32, PeerEvent),
-    Recorder(RecorderEvent),
+    Recorder(Kept),
     Command(Command),
     Tick,
 }
@@ -107,11 +108,8 @@ struct Session {
     peer_events: UnboundedSender<(ParticipantId, u32, PeerEvent)>,
     local: Option<MediaStream>,
     recorder: Option<Recorder>,
-    recorder_events: UnboundedSender<RecorderEvent>,
-    segment_start_ms: Option<f64>,
+    recorder_events: UnboundedSender<Kept>,
     next_index: Option<u32>,
-    /// Slices of chunk `next_index` kept so far.
-    slices: u32,
     /// The host stopped the recording: no recorder starts again in this page.
     stopped: bool,
     ticks: u32,
@@ -183,9 +181,7 @@ async fn run(
         local: None,
         recorder: None,
         recorder_events: recorder_tx,
-        segment_start_ms: None,
         next_index: None,
-        slices: 0,
         stopped: false,
         ticks: 0,
     };

@@ -1,6 +1,7 @@
 //! The session's recorder: started while the room records (a new segment after
 //! a reload, numbered on from every chunk stored or waiting), stopped when the
-//! host stops. Each second's slice is kept in IndexedDB as it arrives; once a
+//! host stops. Each half-second slice is kept in IndexedDB as it arrives (by a task of
+//! its own, [`keep`]); once a
 //! chunk's slices make the room's chunk length (or the recorder stops) they
 //! are sealed into the numbered chunk the upload queue sends.
 
@@ -12,6 +13,10 @@ use super::Session;
 use crate::api;
 use crate::browser::now_ms;
 use crate::chunk_store;
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::StreamExt;
+use zencast_events::{ParticipantId, RoomId};
+
 use crate::recorder::{Recorder, RecorderEvent, SLICE_MS};
 
 impl Session {
@@ -54,9 +59,21 @@ impl Session {
                 .max();
             self.next_index = Some(highest.map_or(0, |h| h + 1));
         }
-        self.slices = 0;
-        match Recorder::start(&local, self.recorder_events.clone()) {
+        let (slices_tx, slices) = unbounded();
+        match Recorder::start(&local, slices_tx) {
             Ok(recorder) => {
+                let keeper = Keeper {
+                    room: self.creds.room_id,
+                    me: self.creds.participant_id,
+                    first_index: self.next_index.unwrap_or(0),
+                    chunk_ms: self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000,
+                    offset_ms: self.clock.offset_ms(),
+                };
+                wasm_bindgen_futures::spawn_local(keep(
+                    keeper,
+                    slices,
+                    self.recorder_events.clone(),
+                ));
                 self.recorder = Some(recorder);
                 self.view.write().recording = true;
             }
@@ -86,33 +103,15 @@ impl Session {
         self.view.write().stopped = true;
     }
 
-    pub(super) async fn on_recorder(&mut self, event: RecorderEvent) {
+    pub(super) async fn on_recorder(&mut self, event: Kept) {
         match event {
-            RecorderEvent::Started { local_ms } => {
-                self.segment_start_ms = Some(self.clock.to_server(local_ms))
+            Kept::Sealed(index) => {
+                self.next_index = Some(index + 1);
+                self.uploads.write().pending += 1;
+                self.queue.wake();
             }
-            RecorderEvent::Slice(blob) => {
-                let index = self.next_index.unwrap_or(0);
-                let start = self
-                    .segment_start_ms
-                    .unwrap_or_else(|| self.clock.to_server(now_ms()));
-                let (room, me) = (self.creds.room_id, self.creds.participant_id);
-                if let Err(e) =
-                    chunk_store::put_slice(room, me, index, self.slices, start, &blob).await
-                {
-                    self.refused(e);
-                }
-                self.slices += 1;
-                let chunk_ms = self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000;
-                if self.slices * SLICE_MS >= chunk_ms {
-                    self.seal().await;
-                }
-            }
-            RecorderEvent::Stopped => {
-                // The last chunk is as long as the recording left it.
-                if self.slices > 0 {
-                    self.seal().await;
-                }
+            Kept::Refused(e) => self.refused(e),
+            Kept::Stopped => {
                 self.recorder = None;
                 self.view.write().recording = false;
                 if self.stopped {
@@ -124,21 +123,78 @@ impl Session {
         }
     }
 
-    /// Turns the current chunk's slices into the chunk the queue uploads.
-    async fn seal(&mut self) {
-        let index = self.next_index.unwrap_or(0);
-        match chunk_store::seal(self.creds.room_id, self.creds.participant_id, index).await {
-            Ok(()) => self.uploads.write().pending += 1,
-            Err(e) => self.refused(e),
-        }
-        self.next_index = Some(index + 1);
-        self.slices = 0;
-        self.queue.wake();
-    }
-
     fn refused(&mut self, e: chunk_store::StoreError) {
         self.view.write().problem = Some(format!(
             "This browser refused to keep the recording (storage full?): {e}"
         ));
+    }
+}
+
+/// What the slice keeper tells the session.
+pub(super) enum Kept {
+    /// Chunk `index` is sealed and waits for upload.
+    Sealed(u32),
+    /// IndexedDB refused to keep a slice or a chunk.
+    Refused(chunk_store::StoreError),
+    /// The recorder delivered its last slice, and it is sealed.
+    Stopped,
+}
+
+/// Where one recorder's slices go.
+struct Keeper {
+    room: RoomId,
+    me: ParticipantId,
+    /// The index its first chunk gets (numbered on from everything stored
+    /// or waiting).
+    first_index: u32,
+    chunk_ms: u32,
+    /// Server time minus local time, when the recorder started.
+    offset_ms: f64,
+}
+
+/// Keeps one recorder's slices in IndexedDB as they arrive and seals each
+/// chunk once it has the room's chunk length (or the recorder stopped). A
+/// task of its own: a slice waits for nothing but its write, not for what
+/// the session is doing (an HTTP call, a socket frame), so what a crash
+/// loses stays at about one slice.
+async fn keep(
+    k: Keeper,
+    mut slices: UnboundedReceiver<RecorderEvent>,
+    session: UnboundedSender<Kept>,
+) {
+    let tell = |kept: Kept| {
+        let _ = session.unbounded_send(kept);
+    };
+    let seal = |index: u32| async move {
+        match chunk_store::seal(k.room, k.me, index).await {
+            Ok(()) => Kept::Sealed(index),
+            Err(e) => Kept::Refused(e),
+        }
+    };
+    let (mut index, mut count, mut start) = (k.first_index, 0u32, None);
+    while let Some(event) = slices.next().await {
+        match event {
+            RecorderEvent::Started { local_ms } => start = Some(local_ms + k.offset_ms),
+            RecorderEvent::Slice(blob) => {
+                let at = start.unwrap_or_else(|| now_ms() + k.offset_ms);
+                if let Err(e) = chunk_store::put_slice(k.room, k.me, index, count, at, &blob).await
+                {
+                    tell(Kept::Refused(e));
+                }
+                count += 1;
+                if count * SLICE_MS >= k.chunk_ms {
+                    tell(seal(index).await);
+                    (index, count) = (index + 1, 0);
+                }
+            }
+            RecorderEvent::Stopped => {
+                // The last chunk is as long as the recording left it.
+                if count > 0 {
+                    tell(seal(index).await);
+                }
+                tell(Kept::Stopped);
+                return;
+            }
+        }
     }
 }
