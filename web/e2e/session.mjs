@@ -70,6 +70,11 @@ async function createSession() {
     s.dispatchEvent(new Event('change', { bubbles: true }));
     return s.options[s.selectedIndex].textContent;
   });
+  // The preview follows the choice.
+  await host.page.waitForFunction((label) => {
+    const preview = document.querySelector('#preview');
+    return preview?.srcObject?.getAudioTracks()[0]?.label === label && preview.videoWidth > 0 && !preview.paused;
+  }, chosenMicrophone);
   await shot(host.page, 'home');
   await host.page.click('#create-session');
   await host.page.waitForURL(/\/studio\//);
