@@ -128,13 +128,16 @@ async function record(roomId, inviteUrl) {
   const result = { roomId, scenario };
 
   if (scenario === 'reload') {
-    await sleep(recordMs / 2);
+    // Between chunk boundaries (7 s of 10 s chunks): what the reload cuts is
+    // a chunk in progress, which the next page must find and send.
+    const reloadAfter = recordMs * 0.35;
+    await sleep(reloadAfter);
     log('reloading the guest');
     // The moment the page goes: what its recorder had not handed over is lost.
     result.reloadAtMs = Date.now();
     await guest.page.reload();
     await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
-    result.reloadGapMs = Date.now() - recordingFrom - recordMs / 2;
+    result.reloadGapMs = Date.now() - recordingFrom - reloadAfter;
     log(`guest recording again after ${result.reloadGapMs} ms`);
     // The page says what it found of the recording before the reload.
     const notice = await guest.page.waitForSelector('[data-recovered]', { timeout: 10000 });

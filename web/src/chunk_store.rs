@@ -66,14 +66,14 @@ async fn open() -> Result<Rexie, StoreError> {
         .await?)
 }
 
-/// Runs `work` on `store` in one transaction and waits for its commit.
+/// Runs `work` on `stores` in one transaction and waits for its commit.
 async fn write(
-    store: &str,
-    work: impl AsyncFnOnce(&rexie::Store) -> Result<(), StoreError>,
+    stores: &[&str],
+    work: impl AsyncFnOnce(&rexie::Transaction) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let db = open().await?;
-    let tx = db.transaction(&[store], TransactionMode::ReadWrite)?;
-    work(&tx.store(store)?).await?;
+    let tx = db.transaction(stores, TransactionMode::ReadWrite)?;
+    work(&tx).await?;
     let done = tx.done().await?;
     db.close();
     if done.is_committed() {
@@ -89,7 +89,19 @@ pub async fn remove(
     index: u32,
 ) -> Result<(), StoreError> {
     let at = key(room, participant, index);
-    write(STORE, async |store| Ok(store.delete(at).await?)).await
+    write(&[STORE], async |tx| Ok(tx.store(STORE)?.delete(at).await?)).await
+}
+
+/// What `work` reads from `store`, in one read-only transaction.
+async fn read<T>(
+    store: &str,
+    work: impl AsyncFnOnce(&rexie::Store) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let db = open().await?;
+    let tx = db.transaction(&[store], TransactionMode::ReadOnly)?;
+    let read = work(&tx.store(store)?).await;
+    db.close();
+    read
 }
 
 /// This participant's waiting chunks, in index order.
@@ -97,13 +109,11 @@ pub async fn pending(
     room: RoomId,
     participant: ParticipantId,
 ) -> Result<Vec<PendingChunk>, StoreError> {
-    let db = open().await?;
-    let tx = db.transaction(&[STORE], TransactionMode::ReadOnly)?;
-    let all = tx
-        .store(STORE)?
-        .get_all(Some(under(&format!("{room}/{participant}/"))?), None)
-        .await?;
-    db.close();
+    let mine = under(&format!("{room}/{participant}/"))?;
+    let all = read(STORE, async |store| {
+        Ok(store.get_all(Some(mine), None).await?)
+    })
+    .await?;
     let mut out = vec![];
     for record in all {
         let field = |name: &str| Reflect::get(&record, &name.into());
@@ -149,8 +159,8 @@ pub async fn put_slice(
     )?;
     Reflect::set(&record, &"blob".into(), blob)?;
     let at = slice_key(room, participant, index, slice);
-    write(SLICES, async |store| {
-        store.put(&record, Some(&at)).await?;
+    write(&[SLICES], async |tx| {
+        tx.store(SLICES)?.put(&record, Some(&at)).await?;
         Ok(())
     })
     .await
@@ -160,12 +170,13 @@ pub async fn put_slice(
 /// forgets the slices, in one transaction: a crash leaves one or the other.
 /// Nothing happens when the chunk has no slices.
 pub async fn seal(room: RoomId, participant: ParticipantId, index: u32) -> Result<(), StoreError> {
-    let db = open().await?;
-    let tx = db.transaction(&[STORE, SLICES], TransactionMode::ReadWrite)?;
-    let slices = tx.store(SLICES)?;
-    let range = under(&format!("{room}/{participant}/{index:08}/"))?;
-    let parts = slices.get_all(Some(range.clone()), None).await?;
-    if let Some(first) = parts.first() {
+    write(&[STORE, SLICES], async |tx| {
+        let slices = tx.store(SLICES)?;
+        let range = under(&format!("{room}/{participant}/{index:08}/"))?;
+        let parts = slices.get_all(Some(range.clone()), None).await?;
+        let Some(first) = parts.first() else {
+            return Ok(());
+        };
         let recording_start = Reflect::get(first, &"recordingStart".into())?;
         let blobs = js_sys::Array::new();
         for part in &parts {
@@ -180,27 +191,20 @@ pub async fn seal(room: RoomId, participant: ParticipantId, index: u32) -> Resul
             .put(&record, Some(&key(room, participant, index)))
             .await?;
         slices.delete(range.into()).await?;
-    }
-    let done = tx.done().await?;
-    db.close();
-    if done.is_committed() {
         Ok(())
-    } else {
-        Err(StoreError("the IndexedDB transaction was aborted".into()))
-    }
+    })
+    .await
 }
 
 /// Seals every chunk this participant left unsealed: a page that was
 /// reloaded, crashed or closed while recording. Call it before this page
 /// records (its slices would be sealed too early).
 pub async fn recover(room: RoomId, participant: ParticipantId) -> Result<u32, StoreError> {
-    let db = open().await?;
-    let tx = db.transaction(&[SLICES], TransactionMode::ReadOnly)?;
-    let keys = tx
-        .store(SLICES)?
-        .get_all_keys(Some(under(&format!("{room}/{participant}/"))?), None)
-        .await?;
-    db.close();
+    let mine = under(&format!("{room}/{participant}/"))?;
+    let keys = read(SLICES, async |store| {
+        Ok(store.get_all_keys(Some(mine), None).await?)
+    })
+    .await?;
     let mut indexes: Vec<u32> = keys
         .iter()
         .filter_map(|k| k.as_string()?.split('/').nth(2)?.parse().ok())
