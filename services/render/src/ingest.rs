@@ -160,11 +160,14 @@ impl Ingest {
         let entry = (0..k)
             .rev()
             .find(|i| piece.chunks[*i].resync_at.is_some() && !piece.chunks[*i].rejected);
+        // Where decoding can resume inside this chunk: its first cluster
+        // opening on a keyframe (WebM) or its first fragment (MP4).
         let own_resync = header
             .as_deref()
             .ok()
             .and_then(|h| Some((h, media::container_of(h)?)))
-            .and_then(|(h, c)| media::resync_offset(h, &bytes, c));
+            .and_then(|(h, c)| media::resync_offset(h, &bytes, c))
+            .map(|o| o as u64);
         let slice = match (entry, &piece.header_from, own_resync) {
             (Some(i), _, _) if header.is_ok() => Slice {
                 chunks: piece.chunks[i..=k].to_vec(),
@@ -178,7 +181,7 @@ impl Ingest {
             },
             (_, Some(head), Some(at)) => Slice {
                 chunks: vec![chunk.clone()],
-                resync_at: Some(at as u64),
+                resync_at: Some(at),
                 header_from: Some(head.clone()),
             },
             // After a gap, no cluster yet to enter at: nothing decodable so
@@ -215,11 +218,6 @@ impl Ingest {
                 ))
             }
         };
-        let resync_at = header
-            .as_deref()
-            .ok()
-            .and_then(|h| media::resync_offset(h, &bytes, container))
-            .map(|o| o as u64);
         let dir = media::scratch(&s.work_dir, "ingest-").await?;
         let file = dir.path().join("slice.in");
         media::reassemble(&r.store, &slice, &file).await?;
@@ -282,7 +280,7 @@ impl Ingest {
             video_codec: info.video_codec,
             audio_codec: info.audio_codec,
             media_end_ms: (end.max(before) * 1000.0).round() as i64,
-            resync_at,
+            resync_at: own_resync,
         })
     }
 }

@@ -51,6 +51,14 @@ pub fn prefix(room: RoomId, layout: Layout, spec: &WindowSpec, plan: &Plan) -> S
     )
 }
 
+/// What a name label is drawn from: the font, the name, the tile.
+fn label_hash(font: &Path, name: &str, rect: layout::Rect) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (font, name, rect).hash(&mut h);
+    h.finish()
+}
+
 /// Where in an input (seconds after its first packet, as ffmpeg's `-ss`
 /// counts) the video pass starts decoding for a window that begins at
 /// `window_at` in the recorder's time: a little before it, so a frame shows
@@ -264,7 +272,9 @@ impl WindowRenderer {
     }
 
     /// The name labels of the composition's tiles (none without a font),
-    /// in the order the video pass takes them.
+    /// in the order the video pass takes them. A label depends only on the
+    /// font, the name and the tile, so every window of a session shares it:
+    /// drawn once on this machine and kept in the work directory's `labels`.
     async fn labels(
         &self,
         dir: &Path,
@@ -274,13 +284,24 @@ impl WindowRenderer {
         let Some(font) = &self.settings.encoding.font else {
             return Ok(Vec::new());
         };
+        let cache = self.settings.work_dir.join("labels");
+        tokio::fs::create_dir_all(&cache).await?;
         let tiles = graph::labelled_tiles(composition, tracks.len());
         futures::future::try_join_all(tiles.into_iter().enumerate().map(|(k, (t, rect))| {
-            let out = dir.join(format!("label-{k}.png"));
-            let args = graph::label_args(font, &tracks[t].name_file, rect, &out);
+            let name_file = &tracks[t].name_file;
+            let cache = &cache;
             async move {
+                let name = tokio::fs::read_to_string(name_file).await?;
+                let kept = cache.join(format!("{:016x}.png", label_hash(font, &name, rect)));
+                if tokio::fs::try_exists(&kept).await? {
+                    return Ok(kept);
+                }
+                let out = dir.join(format!("label-{k}.png"));
+                let args = graph::label_args(font, name_file, rect, &out);
                 run(&self.settings.ffmpeg, args, None).await?;
-                Ok::<_, RenderError>(out)
+                // Whole or not at all: another window may be reading it.
+                tokio::fs::rename(&out, &kept).await?;
+                Ok::<_, RenderError>(kept)
             }
         }))
         .await
