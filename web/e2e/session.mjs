@@ -228,6 +228,8 @@ async function refusals(roomId, inviteUrl) {
     await page.goto(inviteUrl);
     await page.fill('#display-name', 'Dee Denied');
     result.denied = await (await page.waitForSelector('.problem[role="alert"]')).textContent();
+    // Without devices there is nothing to record: the page does not let them in.
+    result.joinDisabled = await page.$eval('#join-session', (b) => b.disabled);
     await shot(page, 'permission-denied');
   } finally {
     await strict.close();

@@ -321,7 +321,8 @@ async fn browser_host_sees_a_guest_chunk_that_does_not_decode_while_recording() 
 async fn browser_guests_who_cannot_take_part_are_told_why() {
     // A browser that refuses the camera and microphone, and a full room: each
     // page says what happened and what to do, in words (screenshots of both
-    // in docs/screenshots, taken by this scenario).
+    // in docs/screenshots, taken by this scenario); without devices the Join
+    // button stays off, so nobody takes a seat they cannot record from.
     let env = TestEnv::new();
     let server = spawn(&env);
     let result = run_browser(&server, "refusals", &[]).await;
@@ -330,6 +331,7 @@ async fn browser_guests_who_cannot_take_part_are_told_why() {
         denied.contains("needs your camera and microphone") && denied.contains("Allow them"),
         "{result}"
     );
+    assert_eq!(result["joinDisabled"], true, "{result}");
     let full = result["full"].as_str().unwrap_or_default();
     assert!(full.contains("This session is full"), "{result}");
     // Nobody joined beyond the seats: the log agrees with the page.

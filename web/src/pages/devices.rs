@@ -25,6 +25,12 @@ pub struct DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// Whether the chosen devices are open: until they are, there is
+    /// nothing to record, so the page does not let anyone in.
+    pub fn ready(&self) -> bool {
+        self.preview.read().is_some()
+    }
+
     /// Lets the devices go (before the studio opens them for itself).
     pub fn release(mut self) {
         if let Some(stream) = self.preview.peek().as_ref() {

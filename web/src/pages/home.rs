@@ -99,7 +99,7 @@ pub fn Home() -> Element {
                 if let Some(p) = problem() {
                     p { class: "problem", role: "alert", "{p}" }
                 }
-                button { id: "create-session", r#type: "submit", disabled: busy(), "Create session" }
+                button { id: "create-session", r#type: "submit", disabled: busy() || !choice.ready(), "Create session" }
             }
         }
     }

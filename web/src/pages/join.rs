@@ -83,7 +83,7 @@ pub fn Join(room: String, invite: String) -> Element {
                 if let Some(p) = problem() {
                     p { class: "problem", role: "alert", "{p}" }
                 }
-                button { id: "join-session", r#type: "submit", disabled: busy(), "Join" }
+                button { id: "join-session", r#type: "submit", disabled: busy() || !choice.ready(), "Join" }
             }
         }
     }
