@@ -5,7 +5,9 @@
 //! # Layout
 //! - [`stream`]: the `ZENCAST_EVENTS` stream and its durable consumers.
 //! - [`subjects`]: every subject and stream name, from one prefix.
+//! - [`set_aside`]: the messages JetStream stopped delivering (`max_deliver`).
 
+pub mod set_aside;
 pub mod stream;
 pub mod subjects;
 

@@ -25,6 +25,25 @@ pub const INGEST_CONSUMER: &str = "ingest";
 /// The render workers' consumer of window jobs.
 pub const WINDOW_CONSUMER: &str = "window";
 
+/// Deliveries of one message to an event consumer before JetStream sets it
+/// aside and says so in an advisory (see `set_aside`). Every duty these
+/// consumers serve is re-driven from Postgres by its reconciler, so a message
+/// set aside delays its duty by one reconciler pass instead of holding a
+/// consumer for ever; failures come back at growing intervals
+/// (`retry_delay`), so 20 deliveries span about 14 minutes of failing.
+pub const MAX_DELIVER: i64 = 20;
+/// The render consumer's bound: its messages are handed back every ack wait
+/// while another worker renders the room, which is waiting, not failing;
+/// 1,000 deliveries are more than eight hours of that.
+pub const RENDER_MAX_DELIVER: i64 = 1000;
+
+/// How long a message that failed for the `delivered`th time waits before it
+/// comes back: 1 s, doubling up to a minute.
+pub fn retry_delay(delivered: i64) -> Duration {
+    let doublings = delivered.clamp(1, 7) - 1;
+    Duration::from_secs((1u64 << doublings).min(60))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {
     #[error("cannot create or read stream {0}: {1}")]
@@ -81,16 +100,20 @@ pub async fn ensure_consumer(
     subjects: &Subjects,
     name: &str,
     ack_wait: Duration,
+    max_deliver: i64,
 ) -> Result<consumer::PullConsumer, StreamError> {
-    ensure_filtered_consumer(stream, name, subjects.all_events(), ack_wait).await
+    ensure_filtered_consumer(stream, name, subjects.all_events(), ack_wait, max_deliver).await
 }
 
-/// The durable pull consumer `name` over the events matching `filter`.
+/// The durable pull consumer `name` over the events matching `filter`. A
+/// consumer that exists keeps its configuration (nats-server 2.9 cannot
+/// change most of it): delete it to take a new `max_deliver`.
 pub async fn ensure_filtered_consumer(
     stream: &stream::Stream,
     name: &str,
     filter: String,
     ack_wait: Duration,
+    max_deliver: i64,
 ) -> Result<consumer::PullConsumer, StreamError> {
     stream
         .get_or_create_consumer(
@@ -102,6 +125,7 @@ pub async fn ensure_filtered_consumer(
                 ack_wait,
                 deliver_policy: consumer::DeliverPolicy::All,
                 max_ack_pending: 10_000,
+                max_deliver,
                 ..Default::default()
             },
         )

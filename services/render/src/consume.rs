@@ -9,14 +9,18 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
+use zencast_nats::stream::retry_delay;
 
 /// What to do with a message once handled.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Next {
     /// Done with it: completed, failed for good, or not a job.
     Ack,
-    /// Look again after this long.
+    /// Look again after this long (waiting, not failing).
     RetryIn(Duration),
+    /// Handling failed: again after a delay that grows with each delivery,
+    /// until the consumer's `max_deliver` sets it aside.
+    Failed,
 }
 
 /// Handles `consumer`'s messages one by one with `handle`, acknowledging
@@ -40,6 +44,10 @@ where
             let _ = match handle(m.clone()).await {
                 Next::Ack => m.double_ack().await,
                 Next::RetryIn(d) => m.ack_with(AckKind::Nak(Some(d))).await,
+                Next::Failed => {
+                    let delivered = m.info().map_or(1, |i| i.delivered);
+                    m.ack_with(AckKind::Nak(Some(retry_delay(delivered)))).await
+                }
             };
         }
     }

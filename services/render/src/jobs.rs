@@ -229,11 +229,7 @@ pub async fn run_windows(jobs: Arc<Jobs>, consumer: PullConsumer, shutdown: Shut
                 let Ok(job) = serde_json::from_slice::<WindowJob>(&m.payload) else {
                     return Next::Ack;
                 };
-                retry_on_error(
-                    "window job",
-                    jobs.attend(&job).await,
-                    Duration::from_secs(2),
-                )
+                retry_on_error("window job", jobs.attend(&job).await)
             }
         })
     })
@@ -258,23 +254,19 @@ pub async fn run_ingest(ingest: Arc<Ingest>, consumer: PullConsumer, shutdown: S
                 let Some((room, participant)) = chunk else {
                     return Next::Ack;
                 };
-                retry_on_error(
-                    "ingest",
-                    ingest.attend(room, participant).await,
-                    Duration::from_secs(1),
-                )
+                retry_on_error("ingest", ingest.attend(room, participant).await)
             }
         })
     })
     .await
 }
 
-fn retry_on_error(what: &str, result: Result<(), RenderError>, delay: Duration) -> Next {
+fn retry_on_error(what: &str, result: Result<(), RenderError>) -> Next {
     match result {
         Ok(()) => Next::Ack,
         Err(e) => {
             tracing::warn!(error = %e, "{what} failed; retrying");
-            Next::RetryIn(delay)
+            Next::Failed
         }
     }
 }

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub publish_failures: Counter,
     pub events_projected: Counter,
     pub projection_gaps_filled: Counter,
+    /// Messages JetStream stopped delivering after their consumer's
+    /// `max_deliver`, by consumer.
+    pub messages_set_aside: Family<Vec<(String, String)>, Counter>,
     registry: Registry,
 }
 
@@ -60,6 +63,12 @@ impl Default for Metrics {
             "zencast_projection_gaps_filled",
             "Events the projector read from Postgres to fill a gap",
         );
+        let messages_set_aside = Family::<Vec<(String, String)>, Counter>::default();
+        registry.register(
+            "zencast_messages_set_aside",
+            "Messages JetStream set aside after their last delivery (reconcilers re-drive their duties)",
+            messages_set_aside.clone(),
+        );
         Self {
             events_appended,
             commands_rejected,
@@ -68,6 +77,7 @@ impl Default for Metrics {
             publish_failures,
             events_projected,
             projection_gaps_filled,
+            messages_set_aside,
             registry,
         }
     }

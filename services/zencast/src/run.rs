@@ -67,6 +67,11 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
     let mut http_addr = None;
     let mut s3_addr = None;
 
+    tasks.push(tokio::spawn(report_set_aside(
+        backends.clone(),
+        shutdown.clone(),
+    )));
+
     if parts.embedded_s3 && backends.config.s3_endpoint.is_none() {
         let c = &backends.config;
         let (addr, task) = crate::embedded_s3::start(
@@ -99,6 +104,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             &backends.subjects,
             stream::PROJECTOR_CONSUMER,
             stream::PROJECTOR_ACK_WAIT,
+            stream::MAX_DELIVER,
         )
         .await?;
         let projector = Projector::new(
@@ -123,6 +129,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             &backends.subjects,
             stream::RENDER_CONSUMER,
             backends.config.render_ack_wait(),
+            stream::RENDER_MAX_DELIVER,
         )
         .await?;
         worker
@@ -143,6 +150,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             stream::INGEST_CONSUMER,
             backends.subjects.event_filter(None, Some("ChunkUploaded")),
             std::time::Duration::from_secs(60),
+            stream::MAX_DELIVER,
         )
         .await?;
         let jobs_stream = stream::ensure_jobs_stream(&backends.js, &backends.subjects).await?;
@@ -191,6 +199,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
                 .subjects
                 .event_filter(None, Some("RecordingStopped")),
             std::time::Duration::from_secs(30),
+            stream::MAX_DELIVER,
         )
         .await?;
         let watcher = GraceWatcher {
@@ -297,4 +306,29 @@ pub async fn until_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Says, in the log and in `/metrics`, which messages JetStream stopped
+/// delivering after their consumer's `max_deliver` (one process of the
+/// deployment hears each).
+async fn report_set_aside(backends: Backends, shutdown: zencast_runtime::Shutdown) {
+    let streams = [backends.subjects.stream(), backends.subjects.jobs_stream()];
+    zencast_runtime::supervise("set-aside listener", shutdown, || {
+        zencast_nats::set_aside::watch(&backends.nats, &backends.js, &streams, |m| {
+            tracing::error!(
+                consumer = %m.consumer,
+                stream = %m.stream,
+                stream_seq = m.stream_seq,
+                deliveries = m.deliveries,
+                subject = m.subject.as_deref().unwrap_or("?"),
+                "message set aside after its last delivery; its duty is re-driven from Postgres"
+            );
+            backends
+                .metrics
+                .messages_set_aside
+                .get_or_create(&vec![("consumer".to_string(), m.consumer)])
+                .inc();
+        })
+    })
+    .await
 }

@@ -448,6 +448,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
         &b.subjects,
         "projector",
         zencast_nats::stream::PROJECTOR_ACK_WAIT,
+        zencast_nats::stream::MAX_DELIVER,
     )
     .await
     .unwrap();
@@ -933,4 +934,72 @@ async fn a_rebuild_that_raced_the_projector_loses_no_event() {
         .unwrap();
     assert_eq!(check.behind, 0);
     assert!(check.differences.is_empty(), "{:?}", check.differences);
+}
+
+/// The next message of `consumer`, if one comes within `wait`.
+async fn next_message(
+    consumer: &async_nats::jetstream::consumer::PullConsumer,
+    wait: Duration,
+) -> Option<async_nats::jetstream::Message> {
+    use futures::StreamExt;
+    let mut batch = consumer
+        .batch()
+        .max_messages(1)
+        .expires(wait)
+        .messages()
+        .await
+        .unwrap();
+    batch.next().await.map(Result::unwrap)
+}
+
+/// A message its consumer fails on every delivery is delivered `max_deliver`
+/// times, then set aside, and the deployment says so (its log and
+/// `/metrics`, by consumer) instead of redelivering it for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_that_keeps_failing_is_set_aside_and_reported() {
+    use async_nats::jetstream::AckKind;
+    let env = TestEnv::new();
+    let running = env
+        .start(Parts {
+            api: false,
+            relay: false,
+            projector: false,
+            render: false,
+            embedded_s3: false,
+        })
+        .await;
+    let b = running.backends.clone();
+    let consumer = zencast_nats::stream::ensure_filtered_consumer(
+        &b.stream,
+        "always-fails",
+        b.subjects.all_events(),
+        Duration::from_secs(30),
+        3,
+    )
+    .await
+    .unwrap();
+    let subject = b.subjects.event(RoomId::new(), "RoomCreated");
+    b.js.publish(subject.clone(), "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    for delivery in 1..=3 {
+        let m = next_message(&consumer, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("delivery {delivery} did not come"));
+        assert_eq!(m.info().unwrap().delivered, delivery);
+        m.ack_with(AckKind::Nak(None)).await.unwrap();
+    }
+    // Not a fourth time (the server sets it aside when it would deliver it).
+    assert!(next_message(&consumer, Duration::from_secs(2))
+        .await
+        .is_none());
+    let line = "zencast_messages_set_aside_total{consumer=\"always-fails\"} 1";
+    eventually(Duration::from_secs(10), "the set-aside report", || {
+        let text = b.metrics.render(&Default::default());
+        async move { text.contains(line).then_some(()) }
+    })
+    .await;
+    running.stop().await;
 }

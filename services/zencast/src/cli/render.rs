@@ -87,6 +87,7 @@ pub async fn force(config: &Config, room: RoomId, layout: Option<&str>) -> anyho
         match worker.attend(room, || async {}).await? {
             Next::Ack => break,
             Next::RetryIn(d) => tokio::time::sleep(d.min(Duration::from_secs(2))).await,
+            Next::Failed => tokio::time::sleep(Duration::from_secs(2)).await,
         }
     }
     printer.abort();
