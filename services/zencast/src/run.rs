@@ -40,6 +40,15 @@ impl Parts {
         render: true,
         embedded_s3: true,
     };
+    /// Only the connections to the backing services (tools and tests that
+    /// drive the parts themselves).
+    pub const NONE: Parts = Parts {
+        api: false,
+        relay: false,
+        projector: false,
+        render: false,
+        embedded_s3: false,
+    };
 }
 
 /// Services running in this process.

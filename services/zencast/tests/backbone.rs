@@ -418,15 +418,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
 async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
     let env = TestEnv::new();
     // Only the log: nothing is published or projected on its own.
-    let running = env
-        .start(Parts {
-            api: false,
-            relay: false,
-            projector: false,
-            render: false,
-            embedded_s3: false,
-        })
-        .await;
+    let running = env.start(Parts::NONE).await;
     let b = running.backends.clone();
     let (room, host) = (RoomId::new(), ParticipantId::new());
     let o = Origin::now("test");
@@ -493,15 +485,7 @@ async fn the_projector_fills_gaps_from_the_log_and_skips_duplicates() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_event_log_is_append_only_and_gap_free() {
     let env = TestEnv::new();
-    let running = env
-        .start(Parts {
-            api: false,
-            relay: false,
-            projector: false,
-            render: false,
-            embedded_s3: false,
-        })
-        .await;
+    let running = env.start(Parts::NONE).await;
     let pool = running.backends.pool.clone();
     let (room, host) = (RoomId::new(), ParticipantId::new());
     create_room(&running.log, room, host, "Immutable").await;
@@ -959,15 +943,7 @@ async fn next_message(
 async fn a_message_that_keeps_failing_is_set_aside_and_reported() {
     use async_nats::jetstream::AckKind;
     let env = TestEnv::new();
-    let running = env
-        .start(Parts {
-            api: false,
-            relay: false,
-            projector: false,
-            render: false,
-            embedded_s3: false,
-        })
-        .await;
+    let running = env.start(Parts::NONE).await;
     let b = running.backends.clone();
     let consumer = zencast_nats::stream::ensure_filtered_consumer(
         &b.stream,
