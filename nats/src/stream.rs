@@ -39,9 +39,16 @@ pub const RENDER_MAX_DELIVER: i64 = 1000;
 
 /// How long a message that failed for the `delivered`th time waits before it
 /// comes back: 1 s, doubling up to a minute.
-pub fn retry_delay(delivered: i64) -> Duration {
+fn retry_delay(delivered: i64) -> Duration {
     let doublings = delivered.clamp(1, 7) - 1;
     Duration::from_secs((1u64 << doublings).min(60))
+}
+
+/// The answer to a message its handler failed on: back after `retry_delay`
+/// of its delivery count, every consumer alike.
+pub fn retry_after_failure(message: &jetstream::Message) -> jetstream::AckKind {
+    let delivered = message.info().map_or(1, |i| i.delivered);
+    jetstream::AckKind::Nak(Some(retry_delay(delivered)))
 }
 
 #[derive(Debug, thiserror::Error)]

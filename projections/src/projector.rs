@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc};
 use zencast_eventlog::duties;
 use zencast_eventlog::log::room_events;
 use zencast_events::Envelope;
-use zencast_nats::stream::retry_delay;
+use zencast_nats::stream::retry_after_failure;
 use zencast_runtime::{supervise, Metrics, Shutdown};
 
 use crate::room_state::{Outcome, RoomState};
@@ -116,10 +116,7 @@ impl Projector {
             }
             Err(e) => {
                 tracing::warn!(room = %env.room_id, sequence = env.sequence, error = %e, "projection failed; redelivering");
-                let delivered = message.info().map_or(1, |i| i.delivered);
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(retry_delay(delivered))))
-                    .await;
+                let _ = message.ack_with(retry_after_failure(&message)).await;
             }
         }
     }

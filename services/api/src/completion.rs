@@ -18,7 +18,7 @@ use async_nats::jetstream::AckKind;
 use futures::StreamExt;
 use zencast_eventlog::{duties, CommandError, EventLog, Origin};
 use zencast_events::{Envelope, RecordingCommand, RecordingEvent, SYSTEM_ACTOR};
-use zencast_nats::stream::retry_delay;
+use zencast_nats::stream::retry_after_failure;
 use zencast_runtime::{supervise, Shutdown};
 
 pub const COMPLETION_CONSUMER: &str = "completion";
@@ -63,8 +63,7 @@ impl GraceWatcher {
                 }
                 Err(e) => {
                     tracing::warn!(room = %env.room_id, error = %e, "could not complete the session; retrying");
-                    let delivered = m.info().map_or(1, |i| i.delivered);
-                    let _ = m.ack_with(AckKind::Nak(Some(retry_delay(delivered)))).await;
+                    let _ = m.ack_with(retry_after_failure(&m)).await;
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::{AckKind, Message};
 use futures::StreamExt;
-use zencast_nats::stream::retry_delay;
+use zencast_nats::stream::retry_after_failure;
 
 /// What to do with a message once handled.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,10 +44,7 @@ where
             let _ = match handle(m.clone()).await {
                 Next::Ack => m.double_ack().await,
                 Next::RetryIn(d) => m.ack_with(AckKind::Nak(Some(d))).await,
-                Next::Failed => {
-                    let delivered = m.info().map_or(1, |i| i.delivered);
-                    m.ack_with(AckKind::Nak(Some(retry_delay(delivered)))).await
-                }
+                Next::Failed => m.ack_with(retry_after_failure(&m)).await,
             };
         }
     }
