@@ -72,6 +72,11 @@ pub struct RenderState {
     /// Attempts started for the current request (the session's completion or
     /// the latest `RenderRequested`).
     pub request_attempts: u32,
+    /// Of those, the ones whose worker was lost (killed, its machine gone):
+    /// they count towards their own, larger bound, since they say nothing
+    /// about the render itself.
+    #[serde(default)]
+    pub request_workers_lost: u32,
     /// The layout asked for by the latest `RenderRequested`; else the room's.
     pub layout: Option<Layout>,
     /// The current request renders with what is stored, gaps filled.
@@ -196,6 +201,7 @@ impl Aggregate for Recording {
                 self.render.completed = false;
                 self.render.failed = false;
                 self.render.request_attempts = 0;
+                self.render.request_workers_lost = 0;
                 self.render.layout = Some(layout);
                 self.render.force = force;
             }
@@ -209,9 +215,12 @@ impl Aggregate for Recording {
                 self.render.running = None;
                 self.render.completed = true;
             }
-            RenderFailed { last, .. } => {
+            RenderFailed {
+                last, worker_lost, ..
+            } => {
                 self.render.running = None;
                 self.render.failed = last;
+                self.render.request_workers_lost += u32::from(worker_lost);
             }
             ChunkProbed {
                 participant,

@@ -68,6 +68,8 @@ pub enum RecordingCommand {
         attempt: u32,
         reason: String,
         last: bool,
+        /// The attempt's worker stopped responding.
+        worker_lost: bool,
     },
     /// The ingest worker read a chunk: it decodes (see `ChunkProbed`).
     ProbeChunk {

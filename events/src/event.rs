@@ -193,6 +193,10 @@ pub enum RecordingEvent {
         reason: String,
         /// No further attempt will be made.
         last: bool,
+        /// The attempt's worker stopped responding (killed, lost its machine)
+        /// rather than failing the render itself.
+        #[serde(default)]
+        worker_lost: bool,
     },
     /// The ingest worker read a stored chunk as part of its recorder's stream:
     /// it decodes, and with it the recorder's media reaches `media_end_ms`.

@@ -92,12 +92,14 @@ impl Recording {
                 attempt,
                 reason,
                 last,
+                worker_lost,
             } => {
                 self.require_running_render(attempt)?;
                 Ok(vec![E::RenderFailed {
                     attempt,
                     reason,
                     last,
+                    worker_lost,
                 }])
             }
             _ => unreachable!("`decide` sends only decide_render's commands here"),

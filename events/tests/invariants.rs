@@ -119,6 +119,7 @@ fn command() -> impl Strategy<Value = C> {
             attempt,
             reason: "boom".into(),
             last,
+            worker_lost: false,
         });
     let request_render =
         (0..Layout::ALL.len(), prop::bool::weighted(0.3)).prop_map(|(l, force)| C::RequestRender {

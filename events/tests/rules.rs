@@ -121,6 +121,7 @@ fn fail_render(attempt: u32, last: bool) -> C {
         attempt,
         reason: "ffmpeg exited with 1".into(),
         last,
+        worker_lost: false,
     }
 }
 
@@ -200,6 +201,7 @@ fn render_failed(attempt: u32, last: bool) -> E {
         attempt,
         reason: "ffmpeg exited with 1".into(),
         last,
+        worker_lost: false,
     }
 }
 
@@ -1218,4 +1220,49 @@ fn a_room_size_outside_one_to_sixteen_is_refused() {
             })
             .then_expect_error(invalid("a room holds 1 to 16 participants"));
     }
+}
+
+#[test]
+fn lost_workers_are_counted_apart_from_failed_renders_until_the_next_request() {
+    use cqrs_es::Aggregate;
+    let lost = |attempt| E::RenderFailed {
+        attempt,
+        reason: "the worker stopped responding".into(),
+        last: false,
+        worker_lost: true,
+    };
+    let mut state = Recording::default();
+    let history = with(
+        completed_room(),
+        [
+            render_started("w1", 1),
+            lost(1),
+            render_started("w2", 2),
+            render_failed(2, false),
+            render_started("w2", 3),
+            lost(3),
+        ],
+    );
+    for e in history {
+        state.apply(e);
+    }
+    assert_eq!(state.render.request_attempts, 3);
+    assert_eq!(state.render.request_workers_lost, 2);
+    state.apply(E::RenderRequested {
+        layout: Layout::Grid,
+        force: false,
+    });
+    assert_eq!(state.render.request_workers_lost, 0);
+    // Events written before the field existed read as failed renders.
+    let old: E = serde_json::from_value(serde_json::json!(
+        {"RenderFailed": {"attempt": 1, "reason": "ffmpeg", "last": false}}
+    ))
+    .unwrap();
+    assert!(matches!(
+        old,
+        E::RenderFailed {
+            worker_lost: false,
+            ..
+        }
+    ));
 }

@@ -6,7 +6,9 @@
 //! - [`stream`]: the `ZENCAST_EVENTS` stream and its durable consumers.
 //! - [`subjects`]: every subject and stream name, from one prefix.
 //! - [`set_aside`]: the messages JetStream stopped delivering (`max_deliver`).
+//! - [`servers`]: connecting to one server or to a cluster's seed list.
 
+pub mod servers;
 pub mod set_aside;
 pub mod stream;
 pub mod subjects;

@@ -61,24 +61,27 @@ pub enum StreamError {
     Consumer(String, String),
 }
 
-fn desired(subjects: &Subjects) -> stream::Config {
+fn desired(subjects: &Subjects, replicas: usize) -> stream::Config {
     stream::Config {
         name: subjects.stream(),
         subjects: vec![subjects.all_events()],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         retention: stream::RetentionPolicy::Limits,
+        num_replicas: replicas,
         ..Default::default()
     }
 }
 
-/// Creates the stream, or updates its subjects and duplicate window if an
-/// older version of it exists.
+/// Creates the stream with `replicas` copies (1 on a single server, 3 on a
+/// three-node cluster; consumers inherit it), or updates its subjects,
+/// duplicate window and replicas if an older version of it exists.
 pub async fn ensure_stream(
     js: &jetstream::Context,
     subjects: &Subjects,
+    replicas: usize,
 ) -> Result<stream::Stream, StreamError> {
-    let want = desired(subjects);
+    let want = desired(subjects, replicas);
     let name = want.name.clone();
     let mut stream = js
         .get_or_create_stream(want.clone())
@@ -89,7 +92,10 @@ pub async fn ensure_stream(
         .await
         .map_err(|e| StreamError::Stream(name.clone(), e.to_string()))?
         .config;
-    if have.subjects != want.subjects || have.duplicate_window < want.duplicate_window {
+    if have.subjects != want.subjects
+        || have.duplicate_window < want.duplicate_window
+        || have.num_replicas != want.num_replicas
+    {
         js.update_stream(want)
             .await
             .map_err(|e| StreamError::Update(name.clone(), e.to_string()))?;
@@ -147,6 +153,7 @@ pub async fn ensure_filtered_consumer(
 pub async fn ensure_jobs_stream(
     js: &jetstream::Context,
     subjects: &Subjects,
+    replicas: usize,
 ) -> Result<stream::Stream, StreamError> {
     let name = subjects.jobs_stream();
     js.get_or_create_stream(stream::Config {
@@ -155,6 +162,7 @@ pub async fn ensure_jobs_stream(
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         retention: stream::RetentionPolicy::WorkQueue,
+        num_replicas: replicas,
         ..Default::default()
     })
     .await

@@ -15,8 +15,10 @@
 //!
 //! A worker killed mid-render stops beating and acking: JetStream redelivers
 //! the job after the ack wait, the next worker sees a running attempt without
-//! a heartbeat, fails it ("stopped responding") and retries. The message is
-//! acknowledged only once the render completed or failed for good.
+//! a heartbeat, fails it ("stopped responding", `worker_lost`) and retries.
+//! Lost workers count towards `MAX_WORKERS_LOST`, not the render's own
+//! failures. The message is acknowledged only once the render completed or
+//! failed for good.
 //!
 //! The consumer only hears of jobs whose message reached the stream;
 //! [`Worker::reconcile`] also asks Postgres, at start-up and periodically, for
@@ -46,11 +48,19 @@ use crate::progress::{Beat, Progress};
 use crate::windows::WindowSpec;
 use crate::RenderError;
 
+/// Lost workers (killed, their machine gone) one render request survives
+/// before its failure is final: a room whose render takes its worker down
+/// every time (out of memory, say) must not do so for ever, but a deployment
+/// restarting its workers must not fail the room either. Counted apart from
+/// `max_attempts`, the render's own failures.
+pub const MAX_WORKERS_LOST: u32 = 10;
+
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     /// This worker's name, recorded in `RenderStarted`.
     pub name: String,
-    /// Attempts per render request before `RenderFailed` is final.
+    /// Failed attempts per render request before `RenderFailed` is final
+    /// (lost workers are bounded by `MAX_WORKERS_LOST` instead).
     pub max_attempts: u32,
     /// The first retry waits this long; each further one twice as long.
     pub backoff: Duration,
@@ -139,7 +149,7 @@ impl Worker {
             if self.progress.alive(room, running).await? {
                 return Ok(Next::RetryIn(ttl));
             }
-            let last = state.render.request_attempts >= max;
+            let last = state.render.request_workers_lost + 1 >= MAX_WORKERS_LOST;
             let fail = RecordingCommand::FailRender {
                 attempt: running,
                 reason: format!(
@@ -147,10 +157,13 @@ impl Worker {
                     ttl.as_millis()
                 ),
                 last,
+                worker_lost: true,
             };
             return match self.execute(room, fail).await {
                 Ok(_) if last => Ok(Next::Ack),
-                Ok(_) => Ok(Next::RetryIn(self.backoff(state.render.request_attempts))),
+                // Another worker is at hand now: the windows already rendered
+                // are kept, so the next attempt resumes rather than restarts.
+                Ok(_) => Ok(Next::RetryIn(self.settings.backoff)),
                 Err(CommandError::Rejected(_)) => Ok(Next::RetryIn(Duration::from_millis(200))),
                 Err(e) => Err(e.into()),
             };
@@ -173,6 +186,8 @@ impl Worker {
             return Ok(Next::RetryIn(ttl));
         };
         let request_attempts = state.render.request_attempts + 1;
+        // This attempt's own failure would be the request's how-manyth.
+        let failures = request_attempts - state.render.request_workers_lost;
         tracing::info!(%room, attempt, layout = layout.as_str(), forced, "render started");
 
         // Beat until the render ends.
@@ -252,12 +267,13 @@ impl Worker {
             }
             Err(error) => {
                 // A plan that cannot be rendered does not get better by retrying.
-                let last = matches!(error, RenderError::Plan(_)) || request_attempts >= max;
+                let last = matches!(error, RenderError::Plan(_)) || failures >= max;
                 tracing::warn!(%room, attempt, last, %error, "render failed");
                 let fail = RecordingCommand::FailRender {
                     attempt,
                     reason: error.to_string(),
                     last,
+                    worker_lost: false,
                 };
                 match self.execute(room, fail).await {
                     Ok(_) | Err(CommandError::Rejected(_)) => {}
@@ -266,7 +282,7 @@ impl Worker {
                 Ok(if last {
                     Next::Ack
                 } else {
-                    Next::RetryIn(self.backoff(request_attempts))
+                    Next::RetryIn(self.backoff(failures))
                 })
             }
         }

@@ -7,7 +7,7 @@ use async_nats::jetstream;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use zencast_eventlog::db;
-use zencast_nats::{stream, Subjects};
+use zencast_nats::{servers, stream, Subjects};
 use zencast_runtime::Metrics;
 
 use crate::config::Config;
@@ -20,6 +20,8 @@ pub struct Backends {
     pub nats: async_nats::Client,
     pub js: jetstream::Context,
     pub stream: jetstream::stream::Stream,
+    /// The work queue of window jobs.
+    pub jobs: jetstream::stream::Stream,
     pub subjects: Subjects,
     pub metrics: Arc<Metrics>,
 }
@@ -34,13 +36,12 @@ impl Backends {
         let redis = ConnectionManager::new(redis)
             .await
             .with_context(|| format!("cannot reach Redis at {}", config.redis_url))?;
-        let nats = async_nats::connect(&config.nats_url)
-            .await
-            .with_context(|| format!("cannot reach NATS at {}", config.nats_url))?;
+        let nats = servers::connect(&config.nats_url).await?;
         let js = jetstream::new(nats.clone());
-        let stream = stream::ensure_stream(&js, &subjects).await?;
+        let replicas = config.nats_replicas;
+        let stream = stream::ensure_stream(&js, &subjects, replicas).await?;
         // Window jobs (render workers publish and take them).
-        stream::ensure_jobs_stream(&js, &subjects).await?;
+        let jobs = stream::ensure_jobs_stream(&js, &subjects, replicas).await?;
         Ok(Self {
             config: config.clone(),
             pool,
@@ -48,6 +49,7 @@ impl Backends {
             nats,
             js,
             stream,
+            jobs,
             subjects,
             metrics: Arc::new(Metrics::default()),
         })

@@ -24,7 +24,8 @@ pub struct Config {
         global = true
     )]
     pub redis_url: String,
-    /// NATS with JetStream (the event stream and signaling).
+    /// NATS with JetStream (the event stream and signaling): one server, or a
+    /// cluster's servers separated by commas.
     #[arg(
         long,
         env = "NATS_URL",
@@ -32,6 +33,15 @@ pub struct Config {
         global = true
     )]
     pub nats_url: String,
+    /// Copies JetStream keeps of the event and job streams: 1 on a single
+    /// server, 3 on a three-node cluster (list its servers in NATS_URL).
+    #[arg(
+        long,
+        env = "ZENCAST_NATS_REPLICAS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub nats_replicas: usize,
     /// Where the api listens. Port 0 picks a free port (printed at start).
     #[arg(
         long,

@@ -162,9 +162,8 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             stream::MAX_DELIVER,
         )
         .await?;
-        let jobs_stream = stream::ensure_jobs_stream(&backends.js, &backends.subjects).await?;
         let windows = stream::ensure_job_consumer(
-            &jobs_stream,
+            &backends.jobs,
             stream::WINDOW_CONSUMER,
             std::time::Duration::from_secs(120),
             5,

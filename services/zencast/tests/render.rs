@@ -794,9 +794,10 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
                 attempt,
                 reason,
                 last,
+                worker_lost,
             } => {
                 assert!(reason.contains("stopped responding"), "{reason}");
-                format!("failed {attempt} last={last}")
+                format!("failed {attempt} last={last} lost={worker_lost}")
             }
             RecordingEvent::RenderCompleted { attempt, .. } => format!("completed {attempt}"),
             other => format!("{other:?}"),
@@ -806,7 +807,7 @@ async fn racing_workers_render_once_and_a_killed_worker_is_retried() {
         summary,
         vec![
             "started 1",
-            "failed 1 last=false",
+            "failed 1 last=false lost=true",
             "started 2",
             "completed 2"
         ],

@@ -6,6 +6,7 @@
 
 pub mod media;
 pub mod probe;
+pub mod servers;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -60,6 +61,7 @@ impl TestEnv {
             database_url: with_database(&base_database_url(), &tag),
             redis_url: redis_url(),
             nats_url: nats_url(),
+            nats_replicas: 1,
             http_addr: "127.0.0.1:0".parse().unwrap(),
             prefix: tag.clone(),
             secret: Some("test-secret-test-secret".into()),
@@ -114,6 +116,10 @@ impl TestEnv {
             ("DATABASE_URL", self.config.database_url.clone()),
             ("REDIS_URL", self.config.redis_url.clone()),
             ("NATS_URL", self.config.nats_url.clone()),
+            (
+                "ZENCAST_NATS_REPLICAS",
+                self.config.nats_replicas.to_string(),
+            ),
             ("ZENCAST_HTTP_ADDR", "127.0.0.1:0".into()),
             ("ZENCAST_PREFIX", self.tag.clone()),
             ("ZENCAST_SECRET", self.config.secret.clone().unwrap()),

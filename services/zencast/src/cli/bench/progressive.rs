@@ -92,7 +92,7 @@ async fn measure(scratch: &Scratch, runs: &Runs) -> anyhow::Result<()> {
     )
     .await?;
     let b = &running.backends;
-    let jobs = stream::ensure_jobs_stream(&b.js, &b.subjects).await?;
+    let jobs = b.jobs.clone();
     let bench = Bench {
         log: Arc::new(EventLog::new(b.pool.clone(), b.metrics.clone())),
         store: ChunkStore::new(&scratch.config.s3_settings(running.s3_addr)),

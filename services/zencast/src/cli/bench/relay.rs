@@ -227,8 +227,8 @@ async fn rooms_load(
 /// The same traffic over bare NATS: one connection publishes, another subscribes.
 async fn raw_nats(url: &str, rate: u32, count: usize) -> anyhow::Result<Vec<Duration>> {
     let (publisher, subscriber) = (
-        async_nats::connect(url).await?,
-        async_nats::connect(url).await?,
+        zencast_nats::servers::connect(url).await?,
+        zencast_nats::servers::connect(url).await?,
     );
     let subject = format!("rawbench.{}", uuid::Uuid::new_v4().simple());
     let mut sub = subscriber.subscribe(subject.clone()).await?;
