@@ -39,9 +39,9 @@ impl Backends {
         let nats = servers::connect(&config.nats_url).await?;
         let js = jetstream::new(nats.clone());
         let replicas = config.nats_replicas;
-        let stream = stream::ensure_stream(&js, &subjects, replicas).await?;
+        let stream = patiently(|| stream::ensure_stream(&js, &subjects, replicas)).await?;
         // Window jobs (render workers publish and take them).
-        let jobs = stream::ensure_jobs_stream(&js, &subjects, replicas).await?;
+        let jobs = patiently(|| stream::ensure_jobs_stream(&js, &subjects, replicas)).await?;
         Ok(Self {
             config: config.clone(),
             pool,
@@ -53,5 +53,27 @@ impl Backends {
             subjects,
             metrics: Arc::new(Metrics::default()),
         })
+    }
+}
+
+/// Runs a stream request until it succeeds, for up to a minute. JetStream
+/// answers only once the stream has a leader: on a new cluster, or with every
+/// process of a deployment starting at once and creating a replicated stream,
+/// the first requests time out, and giving up on them would stop the process.
+async fn patiently<T, F, Fut>(request: F) -> Result<T, stream::StreamError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, stream::StreamError>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match request().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "JetStream not ready; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }

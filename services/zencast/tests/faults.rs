@@ -588,7 +588,13 @@ async fn run_session(faults: Faults, replicas: usize) {
         rendered.iter().find(|e| final_failure(e))
     );
     done.store(true, Ordering::Relaxed);
-    let (counts, _redis, _nats) = breaker.await.unwrap();
+    let (mut counts, mut redis, _nats) = breaker.await.unwrap();
+    if faults.kill_redis_at.is_some() {
+        // Once more after the render: the finished room's files are still
+        // served (the room view heals itself from the log).
+        redis.kill_and_restart();
+        counts.redis_kills += 1;
+    }
 
     // Quiet now: whatever was still in flight settles before the checks.
     let log = support::room_log(&pool, &room_id).await;
@@ -641,6 +647,22 @@ async fn run_session(faults: Faults, replicas: usize) {
         (at("RecordingStopped") - at("RecordingStarted")).num_milliseconds() as f64 / 1000.0;
     let waited =
         (at("RenderCompleted") - at("RecordingStopped")).num_milliseconds() as f64 / 1000.0;
+
+    // The room as the host's page reads it: rendered, with its files.
+    let (status, view, _) = client
+        .send("room", |http, base| {
+            http.get(format!("{base}/api/recordings/{room_id}"))
+                .bearer_auth(&people[0].token)
+        })
+        .await;
+    let view: Value = serde_json::from_slice(&view).unwrap_or(Value::Null);
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["render"]["status"], "completed", "{view}");
+    let files = view["render"]["files"].as_array().map_or(0, Vec::len);
+    assert!(
+        files > PEOPLE.len(),
+        "final.mp4 and the tracks listed: {view}"
+    );
 
     // final.mp4, through an api node, as long as the session.
     let token = people[1].token.clone();
@@ -713,6 +735,14 @@ async fn run_session(faults: Faults, replicas: usize) {
         uploaded.len(),
         count("RenderStarted"),
     );
+    if faults.kill_nats_node_at.is_some() {
+        // Losing one server of the cluster stops no process.
+        assert!(
+            counts.exits.is_empty(),
+            "processes exited: {:?}",
+            counts.exits
+        );
+    }
     if faults.kill_processes {
         let total: u32 = counts.kills.values().sum();
         assert!(total >= 8, "only {total} kills: {:?}", counts.kills);
