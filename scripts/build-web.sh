@@ -21,5 +21,5 @@ rm -rf web/dist
 mkdir -p web/dist
 wasm-bindgen --target web --no-typescript --out-dir web/dist --out-name zencast_web \
   "$target_dir/wasm32-unknown-unknown/release/zencast-web.wasm"
-cp web/index.html web/style.css web/dist/
+cp web/index.html web/boot.js web/style.css web/dist/
 echo "build-web: web/dist ready ($(du -h web/dist/zencast_web_bg.wasm | cut -f1) of wasm)"

@@ -30,10 +30,22 @@ const launchArgs = [
 ];
 const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: launchArgs });
 
+// What the Content-Security-Policy blocked on any page: it must be nothing.
+const cspViolations = [];
+
 async function newPage(name) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
-  page.on('pageerror', (e) => log(`${name} page error:`, e.message));
+  page.on('pageerror', (e) => {
+    log(`${name} page error:`, e.message);
+    if (/Content.Security.Policy/i.test(e.message)) cspViolations.push(`${name}: ${e.message}`);
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) {
+      cspViolations.push(`${name}: ${m.text()}`);
+      log(`${name} blocked by the CSP: ${m.text()}`);
+    }
+  });
   page.on('response', (r) => { if (r.status() >= 400) log(`${name}: ${r.status()} ${r.request().method()} ${r.url()}`); });
   page.on('requestfailed', (r) => log(`${name}: failed ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
   return { context, page };
@@ -258,6 +270,7 @@ async function refusals(roomId, inviteUrl) {
 try {
   const { roomId, inviteUrl } = await createSession();
   const result = scenario === 'refusals' ? await refusals(roomId, inviteUrl) : await record(roomId, inviteUrl);
+  result.cspViolations = cspViolations;
   console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);
 } catch (e) {
   const dir = join(tmpdir(), `zencast-e2e-${scenario}-${Date.now()}`);

@@ -27,8 +27,10 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{0}")]
     TooLarge(String),
-    #[error("{0}")]
-    Unavailable(String),
+    /// A dependency did not answer: the client learns which one and to retry;
+    /// the detail (addresses, driver errors, paths) goes to the log only.
+    #[error("{0} is unavailable; retry shortly")]
+    Unavailable(&'static str, String),
     /// Logged in full, shown to the client as a generic message.
     #[error("{0}")]
     Internal(String),
@@ -44,7 +46,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unavailable(..) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -58,8 +60,8 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "internal error");
                 "internal error; see the server log".to_string()
             }
-            ApiError::Unavailable(e) => {
-                tracing::warn!(error = %e, "dependency unavailable");
+            ApiError::Unavailable(what, detail) => {
+                tracing::warn!(dependency = what, error = %detail, "dependency unavailable");
                 self.to_string()
             }
             other => other.to_string(),
@@ -103,12 +105,16 @@ impl From<RecordingError> for ApiError {
     }
 }
 
+const EVENT_LOG: &str = "the event log";
+/// The S3-compatible store of chunks and renders.
+pub const OBJECT_STORE: &str = "the object store";
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {
             CommandError::Rejected(r) => r.into(),
             CommandError::Conflict => ApiError::Conflict("concurrent_update", e.to_string()),
-            CommandError::Storage(s) => ApiError::Unavailable(s),
+            CommandError::Storage(s) => ApiError::Unavailable(EVENT_LOG, s),
         }
     }
 }
@@ -116,7 +122,7 @@ impl From<CommandError> for ApiError {
 impl From<LogError> for ApiError {
     fn from(e: LogError) -> Self {
         match e {
-            LogError::Db(db) => ApiError::Unavailable(format!("event log: {db}")),
+            LogError::Db(db) => ApiError::Unavailable(EVENT_LOG, db.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -125,7 +131,7 @@ impl From<LogError> for ApiError {
 impl From<ProjectionError> for ApiError {
     fn from(e: ProjectionError) -> Self {
         match e {
-            ProjectionError::Redis(r) => ApiError::Unavailable(format!("room state: {r}")),
+            ProjectionError::Redis(r) => ApiError::Unavailable("the room state", r.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -135,7 +141,7 @@ impl From<zencast_storage::StorageError> for ApiError {
     fn from(e: zencast_storage::StorageError) -> Self {
         match e {
             zencast_storage::StorageError::Missing(_) => ApiError::NotFound(e.to_string()),
-            other => ApiError::Unavailable(other.to_string()),
+            other => ApiError::Unavailable(OBJECT_STORE, other.to_string()),
         }
     }
 }
@@ -146,7 +152,26 @@ impl From<crate::staging::StageError> for ApiError {
         match e {
             S::TooLarge(_) => ApiError::TooLarge(e.to_string()),
             S::Interrupted(_) => ApiError::BadRequest(e.to_string()),
-            S::Disk(_) => ApiError::Unavailable(e.to_string()),
+            S::Disk(_) => ApiError::Unavailable("the upload staging disk", e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_dependency_failure_names_the_dependency_and_keeps_its_detail_in_the_log() {
+        let detail = "dispatch failure: tcp connect error 10.0.0.7:9000 (/var/lib/zencast/s3)";
+        let response = ApiError::Unavailable(OBJECT_STORE, detail.into()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"]["code"], "unavailable");
+        assert_eq!(
+            body["error"]["message"],
+            "the object store is unavailable; retry shortly"
+        );
     }
 }

@@ -37,6 +37,7 @@ pub mod completion;
 pub mod error;
 pub mod extract;
 pub mod frames;
+pub mod headers;
 pub mod presence;
 pub mod routes;
 pub mod session;
@@ -58,5 +59,6 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::openapi::router())
         .merge(routes::ops::router())
         .fallback(routes::web::serve)
+        .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
 }

@@ -6,6 +6,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// The object store credentials when none are configured: well known, so the
+/// embedded store accepts them only on a loopback address.
+pub const DEFAULT_ACCESS_KEY: &str = "zencast";
+pub const DEFAULT_SECRET_KEY: &str = "zencast-local-secret";
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Postgres (the event log). The database is created if missing.
@@ -105,14 +110,14 @@ pub struct Config {
     #[arg(
         long,
         env = "AWS_ACCESS_KEY_ID",
-        default_value = "zencast",
+        default_value = DEFAULT_ACCESS_KEY,
         global = true
     )]
     pub aws_access_key_id: String,
     #[arg(
         long,
         env = "AWS_SECRET_ACCESS_KEY",
-        default_value = "zencast-local-secret",
+        default_value = DEFAULT_SECRET_KEY,
         hide_env_values = true,
         global = true
     )]
@@ -302,7 +307,7 @@ impl Config {
                 return Ok(existing);
             }
         }
-        std::fs::create_dir_all(&self.data_dir)?;
+        private_dir(&self.data_dir)?;
         // Two v4 UUIDs: 244 bits from the OS random source.
         let fresh = format!(
             "{}{}",
@@ -313,6 +318,14 @@ impl Config {
         tracing::info!(path = %path.display(), "generated a token secret");
         Ok(fresh.into_bytes())
     }
+}
+
+/// Creates `dir` if needed and makes it readable by its owner only: it holds
+/// recordings, staged uploads and the token secret.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -71,6 +71,8 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
         backends.pool.clone(),
         backends.metrics.clone(),
     ));
+    // Recordings, staged uploads and renders live under it.
+    crate::config::private_dir(&backends.config.data_dir)?;
     let mut tasks = Vec::new();
     let mut projected = None;
     let mut http_addr = None;

@@ -62,7 +62,10 @@ async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)
         "browser scenario {scenario}: {line} in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    serde_json::from_str(line).unwrap()
+    let result: Value = serde_json::from_str(line).unwrap();
+    // The pages did everything they did within the Content-Security-Policy.
+    assert_eq!(result["cspViolations"], serde_json::json!([]), "{scenario}");
+    result
 }
 
 /// The room's events from the log, as `(type, payload)`.

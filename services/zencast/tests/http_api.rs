@@ -217,3 +217,73 @@ async fn a_read_right_after_a_command_sees_it_whatever_the_projection_lag() {
     assert_eq!(api.get(&unknown, None).await.0, 404);
     running.stop().await;
 }
+
+/// Every response carries the headers a studio on the public internet needs:
+/// the page, the api's JSON, and its errors alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_response_carries_the_security_headers() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let base = format!("http://{}", running.http_addr.unwrap());
+    let unknown = uuid::Uuid::new_v4();
+    for path in [
+        "/",
+        "/join/x",
+        "/api/openapi.json",
+        &format!("/api/recordings/{unknown}"),
+    ] {
+        let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+        let h = r.headers();
+        let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(get("x-frame-options"), "DENY", "{path}");
+        let csp = get("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+    }
+    running.stop().await;
+}
+
+/// The embedded S3 store answers no browser (no CORS), keeps its data readable
+/// by its owner only, and refuses to listen beyond loopback with the
+/// well-known default credentials.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_store_is_closed_to_browsers_and_strangers() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let s3 = format!("http://{}/", running.s3_addr.unwrap());
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, &s3)
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "{:?}",
+        preflight.headers()
+    );
+    for dir in [env.data_dir.clone(), env.data_dir.join("s3")] {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{}", dir.display());
+    }
+    running.stop().await;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zencast"))
+        .arg("up")
+        .envs(env.env_vars())
+        .env("ZENCAST_S3_LISTEN", "0.0.0.0:0")
+        .env("AWS_ACCESS_KEY_ID", zencast::config::DEFAULT_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", zencast::config::DEFAULT_SECRET_KEY)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("default credentials"), "{said}");
+}

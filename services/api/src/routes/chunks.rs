@@ -166,9 +166,10 @@ async fn upload(
     match store.head(&key).await? {
         Some(o) if o.size == staged.size && o.sha256 == Some(staged.sha256) => {}
         other => {
-            return Err(ApiError::Unavailable(format!(
-                "the object store did not keep chunk {index} whole ({other:?}); retry"
-            )))
+            return Err(ApiError::Unavailable(
+                crate::error::OBJECT_STORE,
+                format!("it did not keep chunk {index} whole ({other:?})"),
+            ))
         }
     }
     let appended = app

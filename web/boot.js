@@ -1,0 +1,3 @@
+// Loads the wasm module of the web client.
+import init from "/zencast_web.js";
+init("/zencast_web_bg.wasm");
