@@ -166,7 +166,9 @@ mod tests {
         let detail = "dispatch failure: tcp connect error 10.0.0.7:9000 (/var/lib/zencast/s3)";
         let response = ApiError::Unavailable(OBJECT_STORE, detail.into()).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["error"]["code"], "unavailable");
         assert_eq!(

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// The shortest token secret accepted: 32 bytes, as HMAC-SHA256's own key
+/// length (a generated one has 64 hex digits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The object store credentials when none are configured: well known, so the
 /// embedded store accepts them only on a loopback address.
 pub const DEFAULT_ACCESS_KEY: &str = "zencast";
@@ -296,14 +300,15 @@ impl Config {
     pub fn token_secret(&self) -> anyhow::Result<Vec<u8>> {
         if let Some(s) = &self.secret {
             anyhow::ensure!(
-                s.len() >= 16,
-                "ZENCAST_SECRET must be at least 16 characters"
+                s.len() >= MIN_SECRET_BYTES,
+                "ZENCAST_SECRET must be at least {MIN_SECRET_BYTES} random characters \
+                 (for example the output of `openssl rand -hex 32`), or unset to have one generated"
             );
             return Ok(s.as_bytes().to_vec());
         }
         let path = self.data_dir.join("secret");
         if let Ok(existing) = std::fs::read(&path) {
-            if existing.len() >= 32 {
+            if existing.len() >= MIN_SECRET_BYTES {
                 return Ok(existing);
             }
         }

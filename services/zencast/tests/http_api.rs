@@ -287,3 +287,19 @@ async fn the_embedded_store_is_closed_to_browsers_and_strangers() {
     assert!(!out.status.success());
     assert!(said.contains("default credentials"), "{said}");
 }
+
+/// A token secret shorter than 32 characters stops the start with a message
+/// that says what to do, before anything listens.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_short_secret_is_refused_at_start() {
+    let env = TestEnv::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zencast"))
+        .arg("api")
+        .envs(env.env_vars())
+        .env("ZENCAST_SECRET", "only-twenty-chars-xx")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("at least 32 random characters"), "{said}");
+}

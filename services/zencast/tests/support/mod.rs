@@ -64,7 +64,7 @@ impl TestEnv {
             nats_replicas: 1,
             http_addr: "127.0.0.1:0".parse().unwrap(),
             prefix: tag.clone(),
-            secret: Some("test-secret-test-secret".into()),
+            secret: Some("test-secret-test-secret-test-secret".into()),
             max_participants: 8,
             presence_grace_ms: 1_000,
             ws_rate: 200,

@@ -43,7 +43,7 @@ fn spawn(config: &Config, subcommand: &str, s3_endpoint: Option<&str>) -> anyhow
         .env("ZENCAST_S3_LISTEN", "127.0.0.1:0")
         .env("ZENCAST_S3_BUCKET", &config.s3_bucket)
         .env("ZENCAST_DATA_DIR", &config.data_dir)
-        .env("ZENCAST_SECRET", "bench-secret-bench-secret")
+        .env("ZENCAST_SECRET", "bench-secret-bench-secret-bench-secret")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped());
     if let Some(e) = s3_endpoint {
