@@ -8,6 +8,7 @@
 //! whichever api node holds its socket.
 
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use futures::{SinkExt, StreamExt};
@@ -25,6 +26,26 @@ use crate::state::AppState;
 
 /// Whatever ended a socket (the peer, Redis, NATS, the log), for the debug log.
 type SocketResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// How long one frame may wait to reach a client. A client that stops
+/// reading (a frozen tab, a stalled network) would otherwise hold the frames
+/// meant for it in the server's memory for as long as it stays connected: it
+/// is closed instead, and reconnects as after any drop.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends one frame, or gives up on a client that has not read for `SEND_TIMEOUT`.
+async fn send<S>(tx: &mut S, text: String) -> SocketResult
+where
+    S: futures::Sink<Message, Error = axum::Error> + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(text.into()))).await {
+        Ok(sent) => Ok(sent?),
+        Err(_) => {
+            tracing::warn!("closing a socket whose client read nothing for {SEND_TIMEOUT:?}");
+            Err("the client stopped reading".into())
+        }
+    }
+}
 
 /// A socket's message limit: `rate` per second, in bursts of up to twice that
 /// (a token bucket, governor's GCRA).
@@ -113,7 +134,7 @@ async fn serve(
         server_time: frames::server_time(),
         online,
     };
-    tx.send(Message::Text(welcome.to_text().into())).await?;
+    send(&mut tx, welcome.to_text()).await?;
 
     let limit = rate_limit(app.settings.ws_rate_per_sec);
     let mut refresh = tokio::time::interval(presence::REFRESH);
@@ -139,7 +160,7 @@ async fn serve(
             }
         };
         if let Some(text) = out {
-            tx.send(Message::Text(text.into())).await?;
+            send(&mut tx, text).await?;
         }
     }
 }

@@ -695,3 +695,86 @@ async fn every_frame_and_view_the_server_sends_reads_as_the_clients_types() {
     );
     running.stop().await;
 }
+
+/// A client that stops reading its socket (a frozen tab) while frames for it
+/// keep coming is closed once a frame has waited 10 s, instead of having them
+/// held in the server's memory: it then counts as gone like any dropped socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_socket_that_stops_reading_is_closed_not_buffered() {
+    let env = TestEnv::new(); // grace period: 1 s
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    let api = Api::new(addr);
+    let pool = running.backends.pool.clone();
+    let room = api.create("Frozen tab").await;
+    let room_id = s(&room["roomId"]).to_string();
+    let guest = api.join(&room_id, "Guest", s(&room["inviteToken"])).await;
+    let guest_id = s(&guest["participantId"]).to_string();
+    // Connected, then never read again.
+    let url = format!(
+        "ws://{addr}/api/recordings/{room_id}/ws?token={}",
+        s(&guest["participantToken"])
+    );
+    let (frozen, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+
+    // The host reads everything it is sent, as the web client does.
+    let url = format!(
+        "ws://{addr}/api/recordings/{room_id}/ws?token={}",
+        s(&room["hostToken"])
+    );
+    let (host, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let (mut host, mut host_reads) = futures::StreamExt::split(host);
+    let host_got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let host_got = host_got.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(m)) = futures::StreamExt::next(&mut host_reads).await {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(m.to_text().unwrap_or(""))
+                {
+                    host_got
+                        .lock()
+                        .unwrap()
+                        .push(v["type"].as_str().unwrap_or("?").to_string());
+                }
+            }
+        })
+    };
+    let sdp = "x".repeat(60 * 1024);
+    let payload = json!({"call": 1, "description": {"type": "offer", "sdp": sdp}});
+    let started = std::time::Instant::now();
+    let mut sent = 0u64;
+    let left = loop {
+        let types = event_types(&pool, &room_id).await;
+        if types.contains(&"ParticipantLeft".to_string()) {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the frozen socket was still held after {sent} frames of 60 KiB"
+        );
+        // 100 frames a second, half the socket's rate limit.
+        for _ in 0..10 {
+            let offer = json!({"type": "offer", "to": guest_id, "payload": payload});
+            let text = tokio_tungstenite::tungstenite::Message::Text(offer.to_string().into());
+            futures::SinkExt::send(&mut host, text)
+                .await
+                .expect("the host's socket");
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    reader.abort();
+    let got = host_got.lock().unwrap().clone();
+    eprintln!(
+        "the frozen guest left {left:?} after the flood began ({sent} frames sent); the host got {} frames, errors: {}",
+        got.len(),
+        got.iter().filter(|t| *t == "error").count()
+    );
+    assert!(!got.iter().any(|t| t == "error"), "{got:?}");
+    assert!(
+        left >= Duration::from_secs(10),
+        "closed before a frame waited 10 s"
+    );
+    drop(frozen);
+    running.stop().await;
+}
