@@ -27,6 +27,9 @@ pub enum ApiError {
     Conflict(&'static str, String),
     #[error("{0}")]
     TooLarge(String),
+    /// The request body stopped arriving.
+    #[error("{0}")]
+    Timeout(String),
     /// A dependency did not answer: the client learns which one and to retry;
     /// the detail (addresses, driver errors, paths) goes to the log only.
     #[error("{0} is unavailable; retry shortly")]
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::Unavailable(..) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -152,6 +156,7 @@ impl From<crate::staging::StageError> for ApiError {
         match e {
             S::TooLarge(_) => ApiError::TooLarge(e.to_string()),
             S::Interrupted(_) => ApiError::BadRequest(e.to_string()),
+            S::Stalled(_) => ApiError::Timeout(e.to_string()),
             S::Disk(_) => ApiError::Unavailable("the upload staging disk", e.to_string()),
         }
     }

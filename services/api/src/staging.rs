@@ -37,6 +37,8 @@ pub enum StageError {
     Interrupted(String),
     #[error("cannot stage the chunk: {0}")]
     Disk(#[from] std::io::Error),
+    #[error("no part of the chunk arrived for {0:?}: send it again")]
+    Stalled(std::time::Duration),
 }
 
 /// Removes a half-written file if staging fails part-way.
@@ -50,7 +52,15 @@ impl Drop for Partial {
     }
 }
 
-pub async fn stage(dir: &Path, body: Body, max: u64) -> Result<Staged, StageError> {
+/// Streams `body` to a staging file under `dir`: at most `max` bytes, and a
+/// body that sends nothing for `idle` is given up (a stalled or hostile client
+/// does not hold a connection and a staging file for ever).
+pub async fn stage(
+    dir: &Path,
+    body: Body,
+    max: u64,
+    idle: std::time::Duration,
+) -> Result<Staged, StageError> {
     tokio::fs::create_dir_all(dir).await?;
     let path = dir.join(format!("{}.part", uuid::Uuid::new_v4()));
     let mut partial = Partial(Some(path.clone()));
@@ -59,7 +69,11 @@ pub async fn stage(dir: &Path, body: Body, max: u64) -> Result<Staged, StageErro
     let mut size = 0u64;
     let mut head = Vec::with_capacity(EBML_MAGIC.len());
     let mut stream = body.into_data_stream();
-    while let Some(piece) = stream.next().await {
+    loop {
+        let next = tokio::time::timeout(idle, stream.next())
+            .await
+            .map_err(|_| StageError::Stalled(idle))?;
+        let Some(piece) = next else { break };
         let piece = piece.map_err(|e| StageError::Interrupted(e.to_string()))?;
         size += piece.len() as u64;
         if size > max {

@@ -26,6 +26,8 @@ pub struct Settings {
     pub ws_rate_per_sec: u32,
     /// Largest chunk accepted, in bytes.
     pub max_chunk_bytes: u64,
+    /// A chunk body that sends nothing for this long is refused (408).
+    pub body_idle: Duration,
     /// Where chunk bodies are staged while they arrive.
     pub staging_dir: std::path::PathBuf,
     /// How long after `RecordingStopped` the session completes even if some
@@ -55,6 +57,7 @@ impl Default for Settings {
             ws_max_message: 64 * 1024,
             ws_rate_per_sec: 200,
             max_chunk_bytes: 64 * 1024 * 1024,
+            body_idle: Duration::from_secs(30),
             staging_dir: std::env::temp_dir().join("zencast-staging"),
             upload_grace: Duration::from_secs(600),
             public_url: "http://127.0.0.1:8080".into(),

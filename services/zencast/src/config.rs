@@ -138,6 +138,14 @@ pub struct Config {
         global = true
     )]
     pub upload_grace_ms: u64,
+    /// Milliseconds a chunk upload may send nothing before it is refused (408).
+    #[arg(
+        long,
+        env = "ZENCAST_BODY_IDLE_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub body_idle_ms: u64,
     /// Milliseconds between the reconcilers' scans of Postgres (also run at
     /// start-up): each duty owner (completion, render, projector) re-drives
     /// what is due there but whose JetStream message was lost or mishandled.
@@ -272,6 +280,7 @@ impl Config {
             max_chunk_bytes: self.max_chunk_bytes,
             staging_dir: self.data_dir.join("staging"),
             upload_grace: std::time::Duration::from_millis(self.upload_grace_ms),
+            body_idle: std::time::Duration::from_millis(self.body_idle_ms),
             web_dir: self
                 .web_dir
                 .clone()

@@ -676,3 +676,51 @@ async fn a_joined_file_is_stored_whole_in_parts() {
     joined_file_reads_back_whole(&store(&running, &env), dir.path()).await;
     running.stop().await;
 }
+
+/// An upload whose body stops arriving (a stalled network, a slow-loris
+/// client) is refused with 408 once nothing came for the idle limit, instead
+/// of holding its connection and staging file for ever; nothing is appended
+/// or stored, and the same chunk sent whole afterwards is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_whose_body_stops_arriving_is_refused_with_408() {
+    use tokio::io::AsyncReadExt;
+    let mut env = TestEnv::new();
+    env.config.body_idle_ms = 1_000;
+    let running = env.start(support::NO_RENDER).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let body = bytes(200_000, 3);
+    let url = chunk_url(&api, &room, gid, "0");
+    let path = url.trim_start_matches(&api.base).to_string();
+
+    let addr = running.http_addr.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body[..1000]).await.unwrap();
+    let stalled = std::time::Instant::now();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut answer))
+        .await
+        .expect("an answer while the body is stalled")
+        .unwrap();
+    let waited = stalled.elapsed();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    assert!(chunk_events(&running, &room).await.is_empty());
+    let key = format!("{}/{gid}/0.webm", s(&room["roomId"]));
+    assert_eq!(object(&store(&running, &env), &key).await, None);
+    let staged = std::fs::read_dir(env.data_dir.join("staging"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(staged, 0, "the staging file is removed");
+
+    let (status, stored) = put(&api, &url, token, body).await;
+    assert_eq!(status, 201, "{stored}");
+    running.stop().await;
+}

@@ -54,7 +54,7 @@ pub fn router() -> Router<AppState> {
     security(("participant_token" = [])),
     responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
         (status = 400, body = ErrorBody, description = "`bad_recording_start`: the recorder start is not a number or lies outside the session; `bad_request`: an empty chunk, a bad id or index"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 408, body = ErrorBody, description = "`body_timeout`: the body stopped arriving"), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
 /// `PUT /api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}`
 /// with the participant's own token: 201 stored, 200 already stored (same bytes).
 async fn upload(
@@ -94,7 +94,7 @@ async fn upload(
         return Err(ApiError::Forbidden("join the room before uploading".into()));
     }
 
-    let staged = stage(&app.settings.staging_dir, body, max).await?;
+    let staged = stage(&app.settings.staging_dir, body, max, app.settings.body_idle).await?;
     let key = chunk_key(room, participant, index);
     let reply = |status| {
         Ok((

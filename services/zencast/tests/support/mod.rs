@@ -77,6 +77,7 @@ impl TestEnv {
             aws_secret_access_key: "zencast-test-secret".into(),
             max_chunk_bytes: 4 * 1024 * 1024,
             upload_grace_ms: 1_500,
+            body_idle_ms: 30_000,
             reconcile_ms: 1_000,
             web_dir: None,
             ffmpeg: "ffmpeg".into(),
