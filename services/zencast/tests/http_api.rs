@@ -275,16 +275,15 @@ async fn the_embedded_store_is_closed_to_browsers_and_strangers() {
     }
     running.stop().await;
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zencast"))
-        .arg("up")
-        .envs(env.env_vars())
-        .env("ZENCAST_S3_LISTEN", "0.0.0.0:0")
-        .env("AWS_ACCESS_KEY_ID", zencast::config::DEFAULT_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", zencast::config::DEFAULT_SECRET_KEY)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let said = refused_start(
+        &env,
+        "up",
+        &[
+            ("ZENCAST_S3_LISTEN", "0.0.0.0:0"),
+            ("AWS_ACCESS_KEY_ID", zencast::config::DEFAULT_ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", zencast::config::DEFAULT_SECRET_KEY),
+        ],
+    );
     assert!(said.contains("default credentials"), "{said}");
 }
 
@@ -293,13 +292,19 @@ async fn the_embedded_store_is_closed_to_browsers_and_strangers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_short_secret_is_refused_at_start() {
     let env = TestEnv::new();
+    let said = refused_start(&env, "api", &[("ZENCAST_SECRET", "only-twenty-chars-xx")]);
+    assert!(said.contains("at least 32 random characters"), "{said}");
+}
+
+/// Runs `zencast SUBCOMMAND` with this test's environment and `extra`, which
+/// must make it refuse to start; returns what it said on stderr.
+fn refused_start(env: &TestEnv, subcommand: &str, extra: &[(&str, &str)]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_zencast"))
-        .arg("api")
+        .arg(subcommand)
         .envs(env.env_vars())
-        .env("ZENCAST_SECRET", "only-twenty-chars-xx")
+        .envs(extra.iter().copied())
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(said.contains("at least 32 random characters"), "{said}");
+    assert!(!out.status.success(), "zencast {subcommand} started");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

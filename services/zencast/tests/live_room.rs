@@ -711,17 +711,11 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
     let guest = api.join(&room_id, "Guest", s(&room["inviteToken"])).await;
     let guest_id = s(&guest["participantId"]).to_string();
     // Connected, then never read again.
-    let url = format!(
-        "ws://{addr}/api/recordings/{room_id}/ws?token={}",
-        s(&guest["participantToken"])
-    );
+    let url = support::ws_url(addr, &room_id, s(&guest["participantToken"]));
     let (frozen, _) = tokio_tungstenite::connect_async(url).await.unwrap();
 
     // The host reads everything it is sent, as the web client does.
-    let url = format!(
-        "ws://{addr}/api/recordings/{room_id}/ws?token={}",
-        s(&room["hostToken"])
-    );
+    let url = support::ws_url(addr, &room_id, s(&room["hostToken"]));
     let (host, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let (mut host, mut host_reads) = futures::StreamExt::split(host);
     let host_got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));

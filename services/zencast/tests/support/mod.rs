@@ -315,6 +315,11 @@ pub async fn stream_messages(b: &Backends) -> u64 {
     stream.info().await.expect("stream info").state.messages
 }
 
+/// The room WebSocket's address for a participant's token.
+pub fn ws_url(addr: SocketAddr, room: &str, token: &str) -> String {
+    format!("ws://{addr}/api/recordings/{room}/ws?token={token}")
+}
+
 /// A WebSocket client speaking the api's JSON frames, which checks each frame
 /// it receives against the protocol's `ServerFrame`.
 pub struct Socket {
@@ -325,8 +330,7 @@ pub struct Socket {
 
 impl Socket {
     pub async fn connect(addr: SocketAddr, room: &str, token: &str) -> Self {
-        let url = format!("ws://{addr}/api/recordings/{room}/ws?token={token}");
-        let (ws, _) = tokio_tungstenite::connect_async(url)
+        let (ws, _) = tokio_tungstenite::connect_async(ws_url(addr, room, token))
             .await
             .expect("websocket");
         Self { ws }
@@ -465,22 +469,14 @@ pub struct MotoServer {
 
 impl MotoServer {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = servers::free_port();
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        servers::wait_listening(port, "moto_server");
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),

@@ -15,8 +15,9 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-fn wait_listening(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Waits until something listens on `port` (up to 30 s).
+pub fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{what} did not start on {port}");
         std::thread::sleep(Duration::from_millis(50));
