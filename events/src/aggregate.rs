@@ -63,6 +63,21 @@ pub struct Participant {
     /// Chunks the ingest worker has read: index → (the bytes read, decodes).
     #[serde(default)]
     pub checked: BTreeMap<ChunkIndex, (Sha256, bool)>,
+    /// Removed by the host: refused from then on.
+    #[serde(default)]
+    pub removed: bool,
+}
+
+/// The guest invite link: which generation works, and how often.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InviteState {
+    /// Links of other generations are refused (the room's first link is 0).
+    pub generation: u32,
+    pub revoked: bool,
+    /// New guests this generation admits (`None`: as many as the room holds).
+    pub max_joins: Option<u32>,
+    /// New guests who joined with this generation.
+    pub joins: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,6 +119,8 @@ pub struct Recording {
     pub started_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub invite: InviteState,
 }
 
 impl Aggregate for Recording {
@@ -148,18 +165,48 @@ impl Aggregate for Recording {
                 display_name,
                 role,
             } => {
-                self.participants
-                    .entry(participant)
-                    .and_modify(|p| p.present = true)
-                    .or_insert(Participant {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.present = true;
+                    return;
+                }
+                if role == Role::Guest {
+                    self.invite.joins += 1;
+                }
+                self.participants.insert(
+                    participant,
+                    Participant {
                         display_name,
                         role,
                         present: true,
                         chunks: BTreeMap::new(),
                         finished: None,
                         checked: BTreeMap::new(),
-                    });
+                        removed: false,
+                    },
+                );
             }
+            ParticipantRemoved {
+                participant,
+                chunk_count,
+            } => {
+                if let Some(p) = self.participants.get_mut(&participant) {
+                    p.removed = true;
+                    p.present = false;
+                    p.finished.get_or_insert(chunk_count);
+                }
+            }
+            InviteIssued {
+                generation,
+                max_joins,
+            } => {
+                self.invite = InviteState {
+                    generation,
+                    revoked: false,
+                    max_joins,
+                    joins: 0,
+                }
+            }
+            InviteRevoked { .. } => self.invite.revoked = true,
             ParticipantLeft { participant, .. } => {
                 if let Some(p) = self.participants.get_mut(&participant) {
                     p.present = false;
@@ -279,9 +326,12 @@ impl Recording {
             (Some(room), _) => Some(room),
         };
         match command {
-            C::CreateRoom { .. } | C::Join { .. } | C::Leave { .. } => {
-                self.decide_room(room, command)
-            }
+            C::CreateRoom { .. }
+            | C::Join { .. }
+            | C::Leave { .. }
+            | C::RemoveParticipant { .. }
+            | C::IssueInvite { .. }
+            | C::RevokeInvite { .. } => self.decide_room(room, command),
             C::StartRecording { .. }
             | C::StopRecording { .. }
             | C::RecordChunk { .. }

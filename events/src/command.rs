@@ -22,7 +22,22 @@ pub enum RecordingCommand {
         participant: ParticipantId,
         display_name: String,
         role: Role,
+        /// The generation of the invite link a new guest joins with (`None`
+        /// for someone already in the room coming back).
+        invite: Option<u32>,
     },
+    /// The host removes a participant (not itself).
+    RemoveParticipant {
+        by: ParticipantId,
+        participant: ParticipantId,
+    },
+    /// The host replaces the invite link (earlier links stop working).
+    IssueInvite {
+        by: ParticipantId,
+        max_joins: Option<u32>,
+    },
+    /// The host revokes the invite link.
+    RevokeInvite { by: ParticipantId },
     Leave {
         participant: ParticipantId,
         reason: String,

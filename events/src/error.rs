@@ -21,6 +21,16 @@ pub enum RecordingError {
     RoomFull(u32),
     #[error("only the host may do this")]
     NotHost,
+    #[error("the host removed participant {0} from this session")]
+    Removed(ParticipantId),
+    #[error(
+        "this invite link was revoked or replaced by the host: ask the host for the current one"
+    )]
+    InviteRevoked,
+    #[error(
+        "this invite link has been used by the {0} guests it allows: ask the host for a new one"
+    )]
+    InviteUsedUp(u32),
     #[error("recording has not started")]
     NotRecording,
     #[error("recording has already started")]

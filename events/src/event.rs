@@ -129,6 +129,27 @@ pub enum RecordingEvent {
         participant: ParticipantId,
         reason: String,
     },
+    /// The host removed a participant (the envelope's actor): its tokens stop
+    /// working, its socket closes and its uploads are refused. What it
+    /// recorded stays: its first `chunk_count` chunks count as its recording,
+    /// as if it had finished uploading.
+    ParticipantRemoved {
+        participant: ParticipantId,
+        chunk_count: u32,
+    },
+    /// The host made a new guest invite link: links of earlier generations
+    /// stop working. At most `max_joins` new guests may join with it (none
+    /// given: as many as the room holds).
+    InviteIssued {
+        generation: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_joins: Option<u32>,
+    },
+    /// The host revoked the invite link: no link lets anyone new in until a
+    /// new one is issued. Those already in the room stay.
+    InviteRevoked {
+        generation: u32,
+    },
     RecordingStarted {
         at: DateTime<Utc>,
     },
@@ -263,10 +284,13 @@ impl Container {
 
 impl RecordingEvent {
     /// Every event type name, in the order of the architecture's table.
-    pub const TYPES: [&'static str; 15] = [
+    pub const TYPES: [&'static str; 18] = [
         "RoomCreated",
         "ParticipantJoined",
         "ParticipantLeft",
+        "ParticipantRemoved",
+        "InviteIssued",
+        "InviteRevoked",
         "RecordingStarted",
         "RecordingStopped",
         "ChunkUploaded",
@@ -286,6 +310,9 @@ impl RecordingEvent {
             Self::RoomCreated { .. } => "RoomCreated",
             Self::ParticipantJoined { .. } => "ParticipantJoined",
             Self::ParticipantLeft { .. } => "ParticipantLeft",
+            Self::ParticipantRemoved { .. } => "ParticipantRemoved",
+            Self::InviteIssued { .. } => "InviteIssued",
+            Self::InviteRevoked { .. } => "InviteRevoked",
             Self::RecordingStarted { .. } => "RecordingStarted",
             Self::RecordingStopped { .. } => "RecordingStopped",
             Self::ChunkUploaded { .. } => "ChunkUploaded",

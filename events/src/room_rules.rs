@@ -59,6 +59,7 @@ impl Recording {
                 participant,
                 display_name,
                 role,
+                invite,
             } => {
                 if completed {
                     return Err(RecordingError::SessionCompleted);
@@ -71,6 +72,7 @@ impl Recording {
                     ));
                 }
                 match self.participants.get(&participant) {
+                    Some(p) if p.removed => Err(RecordingError::Removed(participant)),
                     // Already in the room: a duplicate join changes nothing.
                     Some(p) if p.present => Ok(vec![]),
                     // A re-join keeps the identity (and name) the participant had.
@@ -80,6 +82,7 @@ impl Recording {
                         role: p.role,
                     }]),
                     None => {
+                        self.check_invite(invite)?;
                         let present = self.participants.values().filter(|p| p.present).count();
                         let max = room.map_or(0, |r| r.max_participants);
                         if present as u32 >= max {
@@ -110,7 +113,74 @@ impl Recording {
                     reason: checked_text("reason", &reason, MAX_TITLE_CHARS)?,
                 }])
             }
+
+            C::RemoveParticipant { by, participant } => {
+                self.require_host(by)?;
+                if room.is_some_and(|r| r.host == participant) {
+                    return Err(RecordingError::Invalid(
+                        "the host cannot remove itself".into(),
+                    ));
+                }
+                let p = self.participant(participant)?;
+                if p.removed {
+                    return Ok(vec![]);
+                }
+                // What it stored stays its recording, as if it had finished.
+                let chunk_count = p.finished.unwrap_or_else(|| p.chunk_count());
+                let removed = E::ParticipantRemoved {
+                    participant,
+                    chunk_count,
+                };
+                if completed {
+                    return Ok(vec![removed]);
+                }
+                // The last one the stopped session waited for may be this one.
+                self.with_completion(vec![removed])
+            }
+
+            C::IssueInvite { by, max_joins } => {
+                self.require_host(by)?;
+                if completed {
+                    return Err(RecordingError::SessionCompleted);
+                }
+                if let Some(n) = max_joins.filter(|n| !(1..MAX_PARTICIPANTS).contains(n)) {
+                    return Err(RecordingError::Invalid(format!(
+                        "an invite admits 1 to {} guests, not {n}",
+                        MAX_PARTICIPANTS - 1
+                    )));
+                }
+                Ok(vec![E::InviteIssued {
+                    generation: self.invite.generation + 1,
+                    max_joins,
+                }])
+            }
+
+            C::RevokeInvite { by } => {
+                self.require_host(by)?;
+                if completed {
+                    // Nobody joins a completed session anyway.
+                    return Err(RecordingError::SessionCompleted);
+                }
+                if self.invite.revoked {
+                    return Ok(vec![]);
+                }
+                Ok(vec![E::InviteRevoked {
+                    generation: self.invite.generation,
+                }])
+            }
             _ => unreachable!("`decide` sends only decide_room's commands here"),
+        }
+    }
+
+    /// A new guest's invite: the current link, not revoked, not used up.
+    fn check_invite(&self, generation: Option<u32>) -> Result<(), RecordingError> {
+        let invite = &self.invite;
+        if invite.revoked || generation != Some(invite.generation) {
+            return Err(RecordingError::InviteRevoked);
+        }
+        match invite.max_joins {
+            Some(max) if invite.joins >= max => Err(RecordingError::InviteUsedUp(max)),
+            _ => Ok(()),
         }
     }
 }

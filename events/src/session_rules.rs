@@ -41,6 +41,9 @@ impl Recording {
                 recorder_started_at,
             } => {
                 let p = self.participant(participant)?;
+                if p.removed {
+                    return Err(RecordingError::Removed(participant));
+                }
                 match p.chunks.get(&index) {
                     // The same bytes again: a retry, already recorded.
                     Some(stored) if *stored == sha256 => return Ok(vec![]),
@@ -85,6 +88,9 @@ impl Recording {
                 chunk_count,
             } => {
                 let p = self.participant(participant)?;
+                if p.removed {
+                    return Err(RecordingError::Removed(participant));
+                }
                 match p.finished {
                     Some(c) if c == chunk_count => return Ok(vec![]),
                     Some(c) => {
@@ -155,7 +161,7 @@ impl Recording {
 
     /// Appends `SessionCompleted` when, after `events`, recording has stopped and
     /// every participant has finished uploading.
-    fn with_completion(
+    pub(crate) fn with_completion(
         &self,
         mut events: Vec<RecordingEvent>,
     ) -> Result<Vec<RecordingEvent>, RecordingError> {

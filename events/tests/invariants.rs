@@ -60,18 +60,28 @@ fn create_room() -> impl Strategy<Value = C> {
 }
 
 fn command() -> impl Strategy<Value = C> {
-    let join = (0..STRANGER, prop::bool::weighted(0.9)).prop_map(|(i, right_role)| {
-        let role = if (i == HOST) == right_role {
-            Role::Host
-        } else {
-            Role::Guest
-        };
-        C::Join {
-            participant: pid(i),
-            display_name: format!("Guest {i}"),
-            role,
-        }
-    });
+    let join =
+        (0..STRANGER, prop::bool::weighted(0.9), 0..2u32).prop_map(|(i, right_role, invite)| {
+            let role = if (i == HOST) == right_role {
+                Role::Host
+            } else {
+                Role::Guest
+            };
+            C::Join {
+                participant: pid(i),
+                display_name: format!("Guest {i}"),
+                role,
+                invite: Some(invite),
+            }
+        });
+    let remove = (mostly_host(), anyone())
+        .prop_map(|(by, participant)| C::RemoveParticipant { by, participant });
+    let issue_invite = (
+        mostly_host(),
+        prop_oneof![Just(None), (1..3u32).prop_map(Some)],
+    )
+        .prop_map(|(by, max_joins)| C::IssueInvite { by, max_joins });
+    let revoke_invite = mostly_host().prop_map(|by| C::RevokeInvite { by });
     let leave = anyone().prop_map(|participant| C::Leave {
         participant,
         reason: "bye".into(),
@@ -130,6 +140,7 @@ fn command() -> impl Strategy<Value = C> {
         1 => create_room(),
         5 => join,
         2 => leave,
+        1 => prop_oneof![remove, issue_invite, revoke_invite],
         3 => start,
         3 => stop,
         12 => chunk,
@@ -242,6 +253,7 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
     prop_assert!(created <= 1, "RoomCreated {created} times");
 
     let mut joined = BTreeSet::new();
+    let mut removed = BTreeSet::new();
     let mut hashes: BTreeMap<(ParticipantId, ChunkIndex), &zencast_events::Sha256> =
         BTreeMap::new();
     let mut stopped = false;
@@ -255,15 +267,33 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
 
     for (sequence, event) in log {
         if completed {
+            // A removal after completion only closes the door: the recording stays.
             prop_assert!(
-                event.is_render_event() || event.is_media_event(),
+                event.is_render_event()
+                    || event.is_media_event()
+                    || matches!(event, E::ParticipantRemoved { .. }),
                 "event {sequence} after SessionCompleted: {event:?}"
             );
         }
         match event {
             E::ParticipantJoined { participant, .. } => {
                 prop_assert_ne!(*participant, pid(STRANGER));
+                prop_assert!(
+                    !removed.contains(participant),
+                    "event {sequence}: {participant} joined again after being removed"
+                );
                 joined.insert(*participant);
+            }
+            E::ParticipantRemoved { participant, .. } => {
+                prop_assert!(
+                    joined.contains(participant),
+                    "event {sequence}: removed a stranger"
+                );
+                prop_assert_ne!(*participant, pid(HOST), "the host removed");
+                prop_assert!(
+                    removed.insert(*participant),
+                    "event {sequence}: removed twice"
+                );
             }
             E::ChunkUploaded {
                 participant,
@@ -274,6 +304,10 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
                 prop_assert!(
                     joined.contains(participant),
                     "event {sequence}: chunk of {participant}, who has not joined"
+                );
+                prop_assert!(
+                    !removed.contains(participant),
+                    "event {sequence}: chunk of {participant}, who was removed"
                 );
                 // Never two hashes for one chunk; in fact a stored chunk is never
                 // uploaded again at all (a retry is a no-op).
@@ -439,6 +473,9 @@ fn the_generator_reaches_every_phase() {
         "RoomCreated",
         "ParticipantJoined",
         "ParticipantLeft",
+        "ParticipantRemoved",
+        "InviteIssued",
+        "InviteRevoked",
         "RecordingStarted",
         "RecordingStopped",
         "ChunkUploaded",

@@ -69,6 +69,7 @@ fn join(p: ParticipantId, name: &str, role: Role) -> C {
         participant: p,
         display_name: name.into(),
         role,
+        invite: Some(0),
     }
 }
 fn leave(p: ParticipantId) -> C {

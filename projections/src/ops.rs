@@ -48,6 +48,10 @@ pub mod field {
     pub const FINAL_SIZE: &str = "final_size";
     pub const FINAL_DURATION_MS: &str = "final_duration_ms";
     pub const LAST_SEQUENCE: &str = "last_sequence";
+    pub const INVITE_GENERATION: &str = "invite_generation";
+    pub const INVITE_REVOKED: &str = "invite_revoked";
+    /// Absent, or empty, when the link admits as many as the room holds.
+    pub const INVITE_MAX_JOINS: &str = "invite_max_joins";
     pub const UPDATED_AT: &str = "updated_at";
 
     pub fn participant(id: &impl std::fmt::Display, what: &str) -> String {
@@ -121,6 +125,35 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
             hset(Key::Room, field::participant(&participant, "left_at"), &at),
             Op::SRem(Key::Participants, participant.to_string()),
         ]),
+        E::ParticipantRemoved {
+            participant,
+            chunk_count,
+        } => ops.extend([
+            hset(
+                Key::Room,
+                field::participant(&participant, "removed_at"),
+                &at,
+            ),
+            hset(
+                Key::Room,
+                field::participant(&participant, "finished"),
+                chunk_count,
+            ),
+            Op::SRem(Key::Participants, participant.to_string()),
+        ]),
+        E::InviteIssued {
+            generation,
+            max_joins,
+        } => ops.extend([
+            hset(Key::Room, INVITE_GENERATION, generation),
+            hset(Key::Room, INVITE_REVOKED, false),
+            hset(
+                Key::Room,
+                INVITE_MAX_JOINS,
+                max_joins.map_or(String::new(), |n| n.to_string()),
+            ),
+        ]),
+        E::InviteRevoked { .. } => ops.push(hset(Key::Room, INVITE_REVOKED, true)),
         E::RecordingStarted { at: started } => ops.extend([
             hset(Key::Room, STATUS, "recording"),
             hset(Key::Room, STARTED_AT, started.to_rfc3339()),

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use redis::aio::ConnectionManager;
 use zencast_events::protocol::{
-    FileView, ParticipantView, RejectedChunk, RenderStatus, RenderView, RoomStatus, RoomView,
+    FileView, InviteView, ParticipantView, RejectedChunk, RenderStatus, RenderView, RoomStatus,
+    RoomView,
 };
 use zencast_events::{Layout, ParticipantId, RenderOutput, Role, RoomId};
 
@@ -90,6 +91,7 @@ pub async fn read_room(
                 display_name: get(&p("name")).unwrap_or_default(),
                 role: role.ok_or_else(|| unreadable("role"))?,
                 present: present.iter().any(|x| x == id),
+                removed: hash.contains_key(&p("removed_at")),
                 chunks_stored: num32(&p("chunks")).unwrap_or(0),
                 chunks_finished: num32(&p("finished")),
                 chunks_expected: num32(&p("expected")),
@@ -117,6 +119,11 @@ pub async fn read_room(
         chunks_total: num(field::CHUNKS_TOTAL).unwrap_or(0),
         bytes_total: num(field::BYTES_TOTAL).unwrap_or(0),
         participants: participants.into_values().collect(),
+        invite: InviteView {
+            generation: num32(field::INVITE_GENERATION).unwrap_or(0),
+            revoked: get(field::INVITE_REVOKED).as_deref() == Some("true"),
+            max_joins: num32(field::INVITE_MAX_JOINS),
+        },
         render: RenderView {
             attempt: num32(field::RENDER_ATTEMPT),
             worker: get(field::RENDER_WORKER),

@@ -3,7 +3,8 @@
 // other over WebRTC, record, stop, and wait for their uploads to finish.
 //
 // Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline | corrupt
-// | refusals (no recording: a guest denied the camera, a guest at a full room),
+// | refusals (no recording: a guest denied the camera, a guest at a full room)
+// | people (no recording: the host removes a guest, revokes and renews the invite),
 // RECORD_SECONDS (default 20), CHUNK_SECONDS (the room's chunk length, default 2), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
@@ -247,16 +248,20 @@ async function refusals(roomId, inviteUrl) {
     await strict.close();
   }
   const inviteToken = new URL(inviteUrl).searchParams.get('invite');
-  const view = await (await fetch(`${base}/api/recordings/${roomId}`)).json();
-  for (let n = view.participants.length; n < view.maxParticipants; n++) {
+  // The room's state is for its participants: take seats until the api says
+  // the room is full (a room holds at most 16).
+  let seats = 1;
+  for (;;) {
     const r = await fetch(`${base}/api/recordings/${roomId}/join`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ displayName: `Seat ${n + 1}`, inviteToken }),
+      body: JSON.stringify({ displayName: `Seat ${seats + 1}`, inviteToken }),
     });
-    if (!r.ok) throw new Error(`filling seat ${n + 1}: ${r.status} ${await r.text()}`);
+    if (r.status === 409 && (await r.json()).error.code === 'room_full') break;
+    if (!r.ok) throw new Error(`filling seat ${seats + 1}: ${r.status} ${await r.text()}`);
+    if (++seats > 16) throw new Error('the room never said it was full');
   }
-  result.seats = view.maxParticipants;
+  result.seats = seats;
   await guest.page.goto(inviteUrl);
   await guest.page.fill('#display-name', 'Fay Full');
   await guest.page.waitForFunction(() => document.querySelector('#preview')?.videoWidth > 0);
@@ -267,9 +272,60 @@ async function refusals(roomId, inviteUrl) {
   return result;
 }
 
+/** A guest opens an invite link, gives a name and clicks Join. */
+async function openInvite(page, url, name) {
+  await page.goto(url);
+  await page.fill('#display-name', name);
+  await page.waitForFunction(() => document.querySelector('#preview')?.videoWidth > 0);
+  await page.click('#join-session');
+}
+
+/**
+ * The host decides who is in: removes a guest (whose page says so and stops),
+ * revokes the invite link (a newcomer with it is told), then makes a new link
+ * for one guest, which lets the newcomer in.
+ */
+async function people(roomId, inviteUrl) {
+  const result = { roomId, scenario };
+  await openInvite(guest.page, inviteUrl, 'Gus Guest');
+  await guest.page.waitForURL(/\/studio\//);
+  await host.page.waitForSelector('.tile[data-me="false"] .remove', { timeout: 30000 });
+  await host.page.click('.tile[data-me="false"] .remove');
+  await host.page.click('.tile[data-me="false"] .remove-confirm');
+  result.removed = await (await guest.page.waitForSelector('#removed .problem[role="alert"]')).textContent();
+  await shot(guest.page, 'removed');
+  // The removed guest's tile leaves the host's studio, and stays gone.
+  await host.page.waitForFunction(() => !document.querySelector('.tile[data-me="false"]'));
+  // The guest's page stopped its camera: no live track is left.
+  result.guestTracksLive = await guest.page.evaluate(() =>
+    [...document.querySelectorAll('video')].flatMap((v) => v.srcObject?.getTracks() ?? [])
+      .filter((t) => t.readyState === 'live').length);
+
+  await host.page.click('#revoke-invite');
+  await host.page.waitForSelector('#invite-revoked');
+  const newcomer = await newPage('newcomer');
+  await openInvite(newcomer.page, inviteUrl, 'Nia Newcomer');
+  result.revoked = await (await newcomer.page.waitForSelector('.problem[role="alert"]')).textContent();
+  await shot(newcomer.page, 'invite-revoked');
+
+  await host.page.selectOption('#invite-limit', '1');
+  await host.page.click('#renew-invite');
+  await host.page.waitForSelector('#invite-link');
+  const renewed = await host.page.inputValue('#invite-link');
+  result.renewedDiffers = renewed !== inviteUrl;
+  await openInvite(newcomer.page, renewed, 'Nia Newcomer');
+  await newcomer.page.waitForURL(/\/studio\//);
+  await host.page.waitForSelector('.tile[data-me="false"]', { timeout: 30000 });
+  result.newcomerIn = true;
+  log(`messages: "${result.removed}" / "${result.revoked}"`);
+  await newcomer.context.close();
+  return result;
+}
+
 try {
   const { roomId, inviteUrl } = await createSession();
-  const result = scenario === 'refusals' ? await refusals(roomId, inviteUrl) : await record(roomId, inviteUrl);
+  const run = { refusals, people }[scenario] ?? record;
+  const result = await run(roomId, inviteUrl);
   result.cspViolations = cspViolations;
   console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);
 } catch (e) {

@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 use web_sys::Blob;
 use zencast_events::protocol::{
-    Complete, CreateRoom, Created, ErrorBody, Files, JoinRequest, Joined, RenderRequest, RoomView,
-    StoredChunks,
+    Complete, CreateRoom, Created, ErrorBody, Files, Invite, InviteRequest, JoinRequest, Joined,
+    RenderRequest, RoomView, StoredChunks,
 };
 use zencast_events::{Layout, ParticipantId, RoomId};
 
@@ -34,6 +34,11 @@ impl ApiError {
         }
     }
 
+    /// The host removed this participant: nothing it sends will be taken.
+    pub fn is_removed(&self) -> bool {
+        matches!(self, ApiError::Http { status: 403, code, .. } if code == REMOVED)
+    }
+
     /// What to tell a person.
     pub fn plain(&self) -> String {
         match self {
@@ -46,6 +51,15 @@ impl ApiError {
                 message,
             } => match (*status, code.as_str()) {
                 (409, "room_full") => "This session is full: no one else can join it.".into(),
+                (403, REMOVED) => REMOVED_TEXT.into(),
+                (403, "invite_revoked") => {
+                    "This invite link no longer works: the host replaced or revoked it. Ask the host for the current link."
+                        .into()
+                }
+                (409, "invite_used_up") => {
+                    "This invite link has been used by as many guests as it allows. Ask the host for a new one."
+                        .into()
+                }
                 (409, "session_completed") => "This session has already finished.".into(),
                 (401, _) => {
                     "This link has expired or is not valid. Ask the host for a new invite link."
@@ -59,6 +73,11 @@ impl ApiError {
         }
     }
 }
+
+/// The api's code for a participant the host removed.
+pub const REMOVED: &str = "removed";
+pub const REMOVED_TEXT: &str =
+    "The host removed you from this session. What was already uploaded stays in the recording.";
 
 enum Body {
     None,
@@ -144,9 +163,9 @@ pub async fn join_with_invite(room: RoomId, name: &str, invite: &str) -> Result<
     decode(send(Method::POST, &path, None, body, &[]).await?)
 }
 
-pub async fn room(room: RoomId) -> Result<RoomView, ApiError> {
+pub async fn room(room: RoomId, token: &str) -> Result<RoomView, ApiError> {
     let path = format!("/api/recordings/{room}");
-    decode(send(Method::GET, &path, None, Body::None, &[]).await?)
+    decode(send(Method::GET, &path, Some(token), Body::None, &[]).await?)
 }
 
 pub async fn start_recording(room: RoomId, token: &str) -> Result<(), ApiError> {
@@ -234,6 +253,37 @@ pub async fn request_render(room: RoomId, token: &str, layout: Layout) -> Result
     });
     let path = format!("/api/recordings/{room}/render");
     send(Method::POST, &path, Some(token), body, &[])
+        .await
+        .map(|_| ())
+}
+
+/// A new invite link (host); the earlier links stop working.
+pub async fn renew_invite(
+    room: RoomId,
+    token: &str,
+    max_joins: Option<u32>,
+) -> Result<Invite, ApiError> {
+    let body = Body::json(&InviteRequest { max_joins });
+    let path = format!("/api/recordings/{room}/invite");
+    decode(send(Method::POST, &path, Some(token), body, &[]).await?)
+}
+
+/// Revokes the invite link (host): nobody new joins until a new one is made.
+pub async fn revoke_invite(room: RoomId, token: &str) -> Result<(), ApiError> {
+    let path = format!("/api/recordings/{room}/invite");
+    send(Method::DELETE, &path, Some(token), Body::None, &[])
+        .await
+        .map(|_| ())
+}
+
+/// Removes a participant (host).
+pub async fn remove_participant(
+    room: RoomId,
+    token: &str,
+    participant: ParticipantId,
+) -> Result<(), ApiError> {
+    let path = format!("/api/recordings/{room}/participants/{participant}");
+    send(Method::DELETE, &path, Some(token), Body::None, &[])
         .await
         .map(|_| ())
 }

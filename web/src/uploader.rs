@@ -27,6 +27,8 @@ pub struct UploadProgress {
     pub finished: bool,
     /// Plain words on why uploads are waiting, while they are.
     pub problem: Option<String>,
+    /// The host removed this participant: uploads have stopped for good.
+    pub removed: bool,
     /// Chunks an earlier page of this participant left unsealed (it was
     /// reloaded, crashed or closed), sealed and queued by this one.
     pub recovered: u32,
@@ -76,6 +78,9 @@ async fn run(
                 break;
             }
         }
+        if progress.peek().removed {
+            return;
+        }
         let nothing_left = progress.peek().pending == 0;
         if nothing_left && over.get() && !progress.peek().finished {
             finish(&creds, &mut progress).await;
@@ -118,6 +123,12 @@ async fn upload(
                 });
                 sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF_MS);
+            }
+            Err(e) if e.is_removed() => {
+                let mut p = progress.write();
+                p.removed = true;
+                p.problem = Some(api::REMOVED_TEXT.into());
+                return false;
             }
             Err(e) => {
                 progress.write().problem = Some(format!(

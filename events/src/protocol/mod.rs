@@ -31,8 +31,11 @@ pub mod view;
 pub use error::{ErrorBody, ErrorDetail};
 pub use frames::{Call, ClientFrame, Outgoing, ServerFrame};
 pub use renders::{Files, RenderAccepted, RenderRequest};
-pub use rooms::{Control, CreateRoom, Created, JoinRequest, Joined, Timeline};
+pub use rooms::{
+    Control, CreateRoom, Created, Invite, InviteRequest, JoinRequest, Joined, Logged, Timeline,
+};
 pub use uploads::{ChunkStored, Complete, Completed, StoredChunks};
 pub use view::{
-    FileView, ParticipantView, RejectedChunk, RenderStatus, RenderView, RoomStatus, RoomView,
+    FileView, InviteView, ParticipantView, RejectedChunk, RenderStatus, RenderView, RoomStatus,
+    RoomView,
 };

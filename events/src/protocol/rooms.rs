@@ -69,6 +69,38 @@ pub struct Joined {
     pub role: Role,
 }
 
+/// `POST /api/recordings/{roomId}/invite` (host): a new invite link.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteRequest {
+    /// How many new guests may join with it (1–15); none: as many as the room holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_joins: Option<u32>,
+}
+
+/// A new invite link: the links before it stop working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invite {
+    pub invite_token: String,
+    pub invite_url: String,
+    pub generation: u32,
+    pub max_joins: Option<u32>,
+    pub sequence: u64,
+}
+
+/// The reply to a host's action that appends an event (a removal, a revoked
+/// invite): the sequence it is logged at, or the room's last when it was
+/// already done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Logged {
+    pub sequence: u64,
+}
+
 /// The reply to the host's start and stop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -75,9 +75,21 @@ pub struct RoomView {
     pub chunks_total: u64,
     pub bytes_total: u64,
     pub participants: Vec<ParticipantView>,
+    /// The guest invite link: its generation (a new link replaces the old),
+    /// whether the host revoked it, and how many new guests it admits.
+    pub invite: InviteView,
     pub render: RenderView,
     /// The last event applied: compare with the audit log to see lag.
     pub last_sequence: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteView {
+    pub generation: u32,
+    pub revoked: bool,
+    pub max_joins: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +101,8 @@ pub struct ParticipantView {
     pub role: Role,
     /// In the room now.
     pub present: bool,
+    /// Removed by the host (what it recorded stays).
+    pub removed: bool,
     pub chunks_stored: u32,
     pub chunks_finished: Option<u32>,
     pub chunks_expected: Option<u32>,
@@ -140,7 +154,8 @@ pub struct FileView {
     pub kind: OutputKind,
     pub participant_id: Option<ParticipantId>,
     pub size: u64,
-    /// `/api/recordings/{roomId}/files/{name}` (needs a participant token).
+    /// Where to download it: from the api, a link signed for 15 minutes
+    /// (`/api/recordings/{roomId}/files/{name}?expires=…&signature=…`).
     pub url: String,
 }
 

@@ -1,15 +1,16 @@
-//! Who is calling: a participant token, from `Authorization: Bearer …` (HTTP) or
-//! `?token=…` (the WebSocket and download links, which cannot set headers), checked against
-//! the room in the path.
+//! Who is calling: a participant token, from `Authorization: Bearer …`, checked
+//! against the room in the path. Only the WebSocket, which a browser cannot give
+//! a header, takes it from the URL (`?token=`); downloads use signed links.
 
-use std::collections::HashMap;
-
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use chrono::Utc;
 use zencast_events::{ParticipantId, Role, RoomId};
 
-use crate::error::ApiError;
+use zencast_eventlog::log::is_removed;
+
+use crate::error::{ApiError, REMOVED};
 use crate::state::AppState;
 use crate::tokens::{Claims, TokenError};
 
@@ -39,8 +40,9 @@ pub fn token_error(e: TokenError) -> ApiError {
     })
 }
 
-/// Verifies a participant token (an invite is not one).
-pub fn participant(app: &AppState, token: &str) -> Result<Caller, ApiError> {
+/// Verifies a participant token (an invite is not one) and that the host has
+/// not removed its participant.
+pub async fn participant(app: &AppState, token: &str) -> Result<Caller, ApiError> {
     let Claims {
         room,
         participant,
@@ -50,6 +52,12 @@ pub fn participant(app: &AppState, token: &str) -> Result<Caller, ApiError> {
     let participant = participant.ok_or_else(|| {
         ApiError::Unauthorized("an invite token cannot be used here: join first".into())
     })?;
+    if is_removed(&app.pool, room, participant).await? {
+        return Err(ApiError::Denied(
+            REMOVED,
+            "the host removed you from this session".into(),
+        ));
+    }
     Ok(Caller {
         room,
         participant,
@@ -57,25 +65,21 @@ pub fn participant(app: &AppState, token: &str) -> Result<Caller, ApiError> {
     })
 }
 
+/// The token of `Authorization: Bearer …`, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_string);
-        // A plain link (a download, a WebSocket) cannot carry a header.
-        let query = || {
-            Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-                .ok()
-                .and_then(|Query(mut q)| q.remove("token"))
-        };
-        let token = header.or_else(query).ok_or_else(|| {
-            ApiError::Unauthorized("missing Authorization: Bearer token (or ?token=)".into())
-        })?;
-        participant(app, token.trim())
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+        participant(app, token).await
     }
 }

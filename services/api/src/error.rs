@@ -21,12 +21,18 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A 403 with its own code (a removed participant, a revoked invite).
+    #[error("{1}")]
+    Denied(&'static str, String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     Conflict(&'static str, String),
     #[error("{0}")]
     TooLarge(String),
+    /// A 429 with its own code: too much at once from one participant.
+    #[error("{1}")]
+    TooMany(&'static str, String),
     /// The request body stopped arriving.
     #[error("{0}")]
     Timeout(String),
@@ -46,9 +52,11 @@ impl ApiError {
             ApiError::Invalid(code, _) => (StatusCode::BAD_REQUEST, code),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Denied(code, _) => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::TooMany(code, _) => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::Unavailable(..) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -96,6 +104,9 @@ impl From<RecordingError> for ApiError {
             R::NotAParticipant(_) | R::NotHost => ApiError::Forbidden(msg),
             R::RoomExists => ApiError::Conflict("room_exists", msg),
             R::RoomFull(_) => ApiError::Conflict("room_full", msg),
+            R::Removed(_) => ApiError::Denied(REMOVED, msg),
+            R::InviteRevoked => ApiError::Denied("invite_revoked", msg),
+            R::InviteUsedUp(_) => ApiError::Conflict("invite_used_up", msg),
             R::SessionCompleted => ApiError::Conflict("session_completed", msg),
             R::NotRecording => ApiError::Conflict("not_recording", msg),
             R::AlreadyStarted => ApiError::Conflict("already_started", msg),
@@ -108,6 +119,9 @@ impl From<RecordingError> for ApiError {
         }
     }
 }
+
+/// The code of every refusal of a participant the host removed.
+pub const REMOVED: &str = "removed";
 
 const EVENT_LOG: &str = "the event log";
 /// The S3-compatible store of chunks and renders.

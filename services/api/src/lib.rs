@@ -38,6 +38,7 @@ pub mod error;
 pub mod extract;
 pub mod frames;
 pub mod headers;
+pub mod limits;
 pub mod presence;
 pub mod routes;
 pub mod session;
@@ -52,6 +53,7 @@ pub use state::{AppState, Settings};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::recordings::router())
+        .merge(routes::people::router())
         .merge(routes::socket::router())
         .merge(routes::chunks::router())
         .merge(routes::uploads::router())

@@ -71,11 +71,20 @@ pub async fn is_connected(
     room: RoomId,
     participant: ParticipantId,
 ) -> redis::RedisResult<bool> {
-    let n: u64 = redis::cmd("ZCOUNT")
+    Ok(live_sockets(redis, prefix, room, participant).await? > 0)
+}
+
+/// The participant's live sockets on every node.
+pub async fn live_sockets(
+    redis: &ConnectionManager,
+    prefix: &str,
+    room: RoomId,
+    participant: ParticipantId,
+) -> redis::RedisResult<u64> {
+    redis::cmd("ZCOUNT")
         .arg(key(prefix, room, participant))
         .arg(now_ms())
         .arg("+inf")
         .query_async(&mut redis.clone())
-        .await?;
-    Ok(n > 0)
+        .await
 }

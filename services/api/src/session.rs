@@ -17,9 +17,12 @@ use uuid::Uuid;
 use zencast_eventlog::{CommandError, Origin};
 use zencast_events::protocol::frames::Relayed;
 use zencast_events::protocol::{ClientFrame, ServerFrame};
-use zencast_events::{ParticipantId, RecordingCommand, RecordingError, RoomId, SYSTEM_ACTOR};
+use zencast_events::{
+    Envelope, ParticipantId, RecordingCommand, RecordingError, RoomId, SYSTEM_ACTOR,
+};
 
 use crate::auth::Caller;
+use crate::error::REMOVED;
 use crate::frames;
 use crate::presence;
 use crate::state::AppState;
@@ -152,7 +155,17 @@ async fn serve(
                 // Our own presence is not news to us.
                 (!text.contains(&me.to_string())).then_some(text)
             }
-            Some(m) = events.next() => Some(ServerFrame::event_text(&String::from_utf8_lossy(&m.payload))),
+            Some(m) = events.next() => {
+                let text = String::from_utf8_lossy(&m.payload);
+                if removes(&text, me) {
+                    // Told why, then closed: a removal takes effect at once.
+                    send(&mut tx, ServerFrame::event_text(&text)).await?;
+                    let why = frames::error(REMOVED, "the host removed you from this session");
+                    send(&mut tx, why).await?;
+                    return Ok(());
+                }
+                Some(ServerFrame::event_text(&text))
+            }
             Some(m) = progress.next() => Some(String::from_utf8_lossy(&m.payload).into_owned()),
             _ = refresh.tick() => {
                 presence::hold(&app.redis, app.prefix(), room, me, socket_id).await?;
@@ -163,6 +176,14 @@ async fn serve(
             send(&mut tx, text).await?;
         }
     }
+}
+
+/// Whether a published event is the removal of `me`.
+fn removes(text: &str, me: ParticipantId) -> bool {
+    serde_json::from_str::<Envelope>(text).is_ok_and(|e| {
+        e.event_type == "ParticipantRemoved"
+            && e.payload["participant"].as_str() == Some(&me.to_string())
+    })
 }
 
 /// Handles one client message; returns the reply, if any.
@@ -227,6 +248,7 @@ async fn rejoin_if_left(app: &AppState, room: RoomId, me: ParticipantId) -> Sock
             participant: me,
             display_name: p.display_name.clone(),
             role: p.role,
+            invite: None,
         };
         match app
             .log

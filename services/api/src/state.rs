@@ -77,6 +77,8 @@ pub struct AppState {
     pub chunks: ChunkStore,
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
+    /// Chunk uploads in flight on this node, per participant.
+    pub uploads: Arc<crate::limits::UploadSlots>,
 }
 
 impl AppState {

@@ -21,6 +21,14 @@ pub struct Claims {
     pub role: Role,
     /// Expiry, seconds since the epoch.
     pub exp: i64,
+    /// An invite's generation: the room refuses it once the host replaced or
+    /// revoked it (tokens without one are the room's first link, 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generation: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +49,19 @@ pub struct Tokens {
 
 /// How long an invite link stays valid.
 pub const INVITE_LIFETIME_DAYS: i64 = 7;
+
+/// How long a download link works. Short, since a link gets copied and
+/// forwarded; it is checked when the download starts, so a long download
+/// finishes. The room view hands out fresh links on every read.
+pub const DOWNLOAD_LIFETIME_MINUTES: i64 = 15;
+
+/// A download link's query: `?expires={unix seconds}&signature={base64url}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DownloadSignature {
+    /// Text, parsed when checked, so a bad value is a 401 like a bad signature.
+    pub expires: Option<String>,
+    pub signature: Option<String>,
+}
 
 impl Tokens {
     pub fn new(secret: &[u8], lifetime: Duration) -> Self {
@@ -67,17 +88,63 @@ impl Tokens {
             participant: Some(participant),
             role,
             exp: (now + self.lifetime).timestamp(),
+            generation: 0,
         })
     }
 
-    /// A guest invite for the room.
-    pub fn invite(&self, room: RoomId, now: DateTime<Utc>) -> String {
+    /// A guest invite for the room, of the room's current invite generation.
+    pub fn invite(&self, room: RoomId, generation: u32, now: DateTime<Utc>) -> String {
         self.sign(&Claims {
             room,
             participant: None,
             role: Role::Guest,
             exp: (now + Duration::days(INVITE_LIFETIME_DAYS)).timestamp(),
+            generation,
         })
+    }
+
+    /// A link to one file of one room that works for a few minutes, instead of
+    /// a participant's long-lived token in a URL (which browsers keep in
+    /// history and servers in their access logs).
+    pub fn download_link(&self, room: RoomId, name: &str, now: DateTime<Utc>) -> String {
+        let expires = (now + Duration::minutes(DOWNLOAD_LIFETIME_MINUTES)).timestamp();
+        let signature = B64.encode(
+            self.download_mac(room, name, expires)
+                .finalize()
+                .into_bytes(),
+        );
+        format!("/api/recordings/{room}/files/{name}?expires={expires}&signature={signature}")
+    }
+
+    /// Checks a download link's signature for exactly this room and file.
+    pub fn verify_download(
+        &self,
+        room: RoomId,
+        name: &str,
+        link: &DownloadSignature,
+        now: DateTime<Utc>,
+    ) -> Result<(), TokenError> {
+        let (Some(expires), Some(signature)) = (&link.expires, &link.signature) else {
+            return Err(TokenError::Malformed);
+        };
+        let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        let signature = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
+        self.download_mac(room, name, expires)
+            .verify_slice(&signature)
+            .map_err(|_| TokenError::BadSignature)?;
+        if expires <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(())
+    }
+
+    /// The MAC over a download's room, file and expiry. Its input starts with
+    /// `download` and holds newlines, which a token's base64 body never does,
+    /// so a download signature can never pass as a token or the reverse.
+    fn download_mac(&self, room: RoomId, name: &str, expires: i64) -> HmacSha256 {
+        let mut mac = self.mac();
+        mac.update(format!("download\n{room}\n{name}\n{expires}").as_bytes());
+        mac
     }
 
     fn sign(&self, claims: &Claims) -> String {
@@ -120,10 +187,15 @@ mod tests {
             (claims.room, claims.participant, claims.role),
             (room, Some(p), Role::Host)
         );
-        let invite = t.verify(&t.invite(room, now), now).unwrap();
+        let invite = t.verify(&t.invite(room, 3, now), now).unwrap();
         assert_eq!(
-            (invite.room, invite.participant, invite.role),
-            (room, None, Role::Guest)
+            (
+                invite.room,
+                invite.participant,
+                invite.role,
+                invite.generation
+            ),
+            (room, None, Role::Guest, 3)
         );
         assert_eq!(
             t.verify(&token, now + Duration::hours(2)),
@@ -135,5 +207,57 @@ mod tests {
         let forged = format!("{}x.{sig}", body);
         assert!(t.verify(&forged, now).is_err());
         assert_eq!(t.verify("nodot", now), Err(TokenError::Malformed));
+    }
+
+    fn query(link: &str) -> DownloadSignature {
+        let (_, q) = link.split_once('?').unwrap();
+        let get = |k: &str| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        DownloadSignature {
+            expires: get("expires"),
+            signature: get("signature"),
+        }
+    }
+
+    #[test]
+    fn download_links_work_for_their_file_only_and_expire() {
+        let t = Tokens::new(b"secret", Duration::hours(1));
+        let now = Utc::now();
+        let room = RoomId::new();
+        let link = t.download_link(room, "final.mp4", now);
+        assert!(link.starts_with(&format!("/api/recordings/{room}/files/final.mp4?expires=")));
+        let sig = query(&link);
+        assert_eq!(t.verify_download(room, "final.mp4", &sig, now), Ok(()));
+        assert_eq!(
+            t.verify_download(room, "tracks/x.wav", &sig, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            t.verify_download(RoomId::new(), "final.mp4", &sig, now),
+            Err(TokenError::BadSignature)
+        );
+        let later = now + Duration::minutes(DOWNLOAD_LIFETIME_MINUTES) + Duration::seconds(1);
+        assert_eq!(
+            t.verify_download(room, "final.mp4", &sig, later),
+            Err(TokenError::Expired)
+        );
+        let stretched = DownloadSignature {
+            expires: sig
+                .expires
+                .as_ref()
+                .map(|e| (e.parse::<i64>().unwrap() + 86_400).to_string()),
+            ..sig.clone()
+        };
+        assert_eq!(
+            t.verify_download(room, "final.mp4", &stretched, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            t.verify_download(room, "final.mp4", &DownloadSignature::default(), now),
+            Err(TokenError::Malformed)
+        );
     }
 }

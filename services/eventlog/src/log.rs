@@ -18,7 +18,7 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use zencast_events::envelope::{META_ACTOR, META_OCCURRED_AT};
 use zencast_events::{
-    Envelope, EnvelopeError, Recording, RecordingCommand, RecordingError, RoomId,
+    Envelope, EnvelopeError, ParticipantId, Recording, RecordingCommand, RecordingError, RoomId,
 };
 
 use crate::repository::{EventRow, Loaded, PgEventRepository, StoreError};
@@ -273,6 +273,25 @@ pub async fn last_sequence(pool: &PgPool, room: RoomId) -> Result<u64, LogError>
     .fetch_one(pool)
     .await?;
     Ok(last.unwrap_or(0) as u64)
+}
+
+/// Whether the host removed `participant` from the room (Postgres decides:
+/// asked on every authenticated request, so a removal takes effect at once on
+/// every api node).
+pub async fn is_removed(
+    pool: &PgPool,
+    room: RoomId,
+    participant: ParticipantId,
+) -> Result<bool, LogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events
+          WHERE aggregate_id = $1 AND event_type = 'ParticipantRemoved'
+            AND payload -> 'ParticipantRemoved' ->> 'participant' = $2)",
+    )
+    .bind(room.to_string())
+    .bind(participant.to_string())
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Every room that has events, oldest first.

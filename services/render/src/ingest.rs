@@ -223,7 +223,7 @@ impl Ingest {
         media::reassemble(&r.store, &slice, &file).await?;
         let info = match media::probe(&s.ffprobe, &file).await {
             Ok(info) => info,
-            Err(e) => return Ok(Verdict::Rejected(e.to_string())),
+            Err(e) => return Ok(Verdict::Rejected(clean(&e.to_string(), dir.path()))),
         };
         if let Some(v) = info
             .video_codec

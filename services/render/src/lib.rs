@@ -66,3 +66,24 @@ pub enum RenderError {
     #[error("claiming work: {0}")]
     Claim(#[from] sqlx::Error),
 }
+
+impl RenderError {
+    /// What the room's log, the host's page and the audit timeline say. A plan
+    /// error is about the recording and is said as it is; the rest name the
+    /// part that failed and nothing of its insides (commands, file paths,
+    /// addresses), which the worker's log has instead.
+    pub fn public_reason(&self) -> String {
+        match self {
+            RenderError::Plan(e) => e.to_string(),
+            RenderError::Media(_) => {
+                "ffmpeg could not render the media; the render worker's log has the details".into()
+            }
+            RenderError::Io(_) => "the render worker's local disk failed".into(),
+            RenderError::Storage(_) => "the recording store (S3) failed".into(),
+            RenderError::Command(_) | RenderError::Log(_) | RenderError::Claim(_) => {
+                "the event log (Postgres) failed".into()
+            }
+            RenderError::Redis(_) => "the progress store (Redis) failed".into(),
+        }
+    }
+}

@@ -271,7 +271,7 @@ impl Worker {
                 tracing::warn!(%room, attempt, last, %error, "render failed");
                 let fail = RecordingCommand::FailRender {
                     attempt,
-                    reason: error.to_string(),
+                    reason: error.public_reason(),
                     last,
                     worker_lost: false,
                 };

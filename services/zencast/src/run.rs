@@ -240,6 +240,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             chunks,
             metrics: backends.metrics.clone(),
             settings: backends.config.settings(addr),
+            uploads: Default::default(),
         };
         http_addr = Some(addr);
         let mut stop = shutdown.clone();

@@ -85,8 +85,11 @@ async fn a_created_room_reaches_postgres_jetstream_and_redis_within_a_second() {
 
     // Wait for everything the creation appended (its reply says up to which sequence).
     let created_up_to = created["sequence"].as_u64().unwrap();
+    let host_token = created["hostToken"].as_str().unwrap();
     let view: serde_json::Value = eventually(Duration::from_secs(5), "room in Redis", || {
-        let req = http.get(up.url(&format!("/api/recordings/{room}")));
+        let req = http
+            .get(up.url(&format!("/api/recordings/{room}")))
+            .bearer_auth(host_token);
         async move {
             let r = req.send().await.ok()?;
             let v: serde_json::Value = r.json().await.ok()?;
@@ -136,6 +139,8 @@ async fn a_crash_around_publishing_loses_nothing_and_duplicates_nothing() {
             2,
             "RoomCreated and the host's ParticipantJoined"
         );
+        let host = ParticipantId::parse(logged[0].payload["host"].as_str().unwrap()).unwrap();
+        let token = env.token(room, host, zencast_events::Role::Host);
         let before = stream_messages(&b).await;
         match failpoint {
             "relay.before_publish" => {
@@ -147,7 +152,9 @@ async fn a_crash_around_publishing_loses_nothing_and_duplicates_nothing() {
         let up = env.spawn_up(&[]);
         let view: serde_json::Value =
             eventually(Duration::from_secs(10), "projection after restart", || {
-                let req = reqwest::Client::new().get(up.url(&format!("/api/recordings/{room}")));
+                let req = reqwest::Client::new()
+                    .get(up.url(&format!("/api/recordings/{room}")))
+                    .bearer_auth(&token);
                 async move {
                     let r = req.send().await.ok()?;
                     let v: serde_json::Value = r.json().await.ok()?;
@@ -190,6 +197,7 @@ async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
             participant: guest,
             display_name: "Grace".into(),
             role: Role::Guest,
+            invite: Some(0),
         },
         RecordingCommand::StartRecording { by: host, at: o.at },
     ];
@@ -621,7 +629,7 @@ async fn a_stop_that_never_reaches_the_stream_is_projected_and_completed_from_po
     eventually(
         period * 2 + Duration::from_secs(3),
         "the room shown stopped",
-        || async { (api.get(&path, None).await.1["status"] == "stopped").then_some(()) },
+        || async { (api.get(&path, Some(&token)).await.1["status"] == "stopped").then_some(()) },
     )
     .await;
     eprintln!("shown stopped {:?} after the stop", stopped.elapsed());
@@ -651,7 +659,7 @@ async fn a_stop_that_never_reaches_the_stream_is_projected_and_completed_from_po
     eventually(
         period * 2 + Duration::from_secs(3),
         "the room shown completed",
-        || async { (api.get(&path, None).await.1["status"] == "completed").then_some(()) },
+        || async { (api.get(&path, Some(&token)).await.1["status"] == "completed").then_some(()) },
     )
     .await;
     // Later passes find nothing more to do.

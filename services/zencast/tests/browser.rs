@@ -348,6 +348,45 @@ async fn browser_guests_who_cannot_take_part_are_told_why() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn browser_host_removes_a_guest_and_revokes_and_renews_the_invite() {
+    // The host's page decides who is in: the removed guest's page says so and
+    // lets go of the camera; a newcomer with the revoked link is told; the new
+    // link (for one guest) lets the newcomer in. Screenshots: removed.png,
+    // invite-revoked.png.
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(&server, "people", &[]).await;
+    let removed = result["removed"].as_str().unwrap_or_default();
+    assert!(removed.contains("The host removed you"), "{result}");
+    assert_eq!(result["guestTracksLive"], 0, "{result}");
+    let revoked = result["revoked"].as_str().unwrap_or_default();
+    assert!(revoked.contains("no longer works"), "{result}");
+    assert_eq!(result["renewedDiffers"], true, "{result}");
+    assert_eq!(result["newcomerIn"], true, "{result}");
+    let room = result["roomId"].as_str().unwrap();
+    let kinds: Vec<String> = events(&server, room)
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .filter(|k| {
+            k.starts_with("Invite") || k == "ParticipantRemoved" || k == "ParticipantJoined"
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "ParticipantJoined",
+            "ParticipantJoined",
+            "ParticipantRemoved",
+            "InviteRevoked",
+            "InviteIssued",
+            "ParticipantJoined"
+        ],
+        "{result}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn browser_guest_offline_for_15_s_uploads_afterwards() {
     let env = TestEnv::new();
     let server = spawn(&env);

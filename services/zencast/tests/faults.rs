@@ -668,9 +668,8 @@ async fn run_session(faults: Faults, replicas: usize) {
     let token = people[1].token.clone();
     let (status, bytes, _) = client
         .send("download", |http, base| {
-            http.get(format!(
-                "{base}/api/recordings/{room_id}/files/final.mp4?token={token}"
-            ))
+            http.get(format!("{base}/api/recordings/{room_id}/files/final.mp4"))
+                .bearer_auth(&token)
         })
         .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));

@@ -63,6 +63,7 @@ async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
             assert_eq!(v["error"]["code"], "bad_request");
         }
     }
+    // Without a token nothing is read, whether the room exists or not.
     let unknown = uuid::Uuid::new_v4();
     for suffix in ["", "/events"] {
         let r = http
@@ -70,9 +71,9 @@ async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 404);
+        assert_eq!(r.status(), 401);
         let v: serde_json::Value = r.json().await.unwrap();
-        assert_eq!(v["error"]["code"], "not_found");
+        assert_eq!(v["error"]["code"], "unauthorized");
     }
 
     let (status, created) =
@@ -80,7 +81,10 @@ async fn bad_input_gets_a_clear_json_error_and_appends_nothing() {
     assert_eq!(status, 201, "{created}");
     let room = created["roomId"].as_str().unwrap();
     let (_, timeline) = support::Api::new(running.http_addr.unwrap())
-        .get(&format!("/api/recordings/{room}/events"), None)
+        .get(
+            &format!("/api/recordings/{room}/events"),
+            created["hostToken"].as_str(),
+        )
         .await;
     let types: Vec<&str> = timeline["events"]
         .as_array()
@@ -138,6 +142,12 @@ async fn the_openapi_document_describes_every_route() {
             "get",
         ),
         ("/api/uploads/complete", "post"),
+        ("/api/recordings/{roomId}/invite", "post"),
+        ("/api/recordings/{roomId}/invite", "delete"),
+        (
+            "/api/recordings/{roomId}/participants/{participantId}",
+            "delete",
+        ),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -152,6 +162,9 @@ async fn the_openapi_document_describes_every_route() {
         "ChunkStored",
         "Complete",
         "ErrorBody",
+        "Invite",
+        "InviteRequest",
+        "Logged",
     ] {
         assert!(schemas[s].is_object(), "schema {s} missing");
     }
@@ -181,18 +194,18 @@ async fn a_read_right_after_a_command_sees_it_whatever_the_projection_lag() {
     let room = api.create("Read your writes").await;
     let id = support::s(&room["roomId"]);
     let path = format!("/api/recordings/{id}");
-    let (status, view) = api.get(&path, None).await;
+    let token = support::s(&room["hostToken"]);
+    let (status, view) = api.get(&path, Some(token)).await;
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["title"], "Read your writes");
     assert_eq!(view["status"], "open");
     assert_eq!(view["lastSequence"], room["sequence"]);
 
-    let token = support::s(&room["hostToken"]);
     let (status, started) = api
         .post(&format!("{path}/start"), Some(token), serde_json::json!({}))
         .await;
     assert_eq!(status, 200, "{started}");
-    let (_, view) = api.get(&path, None).await;
+    let (_, view) = api.get(&path, Some(token)).await;
     assert_eq!(view["status"], "recording");
     assert_eq!(view["lastSequence"], started["sequence"]);
 
@@ -209,12 +222,9 @@ async fn a_read_right_after_a_command_sees_it_whatever_the_projection_lag() {
         .query_async(&mut redis)
         .await
         .unwrap();
-    let (status, again) = api.get(&path, None).await;
+    let (status, again) = api.get(&path, Some(token)).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again, view);
-
-    let unknown = format!("/api/recordings/{}", uuid::Uuid::new_v4());
-    assert_eq!(api.get(&unknown, None).await.0, 404);
     running.stop().await;
 }
 
@@ -307,4 +317,71 @@ fn refused_start(env: &TestEnv, subcommand: &str, extra: &[(&str, &str)]) -> Str
         .unwrap();
     assert!(!out.status.success(), "zencast {subcommand} started");
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A room's state, its timeline and its files are for its participants only:
+/// not for strangers who know its id (it is in every invite link), not for
+/// another room's host, not for an invite nobody has used to join.
+#[tokio::test(flavor = "multi_thread")]
+async fn nobody_reads_a_room_but_its_participants() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let room = api.create("Private").await;
+    let other = api.create("Someone else's").await;
+    let id = support::s(&room["roomId"]);
+    let invite = support::s(&room["inviteToken"]);
+    let guest = api.join(id, "Gus", invite).await;
+    let reads = [
+        format!("/api/recordings/{id}"),
+        format!("/api/recordings/{id}/events"),
+        format!("/api/recordings/{id}/files"),
+        format!("/api/recordings/{id}/files/final.mp4"),
+    ];
+    for path in &reads {
+        let (status, v) = api.get(path, None).await;
+        assert_eq!(
+            (status, &v["error"]["code"]),
+            (401, &"unauthorized".into()),
+            "{path}: {v}"
+        );
+        let (status, v) = api.get(path, Some(support::s(&other["hostToken"]))).await;
+        assert_eq!(status, 403, "another room's host on {path}: {v}");
+        let (status, v) = api.get(path, Some(invite)).await;
+        assert_eq!(status, 401, "an unused invite on {path}: {v}");
+    }
+    for token in [&room["hostToken"], &guest["participantToken"]] {
+        for path in &reads[..3] {
+            let (status, v) = api.get(path, Some(support::s(token))).await;
+            assert_eq!(status, 200, "{path}: {v}");
+        }
+    }
+    // A participant token in the URL opens nothing but the socket: links get
+    // copied, kept in history and written to access logs.
+    let token = support::s(&guest["participantToken"]);
+    for path in &reads {
+        let (status, _) = api.get(&format!("{path}?token={token}"), None).await;
+        assert_eq!(status, 401, "{path}?token=");
+    }
+    let forged = format!("{}?expires=99999999999&signature=AAAA", reads[3]);
+    let (status, v) = api.get(&forged, None).await;
+    assert_eq!(status, 401, "{v}");
+    let (status, v) = api
+        .get(&format!("{}?expires=soon&signature=AAAA", reads[3]), None)
+        .await;
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (401, &"unauthorized".into()),
+        "{v}"
+    );
+    let ws = tokio_tungstenite::connect_async(format!(
+        "ws://{}/api/recordings/{id}/ws",
+        running.http_addr.unwrap()
+    ))
+    .await;
+    match ws {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("a socket without a token: {other:?}"),
+    }
+    running.stop().await;
 }

@@ -604,7 +604,12 @@ async fn every_frame_and_view_the_server_sends_reads_as_the_clients_types() {
         .await;
         assert_eq!((list.participant_id, list.chunks), (who, vec![stored]));
     }
-    let view: RoomView = typed(http.get(url(format!("/api/recordings/{room}"))), 200).await;
+    let view: RoomView = typed(
+        http.get(url(format!("/api/recordings/{room}")))
+            .bearer_auth(&host_token),
+        200,
+    )
+    .await;
     assert_eq!(
         (view.status, view.layout, view.host_participant_id),
         (RoomStatus::Recording, Layout::SideBySide, host)
@@ -631,7 +636,12 @@ async fn every_frame_and_view_the_server_sends_reads_as_the_clients_types() {
         )
         .await;
     }
-    let view: RoomView = typed(http.get(url(format!("/api/recordings/{room}"))), 200).await;
+    let view: RoomView = typed(
+        http.get(url(format!("/api/recordings/{room}")))
+            .bearer_auth(&host_token),
+        200,
+    )
+    .await;
     assert_eq!(view.status, RoomStatus::Completed, "{view:?}");
     assert_eq!(view.render.status, Some(RenderStatus::Pending));
     let files: Files = typed(
@@ -641,8 +651,12 @@ async fn every_frame_and_view_the_server_sends_reads_as_the_clients_types() {
     )
     .await;
     assert!(files.files.is_empty());
-    let timeline: Timeline =
-        typed(http.get(url(format!("/api/recordings/{room}/events"))), 200).await;
+    let timeline: Timeline = typed(
+        http.get(url(format!("/api/recordings/{room}/events")))
+            .bearer_auth(&joined.participant_token),
+        200,
+    )
+    .await;
     assert!(timeline
         .events
         .iter()
@@ -770,5 +784,318 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
         "closed before a frame waited 10 s"
     );
     drop(frozen);
+    running.stop().await;
+}
+
+/// `DELETE` with a Bearer token: (status, JSON body).
+async fn delete(api: &Api, path: &str, token: &str) -> (u16, serde_json::Value) {
+    let r = api
+        .http
+        .delete(format!("{}{path}", api.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or_default())
+}
+
+/// The host removes a guest in the middle of a recording: at once its socket
+/// is told why and closed, and its token opens nothing any more (reads,
+/// uploads, the socket, coming back). What it stored stays, and the stopped
+/// session completes without waiting for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_removed_participant_is_shut_out_at_once_and_its_recording_stays() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    let api = Api::new(addr);
+    let room = api.create("Removal").await;
+    let (id, host) = (s(&room["roomId"]), s(&room["hostToken"]));
+    let host_id = s(&room["hostParticipantId"]);
+    let guest = api.join(id, "Gus", s(&room["inviteToken"])).await;
+    let other = api.join(id, "Olga", s(&room["inviteToken"])).await;
+    let (gid, gtoken) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let (oid, otoken) = (s(&other["participantId"]), s(&other["participantToken"]));
+    let start = format!("/api/recordings/{id}/start");
+    assert_eq!(api.post(&start, Some(host), json!({})).await.0, 200);
+
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = support::media::browser_like_webm(
+        &dir.path().join("c.webm"),
+        "testsrc2=size=320x240:rate=30:duration=2",
+        "sine=frequency=440:sample_rate=48000:duration=2",
+        "300k",
+        30,
+    );
+    let put = |who: &str, token: &str, index: u32| {
+        api.http
+            .put(format!(
+                "{}/api/recordings/{id}/participants/{who}/chunks/{index}",
+                api.base
+            ))
+            .bearer_auth(token.to_string())
+            .body(chunk.clone())
+            .send()
+    };
+    assert_eq!(put(gid, gtoken, 0).await.unwrap().status(), 201);
+    let mut socket = Socket::connect(addr, id, gtoken).await;
+    socket.expect("welcome").await;
+
+    // Only the host removes, and not itself.
+    let path = |who: &str| format!("/api/recordings/{id}/participants/{who}");
+    let (status, v) = delete(&api, &path(oid), gtoken).await;
+    assert_eq!(status, 403, "a guest removing another: {v}");
+    let (status, v) = delete(&api, &path(host_id), host).await;
+    assert_eq!(status, 400, "the host removing itself: {v}");
+    let (status, v) = delete(&api, &path(gid), host).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(v["sequence"].as_u64().unwrap() > 0, "{v}");
+    let (status, again) = delete(&api, &path(gid), host).await;
+    assert_eq!((status, &again["sequence"]), (200, &json!(0)), "{again}");
+
+    socket
+        .expect_where("event", |v| {
+            v["event"]["event_type"] == "ParticipantRemoved"
+        })
+        .await;
+    let why = socket.expect("error").await;
+    assert_eq!(why["code"], "removed", "{why}");
+    assert!(
+        socket.closed_by_server().await,
+        "the removed guest's socket stays open"
+    );
+
+    // Every door is shut for the removed guest's token.
+    let refused = |status: u16, v: &serde_json::Value, what: &str| {
+        assert_eq!(
+            (status, &v["error"]["code"]),
+            (403, &json!("removed")),
+            "{what}: {v}"
+        );
+    };
+    for read in [
+        "",
+        "/events",
+        "/files",
+        &format!("/participants/{gid}/chunks"),
+    ] {
+        let (status, v) = api
+            .get(&format!("/api/recordings/{id}{read}"), Some(gtoken))
+            .await;
+        refused(status, &v, read);
+    }
+    let r = put(gid, gtoken, 1).await.unwrap();
+    let status = r.status().as_u16();
+    refused(status, &r.json().await.unwrap(), "chunk 1");
+    let (status, v) = api
+        .post(
+            "/api/uploads/complete",
+            Some(gtoken),
+            json!({"roomId": id, "participantId": gid, "chunkCount": 1}),
+        )
+        .await;
+    refused(status, &v, "uploads complete");
+    let (status, v) = api
+        .post(
+            &format!("/api/recordings/{id}/join"),
+            None,
+            json!({"displayName": "Gus", "participantToken": gtoken}),
+        )
+        .await;
+    refused(status, &v, "coming back");
+    match tokio_tungstenite::connect_async(support::ws_url(addr, id, gtoken)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("a removed guest's socket: {other:?}"),
+    }
+
+    // The others go on; the guest's chunk stays its recording.
+    let (status, view) = api
+        .get(&format!("/api/recordings/{id}"), Some(otoken))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    let gus = view["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["participantId"] == gid)
+        .unwrap();
+    assert_eq!(
+        (
+            &gus["removed"],
+            &gus["present"],
+            &gus["chunksStored"],
+            &gus["chunksFinished"]
+        ),
+        (&json!(true), &json!(false), &json!(1), &json!(1)),
+        "{gus}"
+    );
+    let stop = format!("/api/recordings/{id}/stop");
+    assert_eq!(api.post(&stop, Some(host), json!({})).await.0, 200);
+    for (who, token) in [(host_id, host), (oid, otoken)] {
+        let (status, v) = api
+            .post(
+                "/api/uploads/complete",
+                Some(token),
+                json!({"roomId": id, "participantId": who, "chunkCount": 0}),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+    }
+    // Completed by the others finishing (the grace period is 10 minutes).
+    let log = support::room_log(&running.backends.pool, id).await;
+    let completed = log
+        .iter()
+        .find(|e| e.event_type == "SessionCompleted")
+        .expect("completed without waiting for the removed guest");
+    assert_eq!(completed.payload["reason"], "all-finished");
+    assert_eq!(completed.payload["expected_chunks"][gid], 1);
+    let removed = log
+        .iter()
+        .find(|e| e.event_type == "ParticipantRemoved")
+        .unwrap();
+    assert_eq!(removed.actor, host_id);
+    assert_eq!(removed.payload["participant"], gid);
+    running.stop().await;
+}
+
+/// The host replaces the invite link (the old one stops working), limits how
+/// many may join with it, and revokes it; those already in stay in.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invite_link_is_replaced_limited_and_revoked_by_the_host() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let api = Api::new(running.http_addr.unwrap());
+    let room = api.create("Invites").await;
+    let (id, host) = (s(&room["roomId"]), s(&room["hostToken"]));
+    let first_link = s(&room["inviteToken"]);
+    let first = api.join(id, "First", first_link).await;
+    let join = |invite: String, name: &'static str| {
+        let api = &api;
+        async move {
+            api.post(
+                &format!("/api/recordings/{id}/join"),
+                None,
+                json!({"displayName": name, "inviteToken": invite}),
+            )
+            .await
+        }
+    };
+    let invite_path = format!("/api/recordings/{id}/invite");
+
+    let (status, v) = api
+        .post(&invite_path, Some(s(&first["participantToken"])), json!({}))
+        .await;
+    assert_eq!(status, 403, "a guest renewing the link: {v}");
+    let (status, v) = api
+        .post(&invite_path, Some(host), json!({"maxJoins": 0}))
+        .await;
+    assert_eq!(status, 400, "{v}");
+    let (status, renewed) = api
+        .post(&invite_path, Some(host), json!({"maxJoins": 1}))
+        .await;
+    assert_eq!(status, 201, "{renewed}");
+    assert_eq!(
+        (&renewed["generation"], &renewed["maxJoins"]),
+        (&json!(1), &json!(1))
+    );
+    assert!(s(&renewed["inviteUrl"]).ends_with(s(&renewed["inviteToken"])));
+
+    let (status, v) = join(first_link.into(), "Late with the old link").await;
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (403, &json!("invite_revoked")),
+        "{v}"
+    );
+    let new_link = s(&renewed["inviteToken"]).to_string();
+    assert_eq!(join(new_link.clone(), "Second").await.0, 200);
+    let (status, v) = join(new_link.clone(), "Third").await;
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (409, &json!("invite_used_up")),
+        "{v}"
+    );
+
+    let (status, v) = delete(&api, &invite_path, host).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = join(new_link, "After the revoke").await;
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (403, &json!("invite_revoked")),
+        "{v}"
+    );
+    // Someone already in comes back with its own token, whatever the link.
+    let (status, v) = api
+        .post(
+            &format!("/api/recordings/{id}/join"),
+            None,
+            json!({"displayName": "First", "participantToken": first["participantToken"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let (_, view) = api.get(&format!("/api/recordings/{id}"), Some(host)).await;
+    assert_eq!(
+        view["invite"],
+        json!({"generation": 1, "revoked": true, "maxJoins": 1})
+    );
+
+    let (status, open) = api.post(&invite_path, Some(host), json!({})).await;
+    assert_eq!(status, 201, "{open}");
+    assert_eq!(join(s(&open["inviteToken"]).into(), "Fourth").await.0, 200);
+    let (_, view) = api.get(&format!("/api/recordings/{id}"), Some(host)).await;
+    assert_eq!(
+        view["invite"],
+        json!({"generation": 2, "revoked": false, "maxJoins": null})
+    );
+    let types = event_types(&running.backends.pool, id).await;
+    let invites: Vec<&str> = types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| t.starts_with("Invite"))
+        .collect();
+    assert_eq!(invites, ["InviteIssued", "InviteRevoked", "InviteIssued"]);
+    running.stop().await;
+}
+
+/// One participant holds at most 4 live sockets (tabs, devices, a reconnect
+/// overlapping the socket it replaces); a fifth is refused with 429 and the
+/// others go on. Closing one frees its place.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_participant_holds_at_most_four_sockets() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    let api = Api::new(addr);
+    let room = api.create("Sockets").await;
+    let (id, host) = (s(&room["roomId"]), s(&room["hostToken"]));
+    let mut sockets = vec![];
+    for _ in 0..4 {
+        let mut socket = Socket::connect(addr, id, host).await;
+        socket.expect("welcome").await;
+        sockets.push(socket);
+    }
+    match tokio_tungstenite::connect_async(support::ws_url(addr, id, host)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            assert_eq!(r.status(), 429);
+            let body =
+                String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("too_many_sockets"), "{body}");
+        }
+        other => panic!("a fifth socket: {other:?}"),
+    }
+    // The four still work.
+    for socket in &mut sockets {
+        socket
+            .send(json!({"type": "ping", "clientTime": 1.0}))
+            .await;
+        socket.expect("pong").await;
+    }
+    sockets.pop().unwrap().close().await;
+    eventually(Duration::from_secs(5), "a place free again", || async {
+        let (ws, _) = tokio_tungstenite::connect_async(support::ws_url(addr, id, host))
+            .await
+            .ok()?;
+        Some(ws)
+    })
+    .await;
     running.stop().await;
 }

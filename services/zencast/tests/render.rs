@@ -186,7 +186,10 @@ impl Session {
 
     async fn view(&self) -> Value {
         let path = format!("/api/recordings/{}", self.room_id());
-        self.api.get(&path, None).await.1
+        self.api
+            .get(&path, Some(s(&self.guest["participantToken"])))
+            .await
+            .1
     }
 
     /// Waits for the render's end; returns the room view.
@@ -215,19 +218,23 @@ impl Session {
         }
     }
 
+    /// Downloads a file by the signed link the room view gives (no token).
     async fn download(&self, name: &str, to: &Path) {
-        let r = self
-            .api
-            .http
-            .get(format!(
-                "{}/api/recordings/{}/files/{name}?token={}",
-                self.api.base,
-                self.room_id(),
-                s(&self.guest["participantToken"])
-            ))
-            .send()
-            .await
-            .unwrap();
+        let view = self.view().await;
+        let url = view["render"]["files"]
+            .as_array()
+            .and_then(|files| files.iter().find(|f| f["name"] == name))
+            .map(|f| s(&f["url"]).to_string())
+            .unwrap_or_else(|| panic!("no {name} in {view}"));
+        assert!(url.contains("signature="), "{url}");
+        let get = |url: String| self.api.http.get(format!("{}{url}", self.api.base)).send();
+        let unsigned = url.split_once('?').unwrap().0.to_string();
+        assert_eq!(
+            get(unsigned).await.unwrap().status().as_u16(),
+            401,
+            "{name}"
+        );
+        let r = get(url).await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{name}");
         std::fs::write(to, r.bytes().await.unwrap()).unwrap();
     }
@@ -1099,6 +1106,7 @@ async fn a_session_completing_on_sequences_100_and_101_renders_at_once() {
             participant: guest_id,
             display_name: "Gus".into(),
             role: Role::Guest,
+            invite: None,
         };
         running.log.execute(room_id, back, &origin).await.unwrap();
     }

@@ -724,3 +724,73 @@ async fn an_upload_whose_body_stops_arriving_is_refused_with_408() {
     assert_eq!(status, 201, "{stored}");
     running.stop().await;
 }
+
+/// A participant has at most 3 uploads in flight: a fourth is refused with
+/// 429 before its body is read (so a leaked token cannot hold the api's
+/// connections and staging disk), another participant is not held up, and a
+/// slot is free again as soon as an upload ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_participant_has_at_most_three_uploads_in_flight() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let (api, room, guest) = recording_room(&running).await;
+    let (gid, token) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let addr = running.http_addr.unwrap();
+    let body = bytes(100_000, 5);
+    let path = |i: u32| {
+        chunk_url(&api, &room, gid, &i.to_string())
+            .trim_start_matches(&api.base)
+            .to_string()
+    };
+    // Three uploads whose bodies have begun and are still coming.
+    let mut open = vec![];
+    for i in 0..3 {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "PUT {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+            path(i),
+            body.len()
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        tcp.write_all(&body[..1000]).await.unwrap();
+        open.push(tcp);
+    }
+    // All three are being staged (each has its file) before the fourth comes.
+    let staging = env.data_dir.join("staging");
+    eventually(Duration::from_secs(5), "three uploads staging", || async {
+        let n = std::fs::read_dir(&staging).map_or(0, |d| d.count());
+        (n == 3).then_some(())
+    })
+    .await;
+    let fourth = chunk_url(&api, &room, gid, "3");
+    let (status, refused) = put(&api, &fourth, token, body.clone()).await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(refused["error"]["code"], "too_many_uploads", "{refused}");
+    assert!(chunk_events(&running, &room).await.is_empty());
+    // The host is not held up by the guest's uploads.
+    let host = s(&room["hostParticipantId"]);
+    let (status, v) = put(
+        &api,
+        &chunk_url(&api, &room, host, "0"),
+        s(&room["hostToken"]),
+        bytes(5_000, 6),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    // One of the three finishes its body: a slot is free again.
+    let mut first = open.remove(0);
+    first.write_all(&body[1000..]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), {
+        use tokio::io::AsyncReadExt;
+        first.read(&mut answer)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 201"));
+    let (status, v) = put(&api, &fourth, token, body.clone()).await;
+    assert_eq!(status, 201, "{v}");
+    drop(open);
+    running.stop().await;
+}

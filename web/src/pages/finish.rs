@@ -133,7 +133,7 @@ pub fn Finish(room: String) -> Element {
                 ul { class: "files", id: "files",
                     for f in list.iter() {
                         li {
-                            a { href: "{f.url}?token={token}", download: "{f.name}", "data-kind": "{f.kind.as_str()}", "{file_label(f, &names)}" }
+                            a { href: "{f.url}", download: "{f.name}", "data-kind": "{f.kind.as_str()}", "{file_label(f, &names)}" }
                             span { class: "muted", " {f.size / 1024} KiB" }
                         }
                     }

@@ -8,7 +8,7 @@ use zencast_events::protocol::RoomStatus;
 use crate::app::Route;
 use crate::browser::{attach_stream, copy_to_clipboard, now_ms, sleep};
 use crate::pages::widgets::{clock, Progress, Recovered};
-use crate::studio_session::{session, Command, Connection, Tile};
+use crate::studio_session::{session, Command, Connection, SessionHandle, Tile};
 
 #[component]
 pub fn Studio(room: String) -> Element {
@@ -16,7 +16,6 @@ pub fn Studio(room: String) -> Element {
     let view = handle.view.read().clone();
     let uploads = handle.uploads.read().clone();
     let mut now = use_signal(now_ms);
-    let mut copied = use_signal(|| false);
 
     use_future(move || async move {
         loop {
@@ -33,8 +32,22 @@ pub fn Studio(room: String) -> Element {
         }
     }));
 
+    if view.removed {
+        return rsx! {
+            section { class: "card", id: "removed",
+                h1 { "You have left the session" }
+                p { class: "problem", role: "alert", "{view.problem.clone().unwrap_or_default()}" }
+            }
+        };
+    }
     let is_host = view.creds.as_ref().is_some_and(|c| c.is_host());
-    let invite = view.creds.as_ref().and_then(|c| c.invite_url.clone());
+    let invite_revoked = view.room.as_ref().is_some_and(|r| r.invite.revoked);
+    let invite_limit = view.room.as_ref().and_then(|r| r.invite.max_joins);
+    let invite = view
+        .creds
+        .as_ref()
+        .and_then(|c| c.invite_url.clone())
+        .filter(|_| !invite_revoked);
     let title = view
         .room
         .as_ref()
@@ -93,18 +106,12 @@ pub fn Studio(room: String) -> Element {
                 p { class: "notice", role: "status", "{p}" }
             }
             Recovered { count: uploads.recovered, waiting: uploads.pending }
-            if let Some(link) = invite {
-                div { class: "invite",
-                    span { "Invite link for guests" }
-                    input { id: "invite-link", readonly: true, value: "{link}" }
-                    button { class: "secondary", onclick: move |_| { copy_to_clipboard(&link); copied.set(true); },
-                        if copied() { "Copied" } else { "Copy" }
-                    }
-                }
+            if is_host {
+                InvitePanel { link: invite, limit: invite_limit, handle }
             }
             div { class: "tiles",
                 for tile in view.tiles.iter() {
-                    ParticipantTile { key: "{tile.participant_id}", tile: tile.clone() }
+                    ParticipantTile { key: "{tile.participant_id}", tile: tile.clone(), can_remove: is_host && !tile.is_me, handle }
                 }
             }
             section { class: "uploads", id: "upload-panel",
@@ -133,8 +140,44 @@ pub fn Studio(room: String) -> Element {
     }
 }
 
+/// The host's invite link: copy it, replace it (for at most so many guests),
+/// or revoke it.
 #[component]
-fn ParticipantTile(tile: Tile) -> Element {
+fn InvitePanel(link: Option<String>, limit: Option<u32>, handle: SessionHandle) -> Element {
+    let mut copied = use_signal(|| false);
+    let mut max_joins = use_signal(|| None::<u32>);
+    let limit_text = limit.map(|n| format!(" (for {n} guest{})", if n == 1 { "" } else { "s" }));
+    rsx! {
+        div { class: "invite", id: "invite-panel",
+            if let Some(link) = link {
+                span { "Invite link for guests{limit_text.clone().unwrap_or_default()}" }
+                input { id: "invite-link", readonly: true, value: "{link}" }
+                button { class: "secondary", onclick: move |_| { copy_to_clipboard(&link); copied.set(true); },
+                    if copied() { "Copied" } else { "Copy" }
+                }
+                button { id: "revoke-invite", class: "secondary", onclick: move |_| handle.send(Command::RevokeInvite), "Revoke" }
+            } else {
+                span { id: "invite-revoked", "The invite link is revoked: nobody new can join." }
+            }
+            select { id: "invite-limit", "aria-label": "Guests the new link admits",
+                onchange: move |e| max_joins.set(e.value().parse().ok()),
+                option { value: "", "Any number of guests" }
+                for n in [1u32, 2, 3, 5] {
+                    option { value: "{n}", if n == 1 { "1 guest" } else { "{n} guests" } }
+                }
+            }
+            button { id: "renew-invite", class: "secondary",
+                onclick: move |_| { copied.set(false); handle.send(Command::RenewInvite(max_joins())) },
+                "New link"
+            }
+        }
+    }
+}
+
+#[component]
+fn ParticipantTile(tile: Tile, can_remove: bool, handle: SessionHandle) -> Element {
+    let mut confirming = use_signal(|| false);
+    let who = tile.participant_id;
     let video_id = format!("video-{}", tile.participant_id);
     if let Some(stream) = tile.stream.clone() {
         attach_stream(video_id.clone(), stream);
@@ -153,6 +196,16 @@ fn ParticipantTile(tile: Tile) -> Element {
             div { class: "tile-label",
                 span { "{tile.name}" }
                 span { class: "tile-state", "{state_text}" }
+                if can_remove {
+                    if confirming() {
+                        button { class: "danger remove-confirm", "data-participant": "{who}",
+                            onclick: move |_| handle.send(Command::Remove(who)), "Remove {tile.name} for good" }
+                        button { class: "secondary", onclick: move |_| confirming.set(false), "Keep" }
+                    } else {
+                        button { class: "secondary remove", "data-participant": "{who}",
+                            onclick: move |_| confirming.set(true), "Remove" }
+                    }
+                }
             }
         }
     }

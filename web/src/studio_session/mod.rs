@@ -45,10 +45,16 @@ pub enum Command {
     StopRecording,
     ToggleMicrophone,
     ToggleCamera,
+    /// The host's: a new invite link (for at most so many guests); the old one stops working.
+    RenewInvite(Option<u32>),
+    /// The host's: no invite link works until a new one is made.
+    RevokeInvite,
+    /// The host's: this participant leaves for good.
+    Remove(ParticipantId),
 }
 
 /// What a page holds of a running session.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 pub struct SessionHandle {
     pub view: Signal<StudioView>,
     pub uploads: Signal<UploadProgress>,
@@ -112,6 +118,8 @@ struct Session {
     next_index: Option<u32>,
     /// The host stopped the recording: no recorder starts again in this page.
     stopped: bool,
+    /// The host removed this participant: nothing more is recorded or sent.
+    removed: bool,
     ticks: u32,
 }
 
@@ -183,6 +191,7 @@ async fn run(
         recorder_events: recorder_tx,
         next_index: None,
         stopped: false,
+        removed: false,
         ticks: 0,
     };
     s.begin().await;
@@ -203,7 +212,7 @@ impl Session {
     async fn begin(&mut self) {
         // The room first: a finished session needs no camera and no socket.
         loop {
-            match api::room(self.creds.room_id).await {
+            match api::room(self.creds.room_id, &self.creds.token).await {
                 Ok(room) => {
                     self.room = Some(room);
                     break;
@@ -211,6 +220,10 @@ impl Session {
                 Err(e) if e.is_transient() => {
                     self.view.write().problem = Some(e.plain());
                     sleep(1_000).await;
+                }
+                Err(e) if e.is_removed() => {
+                    self.on_removed();
+                    return;
                 }
                 Err(e) => {
                     let mut v = self.view.write();
@@ -263,6 +276,20 @@ impl Session {
         self.view.write().connection = Connection::Closed;
     }
 
+    /// The host removed this participant: the recorder stops (what it holds
+    /// stays on this device), the studio closes, and the page says why.
+    fn on_removed(&mut self) {
+        self.removed = true;
+        if let Some(recorder) = &self.recorder {
+            recorder.stop();
+        }
+        self.leave_studio();
+        let mut v = self.view.write();
+        v.removed = true;
+        v.recording = false;
+        v.problem = Some(api::REMOVED_TEXT.into());
+    }
+
     fn session_over(&self) -> bool {
         self.room
             .as_ref()
@@ -280,6 +307,27 @@ impl Session {
             Command::StopRecording => {
                 if let Err(e) = api::stop_recording(room, &token).await {
                     self.view.write().problem = Some(e.plain());
+                }
+            }
+            Command::RenewInvite(max_joins) => {
+                match api::renew_invite(room, &token, max_joins).await {
+                    Ok(invite) => {
+                        self.creds.invite_url = Some(invite.invite_url);
+                        self.creds.save();
+                        self.view.write().creds = Some(self.creds.clone());
+                        self.refresh_room().await;
+                    }
+                    Err(e) => self.view.write().problem = Some(e.plain()),
+                }
+            }
+            Command::RevokeInvite => match api::revoke_invite(room, &token).await {
+                Ok(()) => self.refresh_room().await,
+                Err(e) => self.view.write().problem = Some(e.plain()),
+            },
+            Command::Remove(participant) => {
+                match api::remove_participant(room, &token, participant).await {
+                    Ok(()) => self.refresh_room().await,
+                    Err(e) => self.view.write().problem = Some(e.plain()),
                 }
             }
             Command::ToggleMicrophone | Command::ToggleCamera => {
@@ -325,7 +373,14 @@ impl Session {
     }
 
     async fn refresh_room(&mut self) {
-        if let Ok(room) = api::room(self.creds.room_id).await {
+        if self.removed {
+            return;
+        }
+        let room = api::room(self.creds.room_id, &self.creds.token).await;
+        if room.as_ref().is_err_and(api::ApiError::is_removed) {
+            self.on_removed();
+        }
+        if let Ok(room) = room {
             let known_stop = self.stopped;
             self.room = Some(room);
             if known_stop {

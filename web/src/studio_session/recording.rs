@@ -30,7 +30,12 @@ impl Session {
         if self.session_over() && !self.stopped {
             self.recording_stopped();
         }
-        if room_recording && !self.stopped && self.recorder.is_none() && self.synced {
+        if room_recording
+            && !self.stopped
+            && !self.removed
+            && self.recorder.is_none()
+            && self.synced
+        {
             self.start_recorder().await;
         }
     }

@@ -6,6 +6,7 @@ use dioxus::prelude::*;
 use zencast_events::protocol::{RoomStatus, ServerFrame};
 
 use super::{Connection, Session};
+use crate::api;
 use crate::browser::{now_ms, sleep};
 use crate::socket::{Socket, SocketEvent};
 
@@ -27,6 +28,10 @@ impl Session {
     pub(super) fn socket_lost(&mut self) {
         if let Some(socket) = self.socket.take() {
             socket.close();
+        }
+        if self.removed {
+            // Closed for good: there is nothing to reconnect to.
+            return;
         }
         self.view.write().connection = Connection::Reconnecting;
         self.reconnect_at = now_ms() + self.reconnect_delay;
@@ -95,6 +100,7 @@ impl Session {
                 }
                 self.refresh_room().await;
             }
+            ServerFrame::Error { code, .. } if code == api::REMOVED => self.on_removed(),
             // The room view carries the render's progress too (refreshed every second).
             ServerFrame::Progress { .. } | ServerFrame::Error { .. } => {}
         }

@@ -58,6 +58,8 @@ pub struct StudioView {
     pub chunks_recorded: u32,
     /// Plain words on what is wrong, if anything.
     pub problem: Option<String>,
+    /// The host removed us from the session.
+    pub removed: bool,
 }
 
 impl Session {
@@ -91,9 +93,10 @@ impl Session {
                 r.participants
                     .iter()
                     .filter(|p| {
-                        p.participant_id == me
-                            || p.present
-                            || self.online.contains(&p.participant_id)
+                        !p.removed
+                            && (p.participant_id == me
+                                || p.present
+                                || self.online.contains(&p.participant_id))
                     })
                     .map(|p| {
                         let is_me = p.participant_id == me;

@@ -54,7 +54,8 @@ pub fn router() -> Router<AppState> {
     security(("participant_token" = [])),
     responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
         (status = 400, body = ErrorBody, description = "`bad_recording_start`: the recorder start is not a number or lies outside the session; `bad_request`: an empty chunk, a bad id or index"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 408, body = ErrorBody, description = "`body_timeout`: the body stopped arriving"), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 408, body = ErrorBody, description = "`body_timeout`: the body stopped arriving"), (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "`too_many_uploads`: this participant has 3 uploads in progress"), (status = 503, body = ErrorBody)))]
 /// `PUT /api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}`
 /// with the participant's own token: 201 stored, 200 already stored (same bytes).
 async fn upload(
@@ -74,6 +75,15 @@ async fn upload(
             "a participant uploads only its own chunks".into(),
         ));
     }
+    let _slot = app.uploads.take(participant).ok_or_else(|| {
+        ApiError::TooMany(
+            "too_many_uploads",
+            format!(
+                "{} uploads of this participant are in progress; retry when one has finished",
+                crate::limits::UPLOADS_PER_PARTICIPANT
+            ),
+        )
+    })?;
     let recorder_started_at = recording_start(&headers)?;
     let max = app.settings.max_chunk_bytes;
     let declared = headers

@@ -3,6 +3,7 @@
 pub mod chunks;
 pub mod openapi;
 pub mod ops;
+pub mod people;
 pub mod recordings;
 pub mod renders;
 pub mod socket;

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{chunks, recordings, renders, uploads};
+use crate::routes::{chunks, people, recordings, renders, uploads};
 use crate::state::AppState;
 use zencast_events::protocol::{ErrorBody, ErrorDetail};
 
@@ -15,7 +15,8 @@ use zencast_events::protocol::{ErrorBody, ErrorDetail};
     info(title = "Zencast", description = "Self-hosted podcast and video recording studio. WebSocket: GET /api/recordings/{roomId}/ws?token=… (see README)."),
     paths(
         recordings::create, recordings::show, recordings::events, recordings::join,
-        recordings::start, recordings::stop, chunks::upload, chunks::list, uploads::complete,
+        recordings::start, recordings::stop, people::renew_invite, people::revoke_invite,
+        people::remove, chunks::upload, chunks::list, uploads::complete,
         renders::request, renders::list, renders::download,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

@@ -17,6 +17,7 @@ use zencast_projections::RoomState;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, RoomPath};
+use crate::routes::{people, renders};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -55,17 +56,14 @@ async fn create(
             &origin,
         )
         .await?;
-    let invite_token = app.tokens.invite(room, Utc::now());
+    let invite_token = app.tokens.invite(room, 0, Utc::now());
     Ok((
         StatusCode::CREATED,
         Json(Created {
             room_id: room,
             host_participant_id: host,
             host_token: app.tokens.issue(room, host, Role::Host, Utc::now()),
-            invite_url: format!(
-                "{}/join/{room}?invite={invite_token}",
-                app.settings.public_url.trim_end_matches('/')
-            ),
+            invite_url: people::invite_url(&app, room, &invite_token),
             invite_token,
             sequence: appended.last().map_or(0, |e| e.sequence),
         }),
@@ -84,10 +82,10 @@ async fn join(
     RoomPath(room): RoomPath,
     ApiJson(req): ApiJson<JoinRequest>,
 ) -> Result<Json<Joined>, ApiError> {
-    let (participant, role) = match (&req.participant_token, &req.invite_token) {
+    let (participant, role, invite) = match (&req.participant_token, &req.invite_token) {
         (Some(token), _) => {
-            let caller = auth::participant(&app, token)?.in_room(room)?;
-            (caller.participant, caller.role)
+            let caller = auth::participant(&app, token).await?.in_room(room)?;
+            (caller.participant, caller.role, None)
         }
         (None, Some(invite)) => {
             let claims = app
@@ -99,7 +97,7 @@ async fn join(
                     "this invite is for another room".into(),
                 ));
             }
-            (ParticipantId::new(), Role::Guest)
+            (ParticipantId::new(), Role::Guest, Some(claims.generation))
         }
         (None, None) => {
             return Err(ApiError::Unauthorized(
@@ -114,6 +112,7 @@ async fn join(
                 participant,
                 display_name: req.display_name,
                 role,
+                invite,
             },
             &Origin::now(participant.to_string()),
         )
@@ -177,32 +176,43 @@ async fn control(
 }
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}", tag = "rooms",
-    params(("roomId" = String, Path, format = Uuid)),
+    params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
     responses((status = 200, body = RoomView, description = "The room's state from the Redis projection"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-/// `GET /api/recordings/{roomId}`: the room's state from the Redis projection,
-/// brought up to the log first if it lags (503 only when a backend is down).
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// `GET /api/recordings/{roomId}` (participants of the room): the room's state
+/// from the Redis projection, brought up to the log first if it lags (503 only
+/// when a backend is down). File URLs are download links signed for a few minutes.
 async fn show(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
+    caller: Caller,
 ) -> Result<Json<RoomView>, ApiError> {
+    caller.in_room(room)?;
     let state = RoomState::new(app.redis.clone(), app.prefix());
     // As of the log now: a read right after a command sees it, whatever the
     // projector's lag (or a Redis that lost the room).
     match read_fresh(&app.pool, &state, room).await? {
-        Some(view) => Ok(Json(view)),
+        Some(mut view) => {
+            renders::sign_links(&app, room, &mut view.render.files);
+            Ok(Json(view))
+        }
         None => Err(ApiError::NotFound(format!("room {room} does not exist"))),
     }
 }
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}/events", tag = "rooms",
-    params(("roomId" = String, Path, format = Uuid)),
-    responses((status = 200, body = Timeline), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-/// `GET /api/recordings/{roomId}/events`: the audit timeline, from Postgres.
+    params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
+    responses((status = 200, body = Timeline), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// `GET /api/recordings/{roomId}/events` (participants of the room): the audit
+/// timeline, from Postgres.
 async fn events(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
+    caller: Caller,
 ) -> Result<Json<Timeline>, ApiError> {
+    caller.in_room(room)?;
     let events = room_events(&app.pool, room, 0, None).await?;
     if events.is_empty() {
         return Err(ApiError::NotFound(format!("room {room} does not exist")));

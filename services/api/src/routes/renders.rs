@@ -3,8 +3,8 @@
 //! WAV and MP4), streamed from S3 through the api.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,10 +16,11 @@ use zencast_events::{RecordingCommand, Role, RoomId};
 use zencast_projections::fresh::read_fresh;
 use zencast_projections::RoomState;
 
-use crate::auth::Caller;
+use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::RoomPath;
 use crate::state::AppState;
+use crate::tokens::DownloadSignature;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -73,6 +74,14 @@ async fn request(
     ))
 }
 
+/// Replaces each file's plain path by a download link signed for a few minutes.
+pub fn sign_links(app: &AppState, room: RoomId, files: &mut [FileView]) {
+    let now = chrono::Utc::now();
+    for f in files {
+        f.url = app.tokens.download_link(room, &f.name, now);
+    }
+}
+
 async fn files(app: &AppState, room: RoomId) -> Result<Vec<FileView>, ApiError> {
     let state = RoomState::new(app.redis.clone(), app.prefix());
     // From the log as it is: a finished room's files survive a Redis wipe.
@@ -84,7 +93,7 @@ async fn files(app: &AppState, room: RoomId) -> Result<Vec<FileView>, ApiError> 
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}/files", tag = "renders",
     params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
-    responses((status = 200, body = Files, description = "What the last completed render wrote; empty before"),
+    responses((status = 200, body = Files, description = "What the last completed render wrote, each with a download link signed for 15 minutes; empty before"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// `GET /api/recordings/{roomId}/files` (any participant of the room).
 async fn list(
@@ -93,25 +102,44 @@ async fn list(
     caller: Caller,
 ) -> Result<Json<Files>, ApiError> {
     caller.in_room(room)?;
-    Ok(Json(Files {
-        files: files(&app, room).await?,
-    }))
+    let mut files = files(&app, room).await?;
+    sign_links(&app, room, &mut files);
+    Ok(Json(Files { files }))
 }
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}/files/{name}", tag = "renders",
-    params(("roomId" = String, Path, format = Uuid), ("name" = String, Path, description = "`final.mp4`, `tracks/{participantId}.wav` or `.mp4`")),
-    security(("participant_token" = [])),
+    params(("roomId" = String, Path, format = Uuid), ("name" = String, Path, description = "`final.mp4`, `tracks/{participantId}.wav` or `.mp4`"),
+        ("expires" = Option<i64>, Query, description = "A download link's expiry (unix seconds)"),
+        ("signature" = Option<String>, Query, description = "A download link's signature")),
+    security(("participant_token" = []), ()),
     responses((status = 200, content_type = "application/octet-stream", description = "The file, streamed"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 /// `GET /api/recordings/{roomId}/files/{name}`: one rendered file, streamed
-/// from the store (only names the last render wrote; nothing else is reachable).
+/// from the store (only names the last render wrote; nothing else is
+/// reachable), for a signed download link (the room view's and the file list's
+/// `url`) or a participant's `Authorization: Bearer` token.
 async fn download(
     State(app): State<AppState>,
     Path((raw_room, name)): Path<(String, String)>,
-    caller: Caller,
+    Query(link): Query<DownloadSignature>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let room = RoomId::parse(&raw_room)?;
-    caller.in_room(room)?;
+    match auth::bearer(&headers) {
+        _ if link.signature.is_some() => app
+            .tokens
+            .verify_download(room, &name, &link, chrono::Utc::now())
+            .map_err(auth::token_error)?,
+        Some(token) => {
+            auth::participant(&app, token).await?.in_room(room)?;
+        }
+        None => {
+            return Err(ApiError::Unauthorized(
+                "a download needs a signed link (the file list's url) or a participant token"
+                    .into(),
+            ))
+        }
+    }
     let file = files(&app, room)
         .await?
         .into_iter()

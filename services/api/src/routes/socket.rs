@@ -1,16 +1,24 @@
 //! `GET /api/recordings/{roomId}/ws?token=…`: a joined participant's live socket.
 
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use zencast_events::Phase;
 
-use crate::auth::Caller;
+use crate::auth;
 use crate::error::ApiError;
 use crate::extract::RoomPath;
+use crate::limits::SOCKETS_PER_PARTICIPANT;
+use crate::presence;
 use crate::session;
 use crate::state::AppState;
+
+/// `?token=`: a browser cannot give a WebSocket an `Authorization` header.
+#[derive(serde::Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/recordings/{room_id}/ws", get(upgrade))
@@ -19,10 +27,13 @@ pub fn router() -> Router<AppState> {
 async fn upgrade(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    caller: Caller,
+    Query(query): Query<TokenQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let caller = caller.in_room(room)?;
+    let token = query
+        .token
+        .ok_or_else(|| ApiError::Unauthorized("missing ?token= (the participant token)".into()))?;
+    let caller = auth::participant(&app, token.trim()).await?.in_room(room)?;
     let state = app
         .log
         .load(room)
@@ -31,6 +42,15 @@ async fn upgrade(
     if !state.participants.contains_key(&caller.participant) {
         return Err(ApiError::Forbidden(
             "join the room before connecting".into(),
+        ));
+    }
+    let live = presence::live_sockets(&app.redis, app.prefix(), room, caller.participant)
+        .await
+        .map_err(|e| ApiError::Unavailable("the room state", e.to_string()))?;
+    if live >= SOCKETS_PER_PARTICIPANT {
+        return Err(ApiError::TooMany(
+            "too_many_sockets",
+            format!("this participant already has {live} live sockets; close one first"),
         ));
     }
     if state.phase == Phase::Completed {

@@ -103,6 +103,23 @@ impl TestEnv {
         Backends::connect(&self.config).await.expect("backends")
     }
 
+    /// A participant token signed with this environment's secret, for a room
+    /// the test knows only from the log (the api's answer was lost).
+    pub fn token(
+        &self,
+        room: zencast_events::RoomId,
+        participant: zencast_events::ParticipantId,
+        role: zencast_events::Role,
+    ) -> String {
+        let secret = self.config.secret.clone().unwrap();
+        zencast_api::tokens::Tokens::new(secret.as_bytes(), chrono::Duration::hours(1)).issue(
+            room,
+            participant,
+            role,
+            chrono::Utc::now(),
+        )
+    }
+
     /// Starts services in this process.
     pub async fn start(&self, parts: Parts) -> Running {
         zencast::start(self.backends().await, parts)
@@ -376,6 +393,21 @@ impl Socket {
                 if v["type"] == kind && pred(&v) {
                     return v;
                 }
+            }
+        }
+    }
+
+    /// Whether the server closes the socket within 5 s (frames before the
+    /// close are skipped).
+    pub async fn closed_by_server(&mut self) -> bool {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_))) => return true,
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
             }
         }
     }

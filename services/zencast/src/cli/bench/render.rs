@@ -218,6 +218,7 @@ impl BenchSession {
                 participant: *p,
                 display_name: format!("P{i}"),
                 role: Role::Guest,
+                invite: Some(0),
             };
             log.execute(room, join, &origin()).await?;
         }
