@@ -4,9 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-# A second, independent S3-compatible server for the upload tests (moto, PyPI).
+# A second, independent S3-compatible server for the upload tests (moto, PyPI),
+# and the fuzzer the api's contract test runs against /api/openapi.json
+# (schemathesis, PyPI).
 if ! command -v moto_server >/dev/null; then
   python3 -m pip install --quiet "moto[server]"
+  command -v pyenv >/dev/null && pyenv rehash || true
+fi
+if ! command -v schemathesis >/dev/null; then
+  python3 -m pip install --quiet schemathesis
   command -v pyenv >/dev/null && pyenv rehash || true
 fi
 # The web client (served by the api at /) and the node driver of its browser tests.

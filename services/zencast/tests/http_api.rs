@@ -385,3 +385,72 @@ async fn nobody_reads_a_room_but_its_participants() {
     }
     running.stop().await;
 }
+
+/// Schemathesis (PyPI; `scripts/test.sh` installs it) generates requests from
+/// `/api/openapi.json`, valid and not, sent with the host token of a room that
+/// is recording: no answer may be a 5xx, and every answer must be what the
+/// document says (status, content type, body schema). Two passes: any ids (so
+/// mostly strangers' rooms and ids that do not parse), then the room's own ids
+/// (so joins, chunks, invites, removals, start and stop of a real room).
+#[tokio::test(flavor = "multi_thread")]
+async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    let api = support::Api::new(addr);
+    let room = api.create("Fuzzed").await;
+    let token = support::s(&room["hostToken"]);
+    let start = format!("/api/recordings/{}/start", support::s(&room["roomId"]));
+    assert_eq!(
+        api.post(&start, Some(token), serde_json::json!({})).await.0,
+        200
+    );
+    let own_ids = format!(
+        "[parameters]\n\"path.roomId\" = \"{}\"\n\"path.participantId\" = \"{}\"\n",
+        support::s(&room["roomId"]),
+        support::s(&room["hostParticipantId"])
+    );
+    for (pass, config) in [("any-ids", String::new()), ("own-room", own_ids)] {
+        let config_file = env.data_dir.join(format!("{pass}.toml"));
+        std::fs::write(&config_file, config).unwrap();
+        let report = env.data_dir.join(format!("{pass}.xml"));
+        let out = tokio::process::Command::new("schemathesis")
+            .current_dir(&env.data_dir)
+            .arg("--no-color")
+            .arg("--config-file")
+            .arg(&config_file)
+            .args(["run", &format!("http://{addr}/api/openapi.json")])
+            .args([
+                "--checks",
+                FUZZ_CHECKS,
+                "--phases",
+                "examples,coverage,fuzzing",
+            ])
+            .args(["--max-examples", "40", "--seed", "1", "--workers", "1"])
+            .args(["--generation-database", "none"])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .args(["--report", "junit", "--report-junit-path"])
+            .arg(&report)
+            .output()
+            .await
+            .expect("schemathesis (scripts/test.sh installs it from PyPI)");
+        let said = String::from_utf8_lossy(&out.stdout);
+        eprintln!(
+            "schemathesis, {pass}:\n{said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "schemathesis found problems ({pass}):\n{said}"
+        );
+        let junit = std::fs::read_to_string(&report).unwrap_or_default();
+        assert!(
+            junit.contains("<testcase"),
+            "no operation was tested: {junit}"
+        );
+    }
+    running.stop().await;
+}
+
+const FUZZ_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+    response_schema_conformance";

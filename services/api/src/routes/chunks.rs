@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
     params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid),
         ("chunkIndex" = u32, Path, maximum = 100000),
         ("Zencast-Recording-Start" = Option<f64>, Header, description = "When the recorder that made this chunk started: ms since the Unix epoch in server time. Believed from 2 s before the recording started until 2 s after it stopped, and not after the upload itself (+2 s)")),
-    request_body(content = Vec<u8>, content_type = "video/webm", description = "The chunk's bytes"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes, whatever its content type (browsers send `video/webm` or `video/mp4`)"),
     security(("participant_token" = [])),
     responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
         (status = 400, body = ErrorBody, description = "`bad_recording_start`: the recorder start is not a number or lies outside the session; `bad_request`: an empty chunk, a bad id or index"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

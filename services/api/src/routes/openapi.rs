@@ -4,6 +4,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{chunks, people, recordings, renders, uploads};
@@ -20,9 +21,54 @@ use zencast_events::protocol::{ErrorBody, ErrorDetail};
         renders::request, renders::list, renders::download,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerToken)
+    modifiers(&BearerToken, &CommonErrors)
 )]
 pub struct ApiDoc;
+
+/// The answers every route can give besides its own: 400 for an id, query or
+/// body that does not parse, 503 when Postgres, Redis, NATS or the store is
+/// down, and, where a token is asked for, 401 (none, expired or forged) and
+/// 403 (another room's, not the host's, or removed). Added once here rather
+/// than on each handler, where one was always missing somewhere.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let error = |what: &str| {
+            let body = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            ResponseBuilder::new()
+                .description(what)
+                .content("application/json", body)
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let mut common = vec![
+                    ("400", "An id, query or body that does not parse"),
+                    ("503", "A backend is unavailable; retry shortly"),
+                ];
+                if op.security.is_some() {
+                    common.push(("401", "No token, or an expired or forged one"));
+                    common.push(("403", "Another room's token, not the host's, or removed"));
+                }
+                for (status, what) in common {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(what).into());
+                }
+            }
+        }
+    }
+}
 
 struct BearerToken;
 

@@ -80,7 +80,8 @@ async fn renew_invite(
 #[utoipa::path(delete, path = "/api/recordings/{roomId}/invite", tag = "people",
     params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
     responses((status = 200, body = Logged, description = "Revoked (sequence 0: it already was)"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The session is completed")))]
 /// `DELETE /api/recordings/{roomId}/invite` (host): `InviteRevoked`; no link
 /// admits anyone new until `POST …/invite` makes a new one.
 async fn revoke_invite(

@@ -3,7 +3,7 @@
 //! WAV and MP4), streamed from S3 through the api.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use zencast_projections::RoomState;
 
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::extract::RoomPath;
+use crate::extract::{ApiQuery, OptionalJson, RoomPath};
 use crate::state::AppState;
 use crate::tokens::DownloadSignature;
 
@@ -41,7 +41,7 @@ async fn request(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
     caller: Caller,
-    body: Option<Json<RenderRequest>>,
+    OptionalJson(body): OptionalJson<RenderRequest>,
 ) -> Result<(StatusCode, Json<RenderAccepted>), ApiError> {
     let caller = caller.in_room(room)?;
     if caller.role != Role::Host {
@@ -53,7 +53,7 @@ async fn request(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("room {room} does not exist")))?;
     let layout = body
-        .and_then(|Json(b)| b.layout)
+        .and_then(|b| b.layout)
         .or(state.room.map(|r| r.layout))
         .unwrap_or_default();
     let ask = RecordingCommand::RequestRender {
@@ -121,7 +121,7 @@ async fn list(
 async fn download(
     State(app): State<AppState>,
     Path((raw_room, name)): Path<(String, String)>,
-    Query(link): Query<DownloadSignature>,
+    ApiQuery(link): ApiQuery<DownloadSignature>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let room = RoomId::parse(&raw_room)?;

@@ -1,6 +1,6 @@
 //! `GET /api/recordings/{roomId}/ws?token=…`: a joined participant's live socket.
 
-use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -8,7 +8,7 @@ use zencast_events::Phase;
 
 use crate::auth;
 use crate::error::ApiError;
-use crate::extract::RoomPath;
+use crate::extract::{ApiQuery, RoomPath};
 use crate::limits::SOCKETS_PER_PARTICIPANT;
 use crate::presence;
 use crate::session;
@@ -27,7 +27,7 @@ pub fn router() -> Router<AppState> {
 async fn upgrade(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    Query(query): Query<TokenQuery>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let token = query
