@@ -2,6 +2,11 @@
 //!
 //! Form: `base64url(claims JSON) "." base64url(HMAC-SHA256(secret, first part))`.
 //! HMAC comes from the RustCrypto `hmac` crate and is verified in constant time.
+//!
+//! Keys rotate without logging anyone out: tokens are signed with the current
+//! secret and name its key id (`kid`); the secrets before it
+//! (`ZENCAST_PREVIOUS_SECRETS`) still verify the tokens they signed until those
+//! expire (a day; invites a week), then can be dropped.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -25,6 +30,10 @@ pub struct Claims {
     /// revoked it (tokens without one are the room's first link, 0).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generation: u32,
+    /// The id of the key that signed it (absent in tokens from before keys
+    /// had ids: any key is tried for those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -43,8 +52,32 @@ pub enum TokenError {
 
 #[derive(Clone)]
 pub struct Tokens {
-    secret: Vec<u8>,
+    /// The current key first (it signs), then the previous ones (they only verify).
+    keys: Vec<Key>,
     lifetime: Duration,
+}
+
+#[derive(Clone)]
+struct Key {
+    /// Derived from the secret, so an operator configures secrets only.
+    id: String,
+    secret: Vec<u8>,
+}
+
+impl Key {
+    fn new(secret: &[u8]) -> Self {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+        mac.update(b"zencast token key id");
+        let id = B64.encode(&mac.finalize().into_bytes()[..6]);
+        Self {
+            id,
+            secret: secret.to_vec(),
+        }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
+    }
 }
 
 /// How long an invite link stays valid.
@@ -66,13 +99,19 @@ pub struct DownloadSignature {
 impl Tokens {
     pub fn new(secret: &[u8], lifetime: Duration) -> Self {
         Self {
-            secret: secret.to_vec(),
+            keys: vec![Key::new(secret)],
             lifetime,
         }
     }
 
-    fn mac(&self) -> HmacSha256 {
-        HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
+    /// Also accepts what `previous` secrets signed (a rotation in progress).
+    pub fn with_previous(mut self, previous: &[Vec<u8>]) -> Self {
+        self.keys.extend(previous.iter().map(|s| Key::new(s)));
+        self
+    }
+
+    fn current(&self) -> &Key {
+        &self.keys[0]
     }
 
     /// A participant's token: who it is, in which room, with which role.
@@ -83,23 +122,25 @@ impl Tokens {
         role: Role,
         now: DateTime<Utc>,
     ) -> String {
-        self.sign(&Claims {
+        self.sign(Claims {
             room,
             participant: Some(participant),
             role,
             exp: (now + self.lifetime).timestamp(),
             generation: 0,
+            kid: None,
         })
     }
 
     /// A guest invite for the room, of the room's current invite generation.
     pub fn invite(&self, room: RoomId, generation: u32, now: DateTime<Utc>) -> String {
-        self.sign(&Claims {
+        self.sign(Claims {
             room,
             participant: None,
             role: Role::Guest,
             exp: (now + Duration::days(INVITE_LIFETIME_DAYS)).timestamp(),
             generation,
+            kid: None,
         })
     }
 
@@ -109,7 +150,7 @@ impl Tokens {
     pub fn download_link(&self, room: RoomId, name: &str, now: DateTime<Utc>) -> String {
         let expires = (now + Duration::minutes(DOWNLOAD_LIFETIME_MINUTES)).timestamp();
         let signature = B64.encode(
-            self.download_mac(room, name, expires)
+            Self::download_mac(self.current(), room, name, expires)
                 .finalize()
                 .into_bytes(),
         );
@@ -129,9 +170,15 @@ impl Tokens {
         };
         let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
         let signature = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
-        self.download_mac(room, name, expires)
-            .verify_slice(&signature)
-            .map_err(|_| TokenError::BadSignature)?;
+        // Links live minutes and name no key: any key that signed one counts.
+        let signed = self.keys.iter().any(|key| {
+            Self::download_mac(key, room, name, expires)
+                .verify_slice(&signature)
+                .is_ok()
+        });
+        if !signed {
+            return Err(TokenError::BadSignature);
+        }
         if expires <= now.timestamp() {
             return Err(TokenError::Expired);
         }
@@ -141,15 +188,17 @@ impl Tokens {
     /// The MAC over a download's room, file and expiry. Its input starts with
     /// `download` and holds newlines, which a token's base64 body never does,
     /// so a download signature can never pass as a token or the reverse.
-    fn download_mac(&self, room: RoomId, name: &str, expires: i64) -> HmacSha256 {
-        let mut mac = self.mac();
+    fn download_mac(key: &Key, room: RoomId, name: &str, expires: i64) -> HmacSha256 {
+        let mut mac = key.mac();
         mac.update(format!("download\n{room}\n{name}\n{expires}").as_bytes());
         mac
     }
 
-    fn sign(&self, claims: &Claims) -> String {
-        let body = B64.encode(serde_json::to_vec(claims).expect("claims serialize"));
-        let mut mac = self.mac();
+    fn sign(&self, mut claims: Claims) -> String {
+        let key = self.current();
+        claims.kid = Some(key.id.clone());
+        let body = B64.encode(serde_json::to_vec(&claims).expect("claims serialize"));
+        let mut mac = key.mac();
         mac.update(body.as_bytes());
         let sig = B64.encode(mac.finalize().into_bytes());
         format!("{body}.{sig}")
@@ -158,13 +207,23 @@ impl Tokens {
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
         let (body, sig) = token.split_once('.').ok_or(TokenError::Malformed)?;
         let sig = B64.decode(sig).map_err(|_| TokenError::Malformed)?;
-        let mut mac = self.mac();
-        mac.update(body.as_bytes());
-        mac.verify_slice(&sig)
-            .map_err(|_| TokenError::BadSignature)?;
+        // Read before it is verified only to pick the key; nothing else of it
+        // is used until the signature holds.
         let claims: Claims =
             serde_json::from_slice(&B64.decode(body).map_err(|_| TokenError::Malformed)?)
                 .map_err(|_| TokenError::Malformed)?;
+        let signed = self
+            .keys
+            .iter()
+            .filter(|key| claims.kid.as_ref().is_none_or(|kid| *kid == key.id))
+            .any(|key| {
+                let mut mac = key.mac();
+                mac.update(body.as_bytes());
+                mac.verify_slice(&sig).is_ok()
+            });
+        if !signed {
+            return Err(TokenError::BadSignature);
+        }
         if claims.exp <= now.timestamp() {
             return Err(TokenError::Expired);
         }
@@ -207,6 +266,35 @@ mod tests {
         let forged = format!("{}x.{sig}", body);
         assert!(t.verify(&forged, now).is_err());
         assert_eq!(t.verify("nodot", now), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_rotated_key_still_verifies_what_it_signed_and_nothing_is_signed_with_it() {
+        let now = Utc::now();
+        let (old, new) = (b"old-secret".to_vec(), b"new-secret".to_vec());
+        let before = Tokens::new(&old, Duration::hours(1));
+        let rotated = Tokens::new(&new, Duration::hours(1)).with_previous(&[old.clone()]);
+        let dropped = Tokens::new(&new, Duration::hours(1));
+        let room = RoomId::new();
+        let token = before.issue(room, ParticipantId::new(), Role::Guest, now);
+        let link = query(&before.download_link(room, "final.mp4", now));
+        assert!(rotated.verify(&token, now).is_ok());
+        assert_eq!(
+            rotated.verify_download(room, "final.mp4", &link, now),
+            Ok(())
+        );
+        assert_eq!(dropped.verify(&token, now), Err(TokenError::BadSignature));
+        assert_eq!(
+            dropped.verify_download(room, "final.mp4", &link, now),
+            Err(TokenError::BadSignature)
+        );
+        // New tokens are signed with the new key, which the old server lacks.
+        let fresh = rotated.issue(room, ParticipantId::new(), Role::Guest, now);
+        let claims = rotated.verify(&fresh, now).unwrap();
+        assert_eq!(claims.kid, Some(Key::new(&new).id));
+        assert_eq!(before.verify(&fresh, now), Err(TokenError::BadSignature));
+        // A token naming a key id is checked with that key only.
+        assert_ne!(Key::new(&old).id, Key::new(&new).id);
     }
 
     fn query(link: &str) -> DownloadSignature {

@@ -65,6 +65,16 @@ pub struct Config {
     /// Token signing secret; when unset, one is generated and kept in the data directory.
     #[arg(long, env = "ZENCAST_SECRET", hide_env_values = true, global = true)]
     pub secret: Option<String>,
+    /// Secrets rotated out, comma-separated: they no longer sign, but the
+    /// tokens and links they signed keep working until they expire.
+    #[arg(
+        long,
+        env = "ZENCAST_PREVIOUS_SECRETS",
+        hide_env_values = true,
+        global = true,
+        value_delimiter = ','
+    )]
+    pub previous_secrets: Vec<String>,
     /// Participants in one room at once, host included.
     #[arg(
         long,
@@ -146,6 +156,15 @@ pub struct Config {
         global = true
     )]
     pub body_idle_ms: u64,
+    /// Milliseconds an HTTP connection may take to send a request's headers,
+    /// and may stay open idle between requests, before it is closed.
+    #[arg(
+        long,
+        env = "ZENCAST_HEADER_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub header_timeout_ms: u64,
     /// Milliseconds between the reconcilers' scans of Postgres (also run at
     /// start-up): each duty owner (completion, render, projector) re-drives
     /// what is due there but whose JetStream message was lost or mishandled.
@@ -250,6 +269,10 @@ impl Config {
         }
     }
 
+    pub fn header_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.header_timeout_ms.max(100))
+    }
+
     pub fn reconcile_period(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.reconcile_ms.max(100))
     }
@@ -303,6 +326,21 @@ impl Config {
             secret_key: self.aws_secret_access_key.clone(),
             bucket: self.s3_bucket.clone(),
         }
+    }
+
+    /// The secrets rotated out (`ZENCAST_PREVIOUS_SECRETS`), each as long as a current one.
+    pub fn previous_token_secrets(&self) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.previous_secrets
+            .iter()
+            .map(|s| {
+                anyhow::ensure!(
+                    s.len() >= MIN_SECRET_BYTES,
+                    "each of ZENCAST_PREVIOUS_SECRETS must be at least {MIN_SECRET_BYTES} characters \
+                     (it was once a ZENCAST_SECRET)"
+                );
+                Ok(s.as_bytes().to_vec())
+            })
+            .collect()
     }
 
     /// The token secret: configured, or read from (or created in) the data directory.

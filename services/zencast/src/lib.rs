@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod embedded_s3;
 pub mod run;
+pub mod serve;
 
 pub use backends::Backends;
 pub use config::Config;

@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use chrono::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -200,6 +199,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
 
     if parts.api {
         let secret = backends.config.token_secret()?;
+        let previous = backends.config.previous_token_secrets()?;
         let chunks = ChunkStore::new(&backends.config.s3_settings(s3_addr));
         chunks.ensure_bucket().await?;
         let completion = stream::ensure_filtered_consumer(
@@ -236,26 +236,22 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             redis: backends.redis.clone(),
             nats: backends.nats.clone(),
             subjects: backends.subjects.clone(),
-            tokens: Tokens::new(&secret, Duration::hours(24)),
+            tokens: Tokens::new(&secret, Duration::hours(24)).with_previous(&previous),
             chunks,
             metrics: backends.metrics.clone(),
             settings: backends.config.settings(addr),
             uploads: Default::default(),
         };
         http_addr = Some(addr);
-        let mut stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            // Signaling frames are small and latency-bound: no Nagle delay.
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let served = axum::serve(listener, zencast_api::router(state))
-                .with_graceful_shutdown(async move { stop.wait().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "api server stopped");
-            }
-        }));
+        let stop = shutdown.clone();
+        let header_timeout = backends.config.header_timeout();
+        let router = zencast_api::router(state);
+        tasks.push(tokio::spawn(crate::serve::serve(
+            listener,
+            router,
+            header_timeout,
+            stop,
+        )));
     }
 
     Ok(Running {

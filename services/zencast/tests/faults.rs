@@ -25,7 +25,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use futures::StreamExt;
 use serde_json::{json, Value};
 use support::servers::{self, NatsNode, RedisServer};
 use support::{s, MotoServer, TestEnv};
@@ -402,39 +401,34 @@ async fn record(client: &Client, room: &str, people: &[Person], started_ms: f64)
 
 /// Follows the event stream from its start, as an ops tool does, through
 /// NATS restarts and node losses: the `Nats-Msg-Id` (event id) of every
-/// message it saw.
+/// message it saw. It reads the stream message by message (`STREAM.MSG.GET`,
+/// answered by whichever node leads the stream now), so a lost node costs it
+/// one failed request, not a subscription that may hang on the dead node.
 fn follow(urls: String, stream: String, seen: Arc<Mutex<HashSet<String>>>) {
     tokio::spawn(async move {
         let client = zencast_nats::servers::connect(&urls).await.expect("nats");
-        let js = jetstream::new(client.clone());
+        let js = jetstream::new(client);
+        let pause = Duration::from_millis(200);
         let mut next = 1u64;
         loop {
-            let pause = Duration::from_millis(200);
-            let Ok(events) = js.get_stream(&stream).await else {
+            let Ok(mut events) = js.get_stream(&stream).await else {
                 tokio::time::sleep(pause).await;
                 continue;
             };
-            let ordered = jetstream::consumer::push::OrderedConfig {
-                deliver_subject: client.new_inbox(),
-                deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
-                    start_sequence: next,
-                },
-                ..Default::default()
-            };
-            let Ok(consumer) = events.create_consumer(ordered).await else {
-                tokio::time::sleep(pause).await;
-                continue;
-            };
-            let Ok(mut messages) = consumer.messages().await else {
-                tokio::time::sleep(pause).await;
-                continue;
-            };
-            while let Some(Ok(m)) = messages.next().await {
-                if let Some(id) = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")) {
-                    seen.lock().unwrap().insert(id.to_string());
+            match events.get_raw_message(next).await {
+                Ok(m) => {
+                    if let Some(id) = m.headers.get("Nats-Msg-Id") {
+                        seen.lock().unwrap().insert(id.to_string());
+                    }
+                    next += 1;
                 }
-                if let Ok(info) = m.info() {
-                    next = info.stream_sequence + 1;
+                // Not written yet, or a request lost with a node: ask again.
+                // A sequence below the stream's first is gone for good.
+                Err(_) => {
+                    if let Ok(info) = events.info().await {
+                        next = next.max(info.state.first_sequence);
+                    }
+                    tokio::time::sleep(pause).await;
                 }
             }
         }

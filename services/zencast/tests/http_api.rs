@@ -454,3 +454,96 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
 
 const FUZZ_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
     response_schema_conformance";
+
+/// Rotating the secret logs nobody out: with the old one among
+/// `ZENCAST_PREVIOUS_SECRETS`, tokens it signed still open the room while new
+/// ones are signed with the new one; once it is dropped, they are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_secret_keeps_its_tokens_working_until_it_is_dropped() {
+    let mut env = TestEnv::new();
+    let old = env.config.secret.clone().unwrap();
+    let running = env.start(support::NO_RENDER).await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let room = api.create("Rotation").await;
+    let id = support::s(&room["roomId"]).to_string();
+    let host = support::s(&room["hostToken"]).to_string();
+    running.stop().await;
+
+    env.config.secret = Some("a-new-secret-a-new-secret-a-new-secret".into());
+    env.config.previous_secrets = vec![old];
+    let running = env.start(support::NO_RENDER).await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let path = format!("/api/recordings/{id}");
+    let (status, v) = api.get(&path, Some(&host)).await;
+    assert_eq!(status, 200, "an old token during the rotation: {v}");
+    let guest = api.join(&id, "Gus", support::s(&room["inviteToken"])).await;
+    let fresh = support::s(&guest["participantToken"]).to_string();
+    running.stop().await;
+
+    env.config.previous_secrets = vec![];
+    let running = env.start(support::NO_RENDER).await;
+    let api = support::Api::new(running.http_addr.unwrap());
+    let (status, v) = api.get(&path, Some(&host)).await;
+    assert_eq!(
+        status, 401,
+        "an old token after the old secret is dropped: {v}"
+    );
+    let (status, v) = api.get(&path, Some(&fresh)).await;
+    assert_eq!(status, 200, "a token the new secret signed: {v}");
+    running.stop().await;
+}
+
+/// A connection that dribbles its request head, or idles after a request,
+/// is closed after ZENCAST_HEADER_TIMEOUT_MS instead of being held for as
+/// long as the client likes.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_and_idle_connections_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut env = TestEnv::new();
+    env.config.header_timeout_ms = 1_000;
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    // Read until the server closes; what it sent, and how long that took.
+    let until_closed = |mut tcp: tokio::net::TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut got = vec![];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tcp.read_to_end(&mut got),
+        );
+        assert!(
+            read.await.is_ok(),
+            "the connection was still open after 10 s"
+        );
+        (
+            String::from_utf8_lossy(&got).into_owned(),
+            started.elapsed(),
+        )
+    };
+
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let (_, waited) = until_closed(slow).await;
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "a dribbled head held {waited:?}"
+    );
+
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (answered, waited) = until_closed(idle).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    assert!(
+        waited < std::time::Duration::from_secs(3),
+        "an idle connection held {waited:?}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "closed early: {waited:?}"
+    );
+    running.stop().await;
+}

@@ -794,3 +794,96 @@ async fn a_participant_has_at_most_three_uploads_in_flight() {
     drop(open);
     running.stop().await;
 }
+
+/// Whatever needs no body is answered before the body is read (only the
+/// headers are sent): recording not started, an index past the participant's
+/// declared count, a completed session. A chunk stored before still answers
+/// its re-send with 200 after completion.
+#[tokio::test(flavor = "multi_thread")]
+async fn uploads_no_body_could_make_right_are_refused_before_the_body() {
+    let env = TestEnv::new();
+    let running = env.start(support::NO_RENDER).await;
+    let addr = running.http_addr.unwrap();
+    let api = Api::new(addr);
+    let room = api.create("Early refusals").await;
+    let id = s(&room["roomId"]).to_string();
+    let (hid, host) = (s(&room["hostParticipantId"]), s(&room["hostToken"]));
+    let guest = api.join(&id, "Gus", s(&room["inviteToken"])).await;
+    let (gid, gtoken) = (s(&guest["participantId"]), s(&guest["participantToken"]));
+    let path = |i: u32| format!("/api/recordings/{id}/participants/{hid}/chunks/{i}");
+    let refused = |answer: String, code: &str| {
+        assert!(answer.starts_with("HTTP/1.1 409"), "{answer}");
+        assert!(answer.contains(code), "{answer}");
+    };
+    refused(
+        headers_only_put(addr, &path(0), host, 1000).await,
+        "not_recording",
+    );
+
+    let control = |what: &'static str| {
+        let api = &api;
+        let id = id.clone();
+        async move {
+            let (status, v) = api
+                .post(
+                    &format!("/api/recordings/{id}/{what}"),
+                    Some(host),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, 200, "{what}: {v}");
+        }
+    };
+    control("start").await;
+    let chunk = bytes(1000, 9);
+    assert_eq!(
+        put(
+            &api,
+            &format!("{}{}", api.base, path(0)),
+            host,
+            chunk.clone()
+        )
+        .await
+        .0,
+        201
+    );
+    // The guest declares 1 chunk while the recording goes on: index 2 cannot be.
+    let guest_chunk = format!("/api/recordings/{id}/participants/{gid}/chunks/0");
+    let (status, v) = put(
+        &api,
+        &format!("{}{guest_chunk}", api.base),
+        gtoken,
+        bytes(900, 4),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = api
+        .post(
+            "/api/uploads/complete",
+            Some(gtoken),
+            json!({"roomId": id, "participantId": gid, "chunkCount": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let past = format!("/api/recordings/{id}/participants/{gid}/chunks/2");
+    refused(
+        headers_only_put(addr, &past, gtoken, 1000).await,
+        "chunk_count",
+    );
+    control("stop").await;
+    let (status, v) = api
+        .post(
+            "/api/uploads/complete",
+            Some(host),
+            json!({"roomId": id, "participantId": hid, "chunkCount": 1}),
+        )
+        .await;
+    assert_eq!((status, &v["sessionCompleted"]), (200, &json!(true)), "{v}");
+    refused(
+        headers_only_put(addr, &path(3), host, 1000).await,
+        "session_completed",
+    );
+    let (status, v) = put(&api, &format!("{}{}", api.base, path(0)), host, chunk).await;
+    assert_eq!(status, 200, "the re-send of a stored chunk: {v}");
+    running.stop().await;
+}

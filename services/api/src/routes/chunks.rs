@@ -20,7 +20,7 @@ use zencast_eventlog::log::room_events;
 use zencast_eventlog::Origin;
 use zencast_events::aggregate::{rfc3339, RECORDER_START_TOLERANCE};
 use zencast_events::protocol::{ChunkStored, ErrorBody, StoredChunks};
-use zencast_events::{Phase, RecordingCommand};
+use zencast_events::{Phase, RecordingCommand, RecordingError};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -38,7 +38,9 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/recordings/{room_id}/participants/{participant_id}/chunks/{chunk_index}",
             // Our own limit applies while streaming; axum's buffered-body limit does not.
-            put(upload).layer(DefaultBodyLimit::disable()),
+            put(upload)
+                .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::map_response(close_after_refusal)),
         )
         .route(
             "/api/recordings/{room_id}/participants/{participant_id}/chunks",
@@ -100,8 +102,21 @@ async fn upload(
         .load(room)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("room {room} does not exist")))?;
-    if !state.participants.contains_key(&participant) {
+    let Some(me) = state.participants.get(&participant) else {
         return Err(ApiError::Forbidden("join the room before uploading".into()));
+    };
+    let stored = &me.chunks;
+    // Refused before the body is read when no body could change the answer
+    // (a stored chunk may always be re-sent: the same bytes are a 200).
+    if !stored.contains_key(&index) {
+        match state.phase {
+            Phase::Open => return Err(not_recording()),
+            Phase::Completed => return Err(session_completed()),
+            _ => {}
+        }
+        if me.finished.is_some_and(|count| index.get() >= count) {
+            return Err(RecordingError::UploadsFinished(participant).into());
+        }
     }
 
     let staged = stage(&app.settings.staging_dir, body, max, app.settings.body_idle).await?;
@@ -117,7 +132,7 @@ async fn upload(
             }),
         ))
     };
-    match state.participants[&participant].chunks.get(&index) {
+    match stored.get(&index) {
         Some(h) if *h == staged.sha256 => return reply(StatusCode::OK),
         Some(_) => {
             return Err(ApiError::Conflict(
@@ -128,20 +143,8 @@ async fn upload(
         None => {}
     }
     // Refuse before writing anything the log would refuse afterwards.
-    match state.phase {
-        Phase::Open => {
-            return Err(ApiError::Conflict(
-                "not_recording",
-                "recording has not started".into(),
-            ))
-        }
-        Phase::Completed => {
-            return Err(ApiError::Conflict(
-                "session_completed",
-                "the session is completed".into(),
-            ))
-        }
-        _ => {}
+    if state.phase == Phase::Completed {
+        return Err(session_completed());
     }
     if staged.size == 0 {
         return Err(ApiError::BadRequest("a chunk cannot be empty".into()));
@@ -252,6 +255,27 @@ fn not_after_now(start: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiErro
             RECORDER_START_TOLERANCE.num_milliseconds() as f64 / 1000.0
         ),
     ))
+}
+
+/// A refused upload's body was not read (that is the point of refusing
+/// early): the connection cannot carry another request, so the client is told
+/// to open a new one rather than finding out by a failed send.
+async fn close_after_refusal(mut response: axum::response::Response) -> axum::response::Response {
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+fn not_recording() -> ApiError {
+    ApiError::Conflict("not_recording", "recording has not started".into())
+}
+
+fn session_completed() -> ApiError {
+    ApiError::Conflict("session_completed", "the session is completed".into())
 }
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}/participants/{participantId}/chunks", tag = "chunks",

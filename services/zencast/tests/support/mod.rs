@@ -65,6 +65,8 @@ impl TestEnv {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             prefix: tag.clone(),
             secret: Some("test-secret-test-secret-test-secret".into()),
+            previous_secrets: vec![],
+            header_timeout_ms: 30_000,
             max_participants: 8,
             presence_grace_ms: 1_000,
             ws_rate: 200,
