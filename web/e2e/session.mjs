@@ -317,6 +317,8 @@ async function people(roomId, inviteUrl) {
   await newcomer.page.waitForURL(/\/studio\//);
   await host.page.waitForSelector('.tile[data-me="false"]', { timeout: 30000 });
   result.newcomerIn = true;
+  await host.page.click('.tile[data-me="false"] .remove');
+  await shot(host.page, 'host-controls');
   log(`messages: "${result.removed}" / "${result.revoked}"`);
   await newcomer.context.close();
   return result;
