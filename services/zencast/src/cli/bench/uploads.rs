@@ -14,6 +14,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use futures::StreamExt;
 use serde_json::{json, Value};
+use zencast_api::limits::UPLOADS_PER_PARTICIPANT;
 use zencast_storage::ChunkStore;
 
 use super::Scratch;
@@ -101,6 +102,48 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The uploads at once of the memory measurement.
+const BIG_UPLOADS: usize = 50;
+
+/// A room that is recording, and its host, who uploads.
+struct Uploader {
+    room: String,
+    participant: String,
+    token: String,
+}
+
+impl Uploader {
+    async fn recording(http: &reqwest::Client, base: &str) -> anyhow::Result<Self> {
+        let room: Value = http
+            .post(format!("{base}/api/recordings"))
+            .json(&json!({"title": "bench"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let field = |k: &str| room[k].as_str().unwrap_or_default().to_string();
+        let me = Self {
+            room: field("roomId"),
+            participant: field("hostParticipantId"),
+            token: field("hostToken"),
+        };
+        http.post(format!("{base}/api/recordings/{}/start", me.room))
+            .bearer_auth(&me.token)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(me)
+    }
+
+    fn chunk_url(&self, base: &str, index: usize) -> String {
+        format!(
+            "{base}/api/recordings/{}/participants/{}/chunks/{index}",
+            self.room, self.participant
+        )
+    }
+}
+
 /// `size` bytes, made as they are sent, in 64 KiB pieces.
 fn body(size: usize, seed: u8) -> reqwest::Body {
     let pieces = size.div_ceil(65536);
@@ -138,33 +181,20 @@ async fn measure(
     let base = format!("http://{}", api_node.api);
     let http = reqwest::Client::new();
 
-    let room: Value = http
-        .post(format!("{base}/api/recordings"))
-        .json(&json!({"title": "bench"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let (rid, token, pid) = (
-        room["roomId"].as_str().unwrap_or_default().to_string(),
-        room["hostToken"].as_str().unwrap_or_default().to_string(),
-        room["hostParticipantId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    );
-    http.post(format!("{base}/api/recordings/{rid}/start"))
-        .bearer_auth(&token)
-        .send()
-        .await?
-        .error_for_status()?;
+    // A participant has at most `UPLOADS_PER_PARTICIPANT` uploads in flight
+    // (the web client has one): the uploads are spread over enough rooms,
+    // upload `i` going to room `i % rooms`, that none waits for that limit.
+    let rooms = concurrent.max(BIG_UPLOADS.div_ceil(UPLOADS_PER_PARTICIPANT));
+    let mut uploaders = Vec::with_capacity(rooms);
+    for _ in 0..rooms {
+        uploaders.push(Uploader::recording(&http, &base).await?);
+    }
     let size = chunk_mib * 1024 * 1024;
-    let url = |i: usize| format!("{base}/api/recordings/{rid}/participants/{pid}/chunks/{i}");
+    let url = |i: usize| uploaders[i % rooms].chunk_url(&base, i / rooms);
 
     // Through the api, `concurrent` at a time.
     let via_api = timed(chunks, concurrent, |i| {
-        let (http, url, token) = (http.clone(), url(i), token.clone());
+        let (http, url, token) = (http.clone(), url(i), uploaders[i % rooms].token.clone());
         async move {
             http.put(url)
                 .bearer_auth(token)
@@ -195,12 +225,14 @@ async fn measure(
     })
     .await?;
 
-    // Memory: 50 uploads of 20 MB at once.
+    // Memory: 50 uploads of 20 MB at once (at indexes above the ones used).
     let before = peak_rss_mib(api_node.child.id());
     let big = 20 * 1000 * 1000;
     let start = Instant::now();
-    let results = futures::future::join_all((0..50).map(|k| {
-        let (http, url, token) = (http.clone(), url(chunks + k), token.clone());
+    let first = chunks.div_ceil(rooms) * rooms;
+    let results = futures::future::join_all((0..BIG_UPLOADS).map(|k| {
+        let i = first + k;
+        let (http, url, token) = (http.clone(), url(i), uploaders[i % rooms].token.clone());
         async move {
             http.put(url)
                 .bearer_auth(token)
@@ -235,7 +267,8 @@ async fn measure(
         direct.as_secs_f64() / via_api.as_secs_f64()
     );
     println!(
-        "50 concurrent 20 MB uploads: {ok} stored in {:.1} s; api peak RSS {before:.0} MiB before, {after:.0} MiB after",
+        "{BIG_UPLOADS} concurrent 20 MB uploads ({rooms} participants): {ok} stored in {:.1} s; \
+         api peak RSS {before:.0} MiB before, {after:.0} MiB after",
         many.as_secs_f64()
     );
     Ok(())
