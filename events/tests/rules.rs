@@ -1267,3 +1267,125 @@ fn lost_workers_are_counted_apart_from_failed_renders_until_the_next_request() {
         }
     ));
 }
+
+// ---------------------------------------------------------------------------
+// Who is in: removing a participant, the invite link
+// ---------------------------------------------------------------------------
+
+fn remove(by: ParticipantId, participant: ParticipantId) -> C {
+    C::RemoveParticipant { by, participant }
+}
+
+fn join_with(p: ParticipantId, name: &str, invite: Option<u32>) -> C {
+    C::Join {
+        participant: p,
+        display_name: name.into(),
+        role: Role::Guest,
+        invite,
+    }
+}
+
+fn removed(p: ParticipantId, chunk_count: u32) -> E {
+    E::ParticipantRemoved {
+        participant: p,
+        chunk_count,
+    }
+}
+
+#[test]
+fn the_host_removes_a_guest_who_keeps_what_it_stored_and_is_refused_after() {
+    let history = with(
+        recording(),
+        [chunk(ada(), 0, HASH_A), chunk(ada(), 1, HASH_A)],
+    );
+    given(history.clone())
+        .when(remove(host(), ada()))
+        .then_expect_events(vec![removed(ada(), 2)]);
+    let gone = with(history, [removed(ada(), 2)]);
+    given(gone.clone())
+        .when(remove(host(), ada()))
+        .then_expect_events(vec![]);
+    for refused in [
+        chunk_cmd(ada(), 2, HASH_A),
+        finish_cmd(ada(), 2),
+        join_with(ada(), "Ada", None),
+    ] {
+        given(gone.clone())
+            .when(refused)
+            .then_expect_error(RecordingError::Removed(ada()));
+    }
+}
+
+#[test]
+fn only_the_host_removes_and_never_itself() {
+    given(recording())
+        .when(remove(ada(), host()))
+        .then_expect_error(RecordingError::NotHost);
+    given(recording())
+        .when(remove(host(), host()))
+        .then_expect_error(invalid("the host cannot remove itself"));
+    given(recording())
+        .when(remove(host(), stranger()))
+        .then_expect_error(RecordingError::NotAParticipant(stranger()));
+}
+
+#[test]
+fn removing_the_last_one_a_stopped_session_waits_for_completes_it() {
+    // The host finished; Ada never will.
+    let history = with(stopped_room(), [finished(host(), 2)]);
+    given(history)
+        .when(remove(host(), ada()))
+        .then_expect_events(vec![
+            removed(ada(), 1),
+            completed(&[(host(), 2), (ada(), 1)], CompletionReason::AllFinished),
+        ]);
+}
+
+#[test]
+fn a_new_invite_link_retires_the_old_one_and_admits_as_many_as_it_says() {
+    let renewed = with(
+        open_room(),
+        [E::InviteIssued {
+            generation: 1,
+            max_joins: Some(1),
+        }],
+    );
+    given(open_room())
+        .when(C::IssueInvite {
+            by: host(),
+            max_joins: Some(1),
+        })
+        .then_expect_events(vec![renewed[3].clone()]);
+    given(renewed.clone())
+        .when(join_with(bob(), "Bob", Some(0)))
+        .then_expect_error(RecordingError::InviteRevoked);
+    given(renewed.clone())
+        .when(join_with(bob(), "Bob", Some(1)))
+        .then_expect_events(vec![joined(bob(), "Bob", Role::Guest)]);
+    given(with(renewed, [joined(bob(), "Bob", Role::Guest)]))
+        .when(join_with(stranger(), "Sam", Some(1)))
+        .then_expect_error(RecordingError::InviteUsedUp(1));
+}
+
+#[test]
+fn a_revoked_link_admits_nobody_new_but_those_in_come_back() {
+    let revoked = with(
+        open_room(),
+        [left(ada()), E::InviteRevoked { generation: 0 }],
+    );
+    given(open_room())
+        .when(C::RevokeInvite { by: host() })
+        .then_expect_events(vec![E::InviteRevoked { generation: 0 }]);
+    given(revoked.clone())
+        .when(join_with(bob(), "Bob", Some(0)))
+        .then_expect_error(RecordingError::InviteRevoked);
+    given(revoked.clone())
+        .when(join_with(ada(), "Ada", None))
+        .then_expect_events(vec![joined(ada(), "Ada", Role::Guest)]);
+    given(revoked)
+        .when(C::RevokeInvite { by: host() })
+        .then_expect_events(vec![]);
+    given(open_room())
+        .when(C::RevokeInvite { by: ada() })
+        .then_expect_error(RecordingError::NotHost);
+}
