@@ -172,6 +172,34 @@ async function record(roomId, inviteUrl) {
       recordedWhenBack, { timeout: 60000, polling: 100 });
     result.drainMs = Date.now() - back;
     log(`the ${result.pendingWhenBack} waiting chunks were stored ${result.drainMs} ms after the network came back`);
+  } else if (scenario === 'devices') {
+    // The host changes microphone mid-recording: the studio opens it, the
+    // guest's connection stays up, and the recording goes on (a new segment).
+    const storedNow = () => ownRow(host.page, 'stored');
+    await host.page.waitForFunction(
+      () => Number(document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.stored) >= 2,
+      null, { timeout: 30000, polling: 100 });
+    const ownMic = () => document.querySelector('.tile[data-me="true"] video')?.srcObject?.getAudioTracks()[0]?.label;
+    result.micBefore = await host.page.evaluate(ownMic);
+    const other = await host.page.$eval('#switch-microphone', (s, current) => {
+      const o = [...s.options].find((o) => o.textContent !== current);
+      s.value = o.value;
+      s.dispatchEvent(new Event('change', { bubbles: true }));
+      return o.textContent;
+    }, result.micBefore);
+    result.switchedAtMs = Date.now() - recordingFrom;
+    await host.page.waitForFunction((label) => {
+      const track = document.querySelector('.tile[data-me="true"] video')?.srcObject?.getAudioTracks()[0];
+      return track?.label === label && track.readyState === 'live';
+    }, other, { timeout: 10000 });
+    result.micAfter = await host.page.evaluate(ownMic);
+    // Recording goes on: more chunks are stored after the change.
+    const before = await storedNow();
+    await host.page.waitForFunction(
+      (n) => Number(document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.stored) >= n,
+      before + 3, { timeout: 30000, polling: 100 });
+    result.guestStillLive = await guest.page.$('.tile[data-me="false"][data-peer-state="connected"]') !== null;
+    log(`the host switched from "${result.micBefore}" to "${result.micAfter}"`);
   } else if (scenario === 'corrupt') {
     // The host learns of it while recording (recording goes on until then).
     const alert = await host.page.waitForSelector('[data-rejected="2"]', { timeout: recordMs + 60000 });

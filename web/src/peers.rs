@@ -13,7 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcIceCandidateInit, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcPeerConnectionIceEvent, RtcRtpSender, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 use zencast_events::ParticipantId;
 
@@ -142,6 +142,26 @@ impl Peer {
             self.add_candidate(&candidate).await?;
         }
         Ok(())
+    }
+
+    /// Sends `stream`'s tracks in place of the ones sent now (a device
+    /// change): no renegotiation, the peer sees the new camera or hears the
+    /// new microphone at once.
+    pub async fn replace_tracks(&self, stream: &MediaStream) {
+        let tracks: Vec<MediaStreamTrack> = stream
+            .get_tracks()
+            .iter()
+            .map(|t| t.unchecked_into::<MediaStreamTrack>())
+            .collect();
+        for sender in self.pc.get_senders().iter() {
+            let sender: RtcRtpSender = sender.unchecked_into();
+            let Some(kind) = sender.track().map(|t| t.kind()) else {
+                continue;
+            };
+            if let Some(track) = tracks.iter().find(|t| t.kind() == kind) {
+                let _ = JsFuture::from(sender.replace_track(Some(track))).await;
+            }
+        }
     }
 
     pub fn close(&self) {

@@ -294,6 +294,69 @@ async fn browser_guest_reload_mid_recording_loses_no_chunk() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn browser_host_changes_microphone_while_recording_and_loses_under_a_second() {
+    // The studio's device picker, mid-recording: the studio opens the new
+    // microphone, the guest's connection stays up, and the recording goes
+    // on in a second segment of the host's, whose start is within a second
+    // of where the first one's media ends.
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(&server, "devices", &[("EXPECT_RENDER", "1")]).await;
+    assert_ne!(result["micBefore"], result["micAfter"], "{result}");
+    assert_eq!(result["guestStillLive"], true, "{result}");
+    let room = result["roomId"].as_str().unwrap();
+    let s = stored(&server, room).await;
+    assert_every_chunk_stored(&s, 5);
+    let log = events(&server, room).await;
+    // Each participant's recorder starts, by chunk index.
+    let mut starts: HashMap<String, BTreeMap<u64, i64>> = HashMap::new();
+    for (_, p) in log.iter().filter(|(kind, _)| kind == "ChunkUploaded") {
+        let at = chrono::DateTime::parse_from_rfc3339(p["recorder_started_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+        starts
+            .entry(p["participant"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(p["index"].as_u64().unwrap(), at);
+    }
+    let segments = |c: &BTreeMap<u64, i64>| c.values().collect::<HashSet<_>>().len();
+    let mut counts: Vec<usize> = starts.values().map(segments).collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [1, 2],
+        "the host's change made a second segment, the guest has one"
+    );
+    let (host, chunks) = starts.iter().find(|(_, c)| segments(c) == 2).unwrap();
+    let first_start = *chunks.values().min().unwrap();
+    let second_start = *chunks.values().max().unwrap();
+    let last_of_first = chunks
+        .iter()
+        .filter(|(_, at)| **at == first_start)
+        .map(|(index, _)| *index)
+        .max()
+        .unwrap();
+    let media_end = log
+        .iter()
+        .filter(|(kind, p)| {
+            kind == "ChunkProbed"
+                && p["participant"].as_str() == Some(host.as_str())
+                && p["index"].as_u64() == Some(last_of_first)
+        })
+        .filter_map(|(_, p)| p["media_end_ms"].as_i64())
+        .max()
+        .expect("the first segment's last chunk was probed");
+    let gap_ms = second_start - (first_start + media_end);
+    eprintln!(
+        "devices: the second recorder started {gap_ms} ms after the first one's media ends \
+         (switched {} ms into the recording)",
+        result["switchedAtMs"]
+    );
+    assert!(gap_ms <= 1_000, "the change lost {gap_ms} ms of recording");
+    assert_final_mp4(&env, &server, &result).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn browser_host_sees_a_guest_chunk_that_does_not_decode_while_recording() {
     let env = TestEnv::new();
     let server = spawn(&env);

@@ -7,6 +7,7 @@ use zencast_events::protocol::RoomStatus;
 
 use crate::app::Route;
 use crate::browser::{attach_stream, copy_to_clipboard, now_ms, sleep};
+use crate::media;
 use crate::pages::widgets::{clock, Progress, Recovered};
 use crate::studio_session::{session, Command, Connection, SessionHandle, Tile};
 
@@ -42,6 +43,8 @@ pub fn Studio(room: String) -> Element {
     }
     let is_host = view.creds.as_ref().is_some_and(|c| c.is_host());
     let invite_revoked = view.room.as_ref().is_some_and(|r| r.invite.revoked);
+    let camera_id = view.creds.as_ref().and_then(|c| c.camera_id.clone());
+    let microphone_id = view.creds.as_ref().and_then(|c| c.microphone_id.clone());
     let invite_limit = view.room.as_ref().and_then(|r| r.invite.max_joins);
     let invite = view
         .creds
@@ -109,6 +112,7 @@ pub fn Studio(room: String) -> Element {
             if is_host {
                 InvitePanel { link: invite, limit: invite_limit, handle }
             }
+            DeviceSwitcher { handle, camera: camera_id, microphone: microphone_id }
             div { class: "tiles",
                 for tile in view.tiles.iter() {
                     ParticipantTile { key: "{tile.participant_id}", tile: tile.clone(), can_remove: is_host && !tile.is_me, handle }
@@ -169,6 +173,39 @@ fn InvitePanel(link: Option<String>, limit: Option<u32>, handle: SessionHandle) 
             button { id: "renew-invite", class: "secondary",
                 onclick: move |_| { copied.set(false); handle.send(Command::RenewInvite(max_joins())) },
                 "New link"
+            }
+        }
+    }
+}
+
+/// The camera and microphone, changed during the session too: the peers get
+/// the new ones at once, and the recording goes on in a new segment.
+#[component]
+fn DeviceSwitcher(
+    handle: SessionHandle,
+    camera: Option<String>,
+    microphone: Option<String>,
+) -> Element {
+    let devices = use_resource(media::list);
+    let found = devices.read().clone().unwrap_or_default();
+    let (cam, mic) = (camera.clone(), microphone.clone());
+    rsx! {
+        div { class: "devices", id: "device-switcher",
+            label { "Camera"
+                select { id: "switch-camera",
+                    onchange: move |e| handle.send(Command::SwitchDevices { camera: Some(e.value()), microphone: mic.clone() }),
+                    for d in found.cameras.iter() {
+                        option { value: "{d.id}", selected: camera.as_deref() == Some(d.id.as_str()), "{d.label}" }
+                    }
+                }
+            }
+            label { "Microphone"
+                select { id: "switch-microphone",
+                    onchange: move |e| handle.send(Command::SwitchDevices { camera: cam.clone(), microphone: Some(e.value()) }),
+                    for d in found.microphones.iter() {
+                        option { value: "{d.id}", selected: microphone.as_deref() == Some(d.id.as_str()), "{d.label}" }
+                    }
+                }
             }
         }
     }

@@ -51,6 +51,11 @@ pub enum Command {
     RevokeInvite,
     /// The host's: this participant leaves for good.
     Remove(ParticipantId),
+    /// Other devices (`None`: the browser's default), during the session too.
+    SwitchDevices {
+        camera: Option<String>,
+        microphone: Option<String>,
+    },
 }
 
 /// What a page holds of a running session.
@@ -113,6 +118,9 @@ struct Session {
     peer_generation: u32,
     peer_events: UnboundedSender<(ParticipantId, u32, PeerEvent)>,
     local: Option<MediaStream>,
+    /// The devices before a change, kept open until the recorder that
+    /// records them has delivered its last slice.
+    retired: Option<MediaStream>,
     recorder: Option<Recorder>,
     recorder_events: UnboundedSender<Kept>,
     next_index: Option<u32>,
@@ -187,6 +195,7 @@ async fn run(
         peer_generation: 0,
         peer_events: peer_tx,
         local: None,
+        retired: None,
         recorder: None,
         recorder_events: recorder_tx,
         next_index: None,
@@ -267,8 +276,11 @@ impl Session {
         for (_, peer) in self.peers.drain() {
             peer.close();
         }
-        if let Some(local) = self.local.take() {
-            media::stop(&local);
+        for stream in [self.local.take(), self.retired.take()]
+            .into_iter()
+            .flatten()
+        {
+            media::stop(&stream);
         }
         if let Some(socket) = self.socket.take() {
             socket.close();
@@ -288,6 +300,42 @@ impl Session {
         v.removed = true;
         v.recording = false;
         v.problem = Some(api::REMOVED_TEXT.into());
+    }
+
+    /// Opens the newly chosen devices and sends them to every peer. A
+    /// MediaRecorder cannot change its tracks, so a running one ends its
+    /// segment and the next starts on the new devices as soon as its last
+    /// slice is sealed: a new segment, placed on the timeline by its own
+    /// recorder start, as after a reload.
+    async fn switch_devices(&mut self, camera: Option<String>, microphone: Option<String>) {
+        let stream = match media::open(camera.as_deref(), microphone.as_deref()).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.view.write().problem = Some(media::plain_media_error(&e));
+                return;
+            }
+        };
+        let (mic_on, camera_on) = {
+            let v = self.view.peek();
+            (v.mic_on, v.camera_on)
+        };
+        media::set_enabled(&stream, "audio", mic_on);
+        media::set_enabled(&stream, "video", camera_on);
+        for peer in self.peers.values() {
+            peer.replace_tracks(&stream).await;
+        }
+        self.creds.camera_id = camera;
+        self.creds.microphone_id = microphone;
+        self.creds.save();
+        self.view.write().creds = Some(self.creds.clone());
+        match (self.local.replace(stream), &self.recorder) {
+            (Some(old), Some(recorder)) => {
+                recorder.stop();
+                self.retired = Some(old);
+            }
+            (Some(old), None) => media::stop(&old),
+            (None, _) => {}
+        }
     }
 
     fn session_over(&self) -> bool {
@@ -329,6 +377,9 @@ impl Session {
                     Ok(()) => self.refresh_room().await,
                     Err(e) => self.view.write().problem = Some(e.plain()),
                 }
+            }
+            Command::SwitchDevices { camera, microphone } => {
+                self.switch_devices(camera, microphone).await
             }
             Command::ToggleMicrophone | Command::ToggleCamera => {
                 let audio = matches!(command, Command::ToggleMicrophone);

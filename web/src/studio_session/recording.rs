@@ -13,6 +13,7 @@ use super::Session;
 use crate::api;
 use crate::browser::now_ms;
 use crate::chunk_store;
+use crate::media;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use zencast_events::{ParticipantId, RoomId};
@@ -119,9 +120,14 @@ impl Session {
             Kept::Stopped => {
                 self.recorder = None;
                 self.view.write().recording = false;
+                let switched = self.retired.take().inspect(media::stop).is_some();
                 if self.stopped {
                     self.queue.recording_over.set(true);
                     self.leave_studio();
+                } else if switched {
+                    // A device change ended the segment: the next one starts
+                    // now (any other stop waits for the next reconcile).
+                    self.reconcile().await;
                 }
                 self.queue.wake();
             }
