@@ -217,6 +217,66 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
     }
 }
 
+/// A recording that one participant made in two segments (a reload, a
+/// device change) and the other in one, read from the log (server ms).
+struct SplitRecording {
+    /// When the first recorder started, and the second.
+    first_start: i64,
+    second_start: i64,
+    /// The first segment's last chunk, and how far its media reaches then
+    /// (ms after the first start, as the ingest worker probed it).
+    last_of_first: u64,
+    media_end: i64,
+}
+
+/// Finds the participant with two segments; `why` says who should have them.
+/// (Counting chunks that begin with the WebM header is not enough: Chromium
+/// may hand over the header's first byte as a chunk of its own; each chunk's
+/// recorder start says which recorder made it.)
+fn split_recording(log: &[(String, Value)], why: &str) -> SplitRecording {
+    let mut starts: HashMap<String, BTreeMap<u64, i64>> = HashMap::new();
+    for (_, p) in log.iter().filter(|(kind, _)| kind == "ChunkUploaded") {
+        let at = p["recorder_started_at"].as_str().unwrap();
+        starts
+            .entry(p["participant"].as_str().unwrap().to_string())
+            .or_default()
+            .insert(
+                p["index"].as_u64().unwrap(),
+                chrono::DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .timestamp_millis(),
+            );
+    }
+    let segments = |c: &BTreeMap<u64, i64>| c.values().collect::<HashSet<_>>().len();
+    let mut counts: Vec<usize> = starts.values().map(segments).collect();
+    counts.sort();
+    assert_eq!(counts, [1, 2], "{why}");
+    let (who, chunks) = starts.iter().find(|(_, c)| segments(c) == 2).unwrap();
+    let first_start = *chunks.values().min().unwrap();
+    let last_of_first = chunks
+        .iter()
+        .filter(|(_, at)| **at == first_start)
+        .map(|(index, _)| *index)
+        .max()
+        .unwrap();
+    let media_end = log
+        .iter()
+        .filter(|(kind, p)| {
+            kind == "ChunkProbed"
+                && p["participant"].as_str() == Some(who.as_str())
+                && p["index"].as_u64() == Some(last_of_first)
+        })
+        .filter_map(|(_, p)| p["media_end_ms"].as_i64())
+        .max()
+        .expect("the first segment's last chunk was probed");
+    SplitRecording {
+        first_start,
+        second_start: *chunks.values().max().unwrap(),
+        last_of_first,
+        media_end,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn browser_guest_reload_mid_recording_loses_no_chunk() {
     // The default chunk length: MediaRecorder would hold up to 10 s in memory
@@ -234,48 +294,15 @@ async fn browser_guest_reload_mid_recording_loses_no_chunk() {
     // 20 s in 10 s chunks; the guest's two segments each end in a chunk.
     assert_every_chunk_stored(&s, 2);
     // The reload started a second recorder: its chunks report another start.
-    // (Counting chunks that begin with the WebM header is not enough: Chromium
-    // may hand over the header's first byte as a chunk of its own.)
     let log = events(&server, room).await;
-    let mut starts: HashMap<String, BTreeMap<u64, i64>> = HashMap::new();
-    for (kind, payload) in &log {
-        if kind == "ChunkUploaded" {
-            let at = payload["recorder_started_at"].as_str().unwrap();
-            let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
-            starts
-                .entry(payload["participant"].as_str().unwrap().to_string())
-                .or_default()
-                .insert(payload["index"].as_u64().unwrap(), at.timestamp_millis());
-        }
-    }
-    let segments = |chunks: &BTreeMap<u64, i64>| chunks.values().collect::<HashSet<_>>().len();
-    let mut counts: Vec<usize> = starts.values().map(segments).collect();
-    counts.sort();
-    assert_eq!(
-        counts,
-        [1, 2],
-        "the host has one segment, the reloaded guest two"
-    );
     // What the guest lost: from where its first recorder's media ends (its
     // last chunk, sealed from the slices the page kept) to the reload.
-    let (guest, chunks) = starts.iter().find(|(_, c)| segments(c) == 2).unwrap();
-    let first_start = *chunks.values().min().unwrap();
-    let last_of_first = chunks
-        .iter()
-        .filter(|(_, at)| **at == first_start)
-        .map(|(index, _)| *index)
-        .max()
-        .unwrap();
-    let media_end = log
-        .iter()
-        .filter(|(kind, p)| {
-            kind == "ChunkProbed"
-                && p["participant"].as_str() == Some(guest.as_str())
-                && p["index"].as_u64() == Some(last_of_first)
-        })
-        .filter_map(|(_, p)| p["media_end_ms"].as_i64())
-        .max()
-        .expect("the first segment's last chunk was probed");
+    let SplitRecording {
+        first_start,
+        last_of_first,
+        media_end,
+        ..
+    } = split_recording(&log, "the host has one segment, the reloaded guest two");
     let reload_at = result["reloadAtMs"].as_i64().unwrap();
     let lost_ms = reload_at - (first_start + media_end);
     eprintln!(
@@ -308,44 +335,15 @@ async fn browser_host_changes_microphone_while_recording_and_loses_under_a_secon
     let s = stored(&server, room).await;
     assert_every_chunk_stored(&s, 5);
     let log = events(&server, room).await;
-    // Each participant's recorder starts, by chunk index.
-    let mut starts: HashMap<String, BTreeMap<u64, i64>> = HashMap::new();
-    for (_, p) in log.iter().filter(|(kind, _)| kind == "ChunkUploaded") {
-        let at = chrono::DateTime::parse_from_rfc3339(p["recorder_started_at"].as_str().unwrap())
-            .unwrap()
-            .timestamp_millis();
-        starts
-            .entry(p["participant"].as_str().unwrap().to_string())
-            .or_default()
-            .insert(p["index"].as_u64().unwrap(), at);
-    }
-    let segments = |c: &BTreeMap<u64, i64>| c.values().collect::<HashSet<_>>().len();
-    let mut counts: Vec<usize> = starts.values().map(segments).collect();
-    counts.sort();
-    assert_eq!(
-        counts,
-        [1, 2],
-        "the host's change made a second segment, the guest has one"
+    let SplitRecording {
+        first_start,
+        second_start,
+        media_end,
+        ..
+    } = split_recording(
+        &log,
+        "the host's change made a second segment, the guest has one",
     );
-    let (host, chunks) = starts.iter().find(|(_, c)| segments(c) == 2).unwrap();
-    let first_start = *chunks.values().min().unwrap();
-    let second_start = *chunks.values().max().unwrap();
-    let last_of_first = chunks
-        .iter()
-        .filter(|(_, at)| **at == first_start)
-        .map(|(index, _)| *index)
-        .max()
-        .unwrap();
-    let media_end = log
-        .iter()
-        .filter(|(kind, p)| {
-            kind == "ChunkProbed"
-                && p["participant"].as_str() == Some(host.as_str())
-                && p["index"].as_u64() == Some(last_of_first)
-        })
-        .filter_map(|(_, p)| p["media_end_ms"].as_i64())
-        .max()
-        .expect("the first segment's last chunk was probed");
     let gap_ms = second_start - (first_start + media_end);
     eprintln!(
         "devices: the second recorder started {gap_ms} ms after the first one's media ends \

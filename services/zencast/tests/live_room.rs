@@ -787,18 +787,6 @@ async fn a_socket_that_stops_reading_is_closed_not_buffered() {
     running.stop().await;
 }
 
-/// `DELETE` with a Bearer token: (status, JSON body).
-async fn delete(api: &Api, path: &str, token: &str) -> (u16, serde_json::Value) {
-    let r = api
-        .http
-        .delete(format!("{}{path}", api.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or_default())
-}
-
 /// The host removes a guest in the middle of a recording: at once its socket
 /// is told why and closed, and its token opens nothing any more (reads,
 /// uploads, the socket, coming back). What it stored stays, and the stopped
@@ -843,14 +831,14 @@ async fn a_removed_participant_is_shut_out_at_once_and_its_recording_stays() {
 
     // Only the host removes, and not itself.
     let path = |who: &str| format!("/api/recordings/{id}/participants/{who}");
-    let (status, v) = delete(&api, &path(oid), gtoken).await;
+    let (status, v) = api.delete(&path(oid), gtoken).await;
     assert_eq!(status, 403, "a guest removing another: {v}");
-    let (status, v) = delete(&api, &path(host_id), host).await;
+    let (status, v) = api.delete(&path(host_id), host).await;
     assert_eq!(status, 400, "the host removing itself: {v}");
-    let (status, v) = delete(&api, &path(gid), host).await;
+    let (status, v) = api.delete(&path(gid), host).await;
     assert_eq!(status, 200, "{v}");
     assert!(v["sequence"].as_u64().unwrap() > 0, "{v}");
-    let (status, again) = delete(&api, &path(gid), host).await;
+    let (status, again) = api.delete(&path(gid), host).await;
     assert_eq!((status, &again["sequence"]), (200, &json!(0)), "{again}");
 
     socket
@@ -1015,7 +1003,7 @@ async fn an_invite_link_is_replaced_limited_and_revoked_by_the_host() {
         "{v}"
     );
 
-    let (status, v) = delete(&api, &invite_path, host).await;
+    let (status, v) = api.delete(&invite_path, host).await;
     assert_eq!(status, 200, "{v}");
     let (status, v) = join(new_link, "After the revoke").await;
     assert_eq!(

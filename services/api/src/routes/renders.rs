@@ -125,20 +125,16 @@ async fn download(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let room = RoomId::parse(&raw_room)?;
-    match auth::bearer(&headers) {
-        _ if link.signature.is_some() => app
-            .tokens
+    if link.signature.is_some() {
+        app.tokens
             .verify_download(room, &name, &link, chrono::Utc::now())
-            .map_err(auth::token_error)?,
-        Some(token) => {
-            auth::participant(&app, token).await?.in_room(room)?;
-        }
-        None => {
-            return Err(ApiError::Unauthorized(
-                "a download needs a signed link (the file list's url) or a participant token"
-                    .into(),
-            ))
-        }
+            .map_err(auth::token_error)?;
+    } else if let Some(token) = auth::bearer(&headers) {
+        auth::participant(&app, token).await?.in_room(room)?;
+    } else {
+        return Err(ApiError::Unauthorized(
+            "a download needs a signed link (the file list's url) or a participant token".into(),
+        ));
     }
     let file = files(&app, room)
         .await?

@@ -419,6 +419,14 @@ impl Socket {
     }
 }
 
+/// An answer's status and JSON body (null when it has none).
+async fn reply(r: reqwest::Response) -> (u16, serde_json::Value) {
+    (
+        r.status().as_u16(),
+        r.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// A small HTTP client for the api.
 pub struct Api {
     pub base: String,
@@ -442,11 +450,7 @@ impl Api {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let r = req.send().await.unwrap();
-        (
-            r.status().as_u16(),
-            r.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        reply(req.send().await.unwrap()).await
     }
     /// `GET path` (with a Bearer token if given): (status, JSON body or null).
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
@@ -454,11 +458,12 @@ impl Api {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let r = req.send().await.unwrap();
-        (
-            r.status().as_u16(),
-            r.json().await.unwrap_or(serde_json::Value::Null),
-        )
+        reply(req.send().await.unwrap()).await
+    }
+    /// `DELETE path` with a Bearer token: (status, JSON body or null).
+    pub async fn delete(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        let req = self.http.delete(format!("{}{path}", self.base));
+        reply(req.bearer_auth(token).send().await.unwrap()).await
     }
     pub async fn create(&self, title: &str) -> serde_json::Value {
         let (status, v) = self
