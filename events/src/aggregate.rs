@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::RecordingCommand;
 use crate::error::RecordingError;
 use crate::event::{Layout, RecordingEvent, Role};
-use crate::ids::{ChunkIndex, ParticipantId, Sha256};
+use crate::ids::{ChunkIndex, HostId, ParticipantId, Sha256};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_NAME_CHARS: usize = 80;
@@ -49,6 +49,8 @@ pub struct RoomInfo {
     pub layout: Layout,
     pub chunk_seconds: u32,
     pub max_participants: u32,
+    #[serde(default)]
+    pub owner: Option<HostId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +123,12 @@ pub struct Recording {
     pub stopped_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub invite: InviteState,
+    /// `RecordingDeleted`: every command is refused but the sweep's record.
+    #[serde(default)]
+    pub deleted: bool,
+    /// `RecordingSwept`: storage holds nothing of the room any more.
+    #[serde(default)]
+    pub swept: bool,
 }
 
 impl Aggregate for Recording {
@@ -151,6 +159,7 @@ impl Aggregate for Recording {
                 layout,
                 chunk_seconds,
                 max_participants,
+                owner,
             } => {
                 self.room = Some(RoomInfo {
                     title,
@@ -158,6 +167,7 @@ impl Aggregate for Recording {
                     layout,
                     chunk_seconds,
                     max_participants,
+                    owner,
                 })
             }
             ParticipantJoined {
@@ -291,6 +301,8 @@ impl Aggregate for Recording {
                 self.windows
                     .insert(window_key(layout, index, to_ms, &tracks));
             }
+            RecordingDeleted {} => self.deleted = true,
+            RecordingSwept { .. } => self.swept = true,
         }
     }
 }
@@ -325,13 +337,18 @@ impl Recording {
             (None, _) => return Err(RecordingError::RoomNotFound),
             (Some(room), _) => Some(room),
         };
+        if self.deleted {
+            return self.decide_deleted(command);
+        }
         match command {
             C::CreateRoom { .. }
             | C::Join { .. }
             | C::Leave { .. }
             | C::RemoveParticipant { .. }
             | C::IssueInvite { .. }
-            | C::RevokeInvite { .. } => self.decide_room(room, command),
+            | C::RevokeInvite { .. }
+            | C::DeleteRecording
+            | C::RecordSweep { .. } => self.decide_room(room, command),
             C::StartRecording { .. }
             | C::StopRecording { .. }
             | C::RecordChunk { .. }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Container, FilledGap, Layout, RenderOutput, Role};
-use crate::ids::{ChunkIndex, ParticipantId, Sha256};
+use crate::ids::{ChunkIndex, HostId, ParticipantId, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RecordingCommand {
@@ -17,6 +17,7 @@ pub enum RecordingCommand {
         layout: Layout,
         chunk_seconds: u32,
         max_participants: u32,
+        owner: Option<HostId>,
     },
     Join {
         participant: ParticipantId,
@@ -114,4 +115,8 @@ pub enum RecordingCommand {
         prefix: String,
         worker: String,
     },
+    /// Deletes the recording (its host decided; the api checks who asks).
+    DeleteRecording,
+    /// The sweeper removed a deleted recording's `objects` from storage.
+    RecordSweep { objects: u64 },
 }

@@ -31,6 +31,12 @@ pub enum RecordingError {
         "this invite link has been used by the {0} guests it allows: ask the host for a new one"
     )]
     InviteUsedUp(u32),
+    #[error("this recording was deleted")]
+    Deleted,
+    #[error("stop the recording before deleting it")]
+    StillRecording,
+    #[error("{0}")]
+    NotDeleted(&'static str),
     #[error("recording has not started")]
     NotRecording,
     #[error("recording has already started")]

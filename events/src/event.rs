@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChunkIndex, ParticipantId, Sha256};
+use crate::ids::{ChunkIndex, HostId, ParticipantId, Sha256};
 
 /// The schema version every event is written with today. A change of payload
 /// shape bumps it; readers upcast older versions (see `envelope::upcast`).
@@ -119,6 +119,10 @@ pub enum RecordingEvent {
         chunk_seconds: u32,
         /// Participants that may be in the room at once, host included.
         max_participants: u32,
+        /// The host account that created the room (none when the api runs
+        /// without accounts, and in rooms from before accounts).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<HostId>,
     },
     ParticipantJoined {
         participant: ParticipantId,
@@ -261,6 +265,14 @@ pub enum RecordingEvent {
         prefix: String,
         worker: String,
     },
+    /// The host deleted the recording: its objects are removed from storage
+    /// (then `RecordingSwept`); the log keeps every fact, and the room refuses
+    /// everything from now on.
+    RecordingDeleted {},
+    /// Every stored object of a deleted recording is gone from storage.
+    RecordingSwept {
+        objects: u64,
+    },
 }
 
 /// The container a recorder writes, read from its first bytes.
@@ -284,7 +296,7 @@ impl Container {
 
 impl RecordingEvent {
     /// Every event type name, in the order of the architecture's table.
-    pub const TYPES: [&'static str; 18] = [
+    pub const TYPES: [&'static str; 20] = [
         "RoomCreated",
         "ParticipantJoined",
         "ParticipantLeft",
@@ -303,6 +315,8 @@ impl RecordingEvent {
         "ChunkProbed",
         "ChunkRejected",
         "WindowRendered",
+        "RecordingDeleted",
+        "RecordingSwept",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -325,6 +339,8 @@ impl RecordingEvent {
             Self::ChunkProbed { .. } => "ChunkProbed",
             Self::ChunkRejected { .. } => "ChunkRejected",
             Self::WindowRendered { .. } => "WindowRendered",
+            Self::RecordingDeleted {} => "RecordingDeleted",
+            Self::RecordingSwept { .. } => "RecordingSwept",
         }
     }
 

@@ -77,6 +77,7 @@ macro_rules! uuid_id {
 
 uuid_id!(RoomId, "room");
 uuid_id!(ParticipantId, "participant");
+uuid_id!(HostId, "host account");
 
 /// The position of a chunk in one participant's recording, counting from 0 across
 /// segments. Bounded so that a hostile index cannot make a huge key or a huge
@@ -223,6 +224,13 @@ mod schemas {
         string(
             Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)),
             "A participant id"
+        )
+    );
+    schema!(
+        super::HostId,
+        string(
+            Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)),
+            "A host account id"
         )
     );
     schema!(super::Sha256, string(None, "64 lower-case hex digits"));

@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`ids`]: `RoomId`, `ParticipantId`, `ChunkIndex`, `Sha256`, validated when parsed.
 //! - [`command`]: what can be asked of a recording.
+//! - [`host`]: host accounts, a second, small aggregate in the same log.
 //! - [`event`]: what happened; the types every other crate reads.
 //! - [`aggregate`]: the state, the fold (`apply`) and `Recording::decide`, which
 //!   hands each command to the rules of its concern: `room_rules`,
@@ -28,6 +29,8 @@ pub mod envelope;
 #[cfg(feature = "domain")]
 pub mod error;
 pub mod event;
+#[cfg(feature = "domain")]
+pub mod host;
 pub mod ids;
 #[cfg(feature = "domain")]
 mod media_rules;
@@ -50,4 +53,4 @@ pub use event::{
     CompletionReason, Container, FilledGap, Layout, OutputKind, RecordingEvent, RenderOutput, Role,
     SCHEMA_VERSION,
 };
-pub use ids::{ChunkIndex, IdError, ParticipantId, RoomId, Sha256};
+pub use ids::{ChunkIndex, HostId, IdError, ParticipantId, RoomId, Sha256};

@@ -1,5 +1,6 @@
 //! The rules of a room and its people: creating it, joining (a re-join keeps
-//! who one was; a full room refuses newcomers) and leaving.
+//! who one was; a full room refuses newcomers), leaving, and deleting the
+//! recording.
 
 use crate::aggregate::{
     checked_text, Phase, Recording, RoomInfo, MAX_CHUNK_SECONDS, MAX_NAME_CHARS, MAX_PARTICIPANTS,
@@ -26,6 +27,7 @@ impl Recording {
                 layout,
                 chunk_seconds,
                 max_participants,
+                owner,
             } => {
                 let title = checked_text("title", &title, MAX_TITLE_CHARS)?;
                 let host_name = checked_text("display name", &host_name, MAX_NAME_CHARS)?;
@@ -46,6 +48,7 @@ impl Recording {
                         layout,
                         chunk_seconds,
                         max_participants,
+                        owner,
                     },
                     E::ParticipantJoined {
                         participant: host,
@@ -168,7 +171,32 @@ impl Recording {
                     generation: self.invite.generation,
                 }])
             }
+            C::DeleteRecording => {
+                if self.phase == Phase::Recording {
+                    return Err(RecordingError::StillRecording);
+                }
+                Ok(vec![E::RecordingDeleted {}])
+            }
+            C::RecordSweep { .. } => Err(RecordingError::NotDeleted(
+                "only a deleted recording is swept",
+            )),
             _ => unreachable!("`decide` sends only decide_room's commands here"),
+        }
+    }
+
+    /// A deleted room refuses everything; deleting it again changes nothing,
+    /// and its sweep is recorded once.
+    pub(crate) fn decide_deleted(
+        &self,
+        command: RecordingCommand,
+    ) -> Result<Vec<RecordingEvent>, RecordingError> {
+        match command {
+            RecordingCommand::DeleteRecording => Ok(vec![]),
+            RecordingCommand::RecordSweep { .. } if self.swept => Ok(vec![]),
+            RecordingCommand::RecordSweep { objects } => {
+                Ok(vec![RecordingEvent::RecordingSwept { objects }])
+            }
+            _ => Err(RecordingError::Deleted),
         }
     }
 

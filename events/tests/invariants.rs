@@ -55,6 +55,7 @@ fn create_room() -> impl Strategy<Value = C> {
             layout: Layout::Grid,
             chunk_seconds,
             max_participants: 8,
+            owner: None,
         },
     )
 }

@@ -62,6 +62,7 @@ fn create_room(title: &str, host_name: &str, chunk_seconds: u32) -> C {
         layout: Layout::Grid,
         chunk_seconds,
         max_participants: 8,
+        owner: None,
     }
 }
 fn join(p: ParticipantId, name: &str, role: Role) -> C {
@@ -135,6 +136,7 @@ fn room_created() -> E {
         layout: Layout::Grid,
         chunk_seconds: 5,
         max_participants: 8,
+        owner: None,
     }
 }
 fn joined(p: ParticipantId, name: &str, role: Role) -> E {
@@ -1188,6 +1190,7 @@ fn a_full_room_refuses_a_new_participant_but_not_a_returning_one() {
         layout: Layout::Grid,
         chunk_seconds: 5,
         max_participants: 2,
+        owner: None,
     };
     let full = vec![
         small,
@@ -1218,6 +1221,7 @@ fn a_room_size_outside_one_to_sixteen_is_refused() {
                 layout: Layout::Grid,
                 chunk_seconds: 5,
                 max_participants,
+                owner: None,
             })
             .then_expect_error(invalid("a room holds 1 to 16 participants"));
     }
@@ -1388,4 +1392,45 @@ fn a_revoked_link_admits_nobody_new_but_those_in_come_back() {
     given(open_room())
         .when(C::RevokeInvite { by: ada() })
         .then_expect_error(RecordingError::NotHost);
+}
+
+#[test]
+fn a_recording_is_deleted_once_when_not_recording_and_refuses_everything_after() {
+    for room in [open_room(), stopped_room(), completed_room()] {
+        given(room)
+            .when(C::DeleteRecording)
+            .then_expect_events(vec![E::RecordingDeleted {}]);
+    }
+    given(recording())
+        .when(C::DeleteRecording)
+        .then_expect_error(RecordingError::StillRecording);
+    let deleted = with(completed_room(), [E::RecordingDeleted {}]);
+    given(deleted.clone())
+        .when(C::DeleteRecording)
+        .then_expect_events(vec![]);
+    given(deleted.clone())
+        .when(C::RequestRender {
+            layout: Layout::Grid,
+            force: false,
+        })
+        .then_expect_error(RecordingError::Deleted);
+    given(deleted.clone())
+        .when(join_with(bob(), "Bob", Some(0)))
+        .then_expect_error(RecordingError::Deleted);
+}
+
+#[test]
+fn only_a_deleted_recording_is_swept_and_only_once() {
+    given(completed_room())
+        .when(C::RecordSweep { objects: 3 })
+        .then_expect_error(RecordingError::NotDeleted(
+            "only a deleted recording is swept",
+        ));
+    let deleted = with(completed_room(), [E::RecordingDeleted {}]);
+    given(deleted.clone())
+        .when(C::RecordSweep { objects: 3 })
+        .then_expect_events(vec![E::RecordingSwept { objects: 3 }]);
+    given(with(deleted, [E::RecordingSwept { objects: 3 }]))
+        .when(C::RecordSweep { objects: 0 })
+        .then_expect_events(vec![]);
 }

@@ -64,7 +64,7 @@ pub enum StreamError {
 fn desired(subjects: &Subjects, replicas: usize) -> stream::Config {
     stream::Config {
         name: subjects.stream(),
-        subjects: vec![subjects.all_events()],
+        subjects: vec![subjects.all_events(), subjects.all_hosts()],
         storage: stream::StorageType::File,
         duplicate_window: DUPLICATE_WINDOW,
         retention: stream::RetentionPolicy::Limits,

@@ -2,7 +2,7 @@
 //! (`zencast` in production, a unique one per test), names the stream, its
 //! subjects and the signaling subjects, so two deployments never see each other.
 
-use zencast_events::{ParticipantId, RoomId};
+use zencast_events::{HostId, ParticipantId, RoomId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subjects {
@@ -41,6 +41,16 @@ impl Subjects {
     /// Every event: `zencast.events.>`.
     pub fn all_events(&self) -> String {
         format!("{}.events.>", self.prefix)
+    }
+
+    /// Every host account event: `zencast.hosts.>` (in the same stream).
+    pub fn all_hosts(&self) -> String {
+        format!("{}.hosts.>", self.prefix)
+    }
+
+    /// `zencast.hosts.{host_id}.{EventType}`.
+    pub fn host_event(&self, host: HostId, event_type: &str) -> String {
+        format!("{}.hosts.{host}.{event_type}", self.prefix)
     }
 
     /// `zencast.events.{room_id}.{EventType}`.

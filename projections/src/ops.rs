@@ -88,6 +88,7 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
             layout,
             chunk_seconds,
             max_participants,
+            ..
         } => ops.extend([
             hset(Key::Room, STATUS, "open"),
             hset(Key::Room, TITLE, title),
@@ -254,6 +255,8 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
             ),
             hset(Key::Room, RENDER_ERROR, reason),
         ]),
+        E::RecordingDeleted {} => ops.push(hset(Key::Room, STATUS, "deleted")),
+        E::RecordingSwept { .. } => {}
     }
     Ok(ops)
 }

@@ -8,55 +8,17 @@
 // RECORD_SECONDS (default 20), CHUNK_SECONDS (the room's chunk length, default 2), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
-import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { chromium, launchArgs, sleep, startDriver } from './driver.mjs';
 
 const base = process.env.ZENCAST_URL;
 const scenario = process.env.SCENARIO || 'basic';
 const recordMs = Number(process.env.RECORD_SECONDS || 20) * 1000;
-const shots = process.env.SCREENSHOTS_DIR;
 const expectRender = process.env.EXPECT_RENDER === '1';
-const t0 = Date.now();
-const log = (...a) => console.error(`[e2e ${scenario} +${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const launchArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-];
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: launchArgs });
-
-// What the Content-Security-Policy blocked on any page: it must be nothing.
-const cspViolations = [];
-
-async function newPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  page.on('pageerror', (e) => {
-    log(`${name} page error:`, e.message);
-    if (/Content.Security.Policy/i.test(e.message)) cspViolations.push(`${name}: ${e.message}`);
-  });
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) {
-      cspViolations.push(`${name}: ${m.text()}`);
-      log(`${name} blocked by the CSP: ${m.text()}`);
-    }
-  });
-  page.on('response', (r) => { if (r.status() >= 400) log(`${name}: ${r.status()} ${r.request().method()} ${r.url()}`); });
-  page.on('requestfailed', (r) => log(`${name}: failed ${r.method()} ${r.url()} (${r.failure()?.errorText})`));
-  return { context, page };
-}
-
-async function shot(page, name) {
-  if (!shots) return;
-  mkdirSync(shots, { recursive: true });
-  await page.screenshot({ path: join(shots, `${name}.png`) });
-}
+const { browser, log, newPage, shot, cspViolations } = await startDriver(scenario, process.env.SCREENSHOTS_DIR);
 
 const ownRow = (page, field) =>
   page.$eval('.upload-row[data-pending]:not([data-pending=""])', (e, f) => Number(e.dataset[f]), field);

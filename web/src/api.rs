@@ -1,6 +1,11 @@
 //! The api over `fetch` (gloo-net): the requests and replies of the shared protocol
 //! (`zencast_events::protocol`, the types the api itself uses), and errors in
-//! plain words.
+//! plain words. A room's participants send their token; a host's own requests
+//! (signing in, the dashboard) are in [`hosts`] and go with the sign-in cookie.
+
+mod hosts;
+
+pub use hosts::{dashboard, delete_recording, me, rerender, setup, sign_in, sign_out, HostStep};
 
 use gloo_net::http::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
@@ -61,6 +66,8 @@ impl ApiError {
                         .into()
                 }
                 (409, "session_completed") => "This session has already finished.".into(),
+                (403, quota) if quota.starts_with("quota_") => hosts::sentence(message),
+                (410, _) => "The host deleted this session.".into(),
                 (401, _) => {
                     "This link has expired or is not valid. Ask the host for a new invite link."
                         .into()

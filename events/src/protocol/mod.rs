@@ -18,11 +18,13 @@
 //! - [`rooms`]: creating, joining and controlling a room; the audit timeline.
 //! - [`uploads`]: chunks stored, and a participant's uploads finished.
 //! - [`renders`]: asking for a render; the files a render wrote.
+//! - [`hosts`]: host accounts, signing in, the dashboard.
 //! - [`view`]: the room as the api shows it.
 //! - [`error`]: the body of every error response.
 
 pub mod error;
 pub mod frames;
+pub mod hosts;
 pub mod renders;
 pub mod rooms;
 pub mod uploads;
@@ -30,6 +32,7 @@ pub mod view;
 
 pub use error::{ErrorBody, ErrorDetail};
 pub use frames::{Call, ClientFrame, Outgoing, ServerFrame};
+pub use hosts::{AuthMode, Dashboard, HostView, Me, SetupRequest, SignInRequest, SignedIn};
 pub use renders::{Files, RenderAccepted, RenderRequest};
 pub use rooms::{
     Control, CreateRoom, Created, Invite, InviteRequest, JoinRequest, Joined, Logged, Timeline,

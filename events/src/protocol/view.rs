@@ -18,6 +18,8 @@ pub enum RoomStatus {
     Stopped,
     /// Every upload is in (or the grace period ran out).
     Completed,
+    /// The host deleted it: its files are gone, its log stays.
+    Deleted,
 }
 
 /// Where the room's render is.
@@ -51,7 +53,7 @@ macro_rules! names {
     };
 }
 
-names!(RoomStatus { Open => "open", Recording => "recording", Stopped => "stopped", Completed => "completed" });
+names!(RoomStatus { Open => "open", Recording => "recording", Stopped => "stopped", Completed => "completed", Deleted => "deleted" });
 names!(RenderStatus {
     Pending => "pending", Requested => "requested", Running => "running",
     Retrying => "retrying", Completed => "completed", Failed => "failed",

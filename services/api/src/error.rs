@@ -28,6 +28,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(&'static str, String),
+    /// The recording was deleted.
+    #[error("{0}")]
+    Gone(String),
     #[error("{0}")]
     TooLarge(String),
     /// A 429 with its own code: too much at once from one participant.
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::Denied(code, _) => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(code, _) => (StatusCode::CONFLICT, code),
+            ApiError::Gone(_) => (StatusCode::GONE, "deleted"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::TooMany(code, _) => (StatusCode::TOO_MANY_REQUESTS, code),
             ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
@@ -113,6 +117,9 @@ impl From<RecordingError> for ApiError {
             R::ChunkConflict { .. } => ApiError::Conflict("chunk_conflict", msg),
             R::UploadsFinished(_) | R::ChunkCount(_) => ApiError::Conflict("chunk_count", msg),
             R::Render(_) => ApiError::Conflict("render", msg),
+            R::Deleted => ApiError::Gone(msg),
+            R::StillRecording => ApiError::Conflict("still_recording", msg),
+            R::NotDeleted(_) => ApiError::Conflict("not_deleted", msg),
             R::RecorderStartOutsideSession { .. } => {
                 ApiError::Invalid(crate::routes::chunks::BAD_RECORDING_START, msg)
             }
@@ -151,6 +158,23 @@ impl From<ProjectionError> for ApiError {
         match e {
             ProjectionError::Redis(r) => ApiError::Unavailable("the room state", r.to_string()),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<zencast_eventlog::hosts::HostLogError> for ApiError {
+    fn from(e: zencast_eventlog::hosts::HostLogError) -> Self {
+        use zencast_eventlog::hosts::HostLogError as H;
+        use zencast_events::host::HostError;
+        let msg = e.to_string();
+        match e {
+            H::Rejected(HostError::BadEmail(_)) => ApiError::Invalid("bad_email", msg),
+            H::Rejected(HostError::ShortPassword) => ApiError::Invalid("weak_password", msg),
+            H::Rejected(HostError::EmailTaken(_)) => ApiError::Conflict("email_taken", msg),
+            H::Rejected(HostError::NotFound) => ApiError::NotFound(msg),
+            H::AlreadySetUp => ApiError::Conflict("already_set_up", msg),
+            H::Db(db) => ApiError::Unavailable(EVENT_LOG, db.to_string()),
+            H::Unreadable(_) => ApiError::Internal(msg),
         }
     }
 }

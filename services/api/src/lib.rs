@@ -16,6 +16,9 @@
 //!   only once the object is in S3, whole.
 //! - `POST /api/recordings/{roomId}/render` (host): another render (`RenderRequested`);
 //!   `GET …/files`, `GET …/files/{name}`: the rendered files, streamed from S3.
+//! - `POST /api/setup`, `/api/signin`, `/api/signout`, `GET /api/me`,
+//!   `GET /api/me/recordings` ([`routes::hosts`]): host accounts and the
+//!   dashboard; `DELETE /api/recordings/{roomId}` deletes a recording.
 //! - `GET /api/openapi.json`, `GET /healthz`, `GET /metrics` (Prometheus text).
 //! - Any other `GET`: the web client's files, or its `index.html` for the
 //!   client's own routes ([`routes::web`]).
@@ -27,11 +30,14 @@
 //! - [`routes`]: one module per resource. [`error`]: `ApiError`, mapped once.
 //! - [`extract`]: body and path extractors that validate. [`tokens`]: signed tokens.
 //! - [`state`]: `AppState`, what every handler gets.
+//! - [`accounts`]: host accounts: passwords, API keys, the sign-in cookie.
+//! - [`quotas`]: per-host limits. [`sweep`]: removing a deleted recording's objects.
 //! - [`auth`]: who is calling. [`presence`]: live sockets across nodes, in Redis.
 //! - [`frames`], [`session`]: the WebSocket protocol and one socket's loop.
 //! - [`staging`]: receiving a chunk body (S3 access is the `zencast-storage` crate).
 //! - [`completion`]: the upload grace period after stop.
 
+pub mod accounts;
 pub mod auth;
 pub mod completion;
 pub mod error;
@@ -40,10 +46,12 @@ pub mod frames;
 pub mod headers;
 pub mod limits;
 pub mod presence;
+pub mod quotas;
 pub mod routes;
 pub mod session;
 pub mod staging;
 pub mod state;
+pub mod sweep;
 pub mod tokens;
 
 use axum::Router;
@@ -54,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::recordings::router())
         .merge(routes::people::router())
+        .merge(routes::hosts::router())
         .merge(routes::socket::router())
         .merge(routes::chunks::router())
         .merge(routes::uploads::router())

@@ -9,7 +9,9 @@ use zencast_eventlog::EventLog;
 use zencast_nats::Subjects;
 use zencast_runtime::Metrics;
 
+use crate::quotas::Quotas;
 use crate::tokens::Tokens;
+use zencast_events::protocol::AuthMode;
 use zencast_storage::ChunkStore;
 
 /// Limits and timings an operator may tune.
@@ -37,6 +39,9 @@ pub struct Settings {
     pub public_url: String,
     /// The built web client, served at `/`.
     pub web_dir: std::path::PathBuf,
+    /// Who may create rooms: signed-in hosts only, or anyone.
+    pub auth: AuthMode,
+    pub quotas: Quotas,
 }
 
 /// `web/dist` under the working directory when there is one (an installed
@@ -62,6 +67,8 @@ impl Default for Settings {
             upload_grace: Duration::from_secs(600),
             public_url: "http://127.0.0.1:8080".into(),
             web_dir: default_web_dir(),
+            auth: AuthMode::Accounts,
+            quotas: Quotas::default(),
         }
     }
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use zencast_events::{ParticipantId, Role, RoomId};
+use zencast_events::{HostId, ParticipantId, Role, RoomId};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -87,6 +87,12 @@ pub const INVITE_LIFETIME_DAYS: i64 = 7;
 /// forwarded; it is checked when the download starts, so a long download
 /// finishes. The room view hands out fresh links on every read.
 pub const DOWNLOAD_LIFETIME_MINUTES: i64 = 15;
+
+/// How long a host stays signed in.
+pub const HOST_SESSION_DAYS: i64 = 30;
+
+/// How long the first-run link printed at start works.
+pub const SETUP_LIFETIME_HOURS: i64 = 24;
 
 /// A download link's query: `?expires={unix seconds}&signature={base64url}`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -194,6 +200,94 @@ impl Tokens {
         mac
     }
 
+    /// A host's sign-in (the cookie): `{host}.{issued ms}.{expires}.{signature}`.
+    /// `issued` lets a sign-out end every sign-in made before it.
+    pub fn host_session(&self, host: HostId, now: DateTime<Utc>) -> String {
+        let fields = format!(
+            "{host}.{}.{}",
+            now.timestamp_millis(),
+            (now + Duration::days(HOST_SESSION_DAYS)).timestamp()
+        );
+        format!(
+            "{fields}.{}",
+            self.purpose_signature("host-session", &fields)
+        )
+    }
+
+    /// The host and the time of a sign-in the api issued and that has not expired.
+    pub fn verify_host_session(
+        &self,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(HostId, DateTime<Utc>), TokenError> {
+        let (fields, signature) = value.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        self.verify_purpose("host-session", fields, signature)?;
+        let mut parts = fields.split('.');
+        let (Some(host), Some(issued), Some(expires), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let host = HostId::parse(host).map_err(|_| TokenError::Malformed)?;
+        let issued = issued
+            .parse()
+            .ok()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or(TokenError::Malformed)?;
+        let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        if expires <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok((host, issued))
+    }
+
+    /// The first-run link's token: `{expires}.{signature}`. It creates an
+    /// account only while none exists (the api checks that).
+    pub fn setup_token(&self, now: DateTime<Utc>) -> String {
+        let expires = (now + Duration::hours(SETUP_LIFETIME_HOURS))
+            .timestamp()
+            .to_string();
+        format!("{expires}.{}", self.purpose_signature("setup", &expires))
+    }
+
+    pub fn verify_setup_token(&self, token: &str, now: DateTime<Utc>) -> Result<(), TokenError> {
+        let (expires, signature) = token.split_once('.').ok_or(TokenError::Malformed)?;
+        self.verify_purpose("setup", expires, signature)?;
+        let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        if expires <= now.timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(())
+    }
+
+    /// A MAC over `purpose`, a newline and `fields`: as with download links, no
+    /// such input is a token's base64 body, so no signature passes for another
+    /// purpose's.
+    fn purpose_signature(&self, purpose: &str, fields: &str) -> String {
+        let mut mac = self.current().mac();
+        mac.update(format!("{purpose}\n{fields}").as_bytes());
+        B64.encode(mac.finalize().into_bytes())
+    }
+
+    fn verify_purpose(
+        &self,
+        purpose: &str,
+        fields: &str,
+        signature: &str,
+    ) -> Result<(), TokenError> {
+        let signature = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
+        let signed = self.keys.iter().any(|key| {
+            let mut mac = key.mac();
+            mac.update(format!("{purpose}\n{fields}").as_bytes());
+            mac.verify_slice(&signature).is_ok()
+        });
+        if signed {
+            Ok(())
+        } else {
+            Err(TokenError::BadSignature)
+        }
+    }
+
     fn sign(&self, mut claims: Claims) -> String {
         let key = self.current();
         claims.kid = Some(key.id.clone());
@@ -234,6 +328,40 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_sessions_and_setup_tokens_verify_and_refuse_tampering_expiry_and_other_purposes() {
+        let t = Tokens::new(b"secret", Duration::hours(1));
+        let now = Utc::now();
+        let host = HostId::from(uuid::Uuid::new_v4());
+        let session = t.host_session(host, now);
+        let (who, issued) = t.verify_host_session(&session, now).unwrap();
+        assert_eq!(
+            (who, issued.timestamp_millis()),
+            (host, now.timestamp_millis())
+        );
+        let later = now + Duration::days(HOST_SESSION_DAYS + 1);
+        assert_eq!(
+            t.verify_host_session(&session, later),
+            Err(TokenError::Expired)
+        );
+        let other = HostId::from(uuid::Uuid::new_v4());
+        let forged = session.replacen(&host.to_string(), &other.to_string(), 1);
+        assert_eq!(
+            t.verify_host_session(&forged, now),
+            Err(TokenError::BadSignature)
+        );
+        let setup = t.setup_token(now);
+        assert!(t.verify_setup_token(&setup, now).is_ok());
+        // A setup signature is not a session signature, nor the reverse.
+        assert!(t.verify_host_session(&setup, now).is_err());
+        assert!(t.verify_setup_token(&session, now).is_err());
+        let other_key = Tokens::new(b"other", Duration::hours(1));
+        assert_eq!(
+            other_key.verify_setup_token(&setup, now),
+            Err(TokenError::BadSignature)
+        );
+    }
 
     #[test]
     fn tokens_verify_and_refuse_tampering_and_expiry() {

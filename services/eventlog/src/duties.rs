@@ -47,6 +47,22 @@ pub async fn overdue_completions(
         .collect())
 }
 
+/// Deleted rooms whose objects are not swept from storage yet.
+pub async fn unswept_deletions(pool: &PgPool) -> Result<Vec<RoomId>, sqlx::Error> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT aggregate_id FROM events
+          WHERE event_type IN ('RecordingDeleted', 'RecordingSwept')
+          GROUP BY aggregate_id
+         HAVING bool_and(event_type = 'RecordingDeleted')",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| RoomId::parse(&id).ok())
+        .collect())
+}
+
 /// Rooms with a render asked for (`SessionCompleted` or `RenderRequested`)
 /// and not finished (no `RenderCompleted` or final `RenderFailed` since), where
 /// nothing render-related happened for `quiet`: a render that is running, or

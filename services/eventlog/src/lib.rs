@@ -9,6 +9,8 @@
 //! - [`snapshot`]: aggregate snapshots, labelled with exactly the state they hold.
 //! - [`log`]: `EventLog::execute` (command → events appended with the expected
 //!   version) and reads of a room's events.
+//! - [`hosts`]: host accounts (a second aggregate type in the same log), the
+//!   rooms each created, and the relay of account events.
 //! - [`duties`]: what Postgres says is due (the reconcilers' scans).
 //! - [`outbox`]: the relay from the outbox table to JetStream, at least once,
 //!   per-room ordered, de-duplicated by `Nats-Msg-Id`.
@@ -18,6 +20,7 @@
 pub mod db;
 pub mod duties;
 pub mod failpoint;
+pub mod hosts;
 pub mod log;
 pub mod outbox;
 pub mod repository;

@@ -47,6 +47,8 @@ pub enum RelayError {
     Db(#[from] sqlx::Error),
     #[error("stored event is unreadable: {0}")]
     Envelope(#[from] zencast_events::EnvelopeError),
+    #[error("account events: {0}")]
+    Hosts(String),
 }
 
 pub struct Relay {
@@ -131,6 +133,9 @@ impl Relay {
         let mut lock_checked = tokio::time::Instant::now();
         loop {
             let drained = self.drain_once().await?;
+            crate::hosts::relay_once(&self.pool, &self.js, &self.subjects)
+                .await
+                .map_err(|e| RelayError::Hosts(e.to_string()))?;
             if lock_checked.elapsed() > LOCK_CHECK {
                 // If the lock connection died, so did our lock: stop leading.
                 sqlx::query("SELECT 1").execute(&mut lock_conn).await?;

@@ -514,6 +514,7 @@ mod tests {
                 layout: Layout::Grid,
                 chunk_seconds: 2,
                 max_participants: 8,
+                owner: None,
             });
             for (p, name, role) in [(host, "Hana", Role::Host), (guest, "Gus", Role::Guest)] {
                 log.push(RecordingEvent::ParticipantJoined {

@@ -264,6 +264,36 @@ impl ChunkStore {
 }
 
 impl ChunkStore {
+    /// Deletes every object whose key starts with `prefix`; returns how many.
+    /// Lists again after each page, so objects written meanwhile go too.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, StorageError> {
+        let mut deleted = 0;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .map_err(s3)?;
+            let keys: Vec<&str> = page.contents().iter().filter_map(|o| o.key()).collect();
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            for key in keys {
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(s3)?;
+                deleted += 1;
+            }
+        }
+    }
+
     /// The whole object under `key`, in memory: for chunks, which are bounded
     /// by the api's chunk limit.
     pub async fn bytes(&self, key: &str) -> Result<Vec<u8>, StorageError> {

@@ -75,6 +75,26 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub previous_secrets: Vec<String>,
+    /// Who may create sessions: `accounts` (signed-in hosts, or their API
+    /// keys; the first start prints a link that creates the first account) or
+    /// `open` (anyone who reaches the api: a studio on one's own machine).
+    #[arg(
+        long,
+        env = "ZENCAST_AUTH",
+        default_value = "accounts",
+        value_parser = ["accounts", "open"],
+        global = true
+    )]
+    pub auth: String,
+    /// Recordings one host account keeps (deleted ones do not count).
+    #[arg(long, env = "ZENCAST_QUOTA_ROOMS", global = true)]
+    pub quota_rooms: Option<u32>,
+    /// Megabytes of recorded chunks one host account's recordings may hold.
+    #[arg(long, env = "ZENCAST_QUOTA_STORAGE_MB", global = true)]
+    pub quota_storage_mb: Option<u64>,
+    /// Minutes one session may record; later chunks are refused.
+    #[arg(long, env = "ZENCAST_QUOTA_SESSION_MINUTES", global = true)]
+    pub quota_session_minutes: Option<u64>,
     /// Participants in one room at once, host included.
     #[arg(
         long,
@@ -269,6 +289,13 @@ impl Config {
         }
     }
 
+    pub fn auth_mode(&self) -> zencast_events::protocol::AuthMode {
+        match self.auth.as_str() {
+            "open" => zencast_events::protocol::AuthMode::Open,
+            _ => zencast_events::protocol::AuthMode::Accounts,
+        }
+    }
+
     pub fn header_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.header_timeout_ms.max(100))
     }
@@ -308,6 +335,14 @@ impl Config {
                 .web_dir
                 .clone()
                 .unwrap_or_else(zencast_api::state::default_web_dir),
+            auth: self.auth_mode(),
+            quotas: zencast_api::quotas::Quotas {
+                rooms: self.quota_rooms,
+                stored_bytes: self.quota_storage_mb.map(|mb| mb * 1_000_000),
+                session_length: self
+                    .quota_session_minutes
+                    .map(|m| std::time::Duration::from_secs(m * 60)),
+            },
             ..Default::default()
         }
     }

@@ -81,11 +81,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Host accounts: who may create sessions when ZENCAST_AUTH=accounts.
+    Hosts {
+        #[command(subcommand)]
+        what: HostsWhat,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
         what: BenchWhat,
     },
+}
+
+#[derive(Subcommand)]
+enum HostsWhat {
+    /// Add an account; the password is read from stdin (one line). Prints
+    /// the account's API key, for scripts (`Authorization: Bearer …`).
+    Add { email: String },
+    /// Every account, with its id and whether it is active.
+    List,
+    /// Close an account: it signs in no more and its API key stops working;
+    /// its recordings stay.
+    Remove { email: String },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +268,15 @@ async fn main() -> anyhow::Result<()> {
             let b = Backends::connect(&cli.config).await?;
             zencast::cli::tail::run(&b, room, event_type, all, json).await?
         }
+        Command::Hosts { what } => {
+            let pool =
+                zencast_eventlog::db::connect_and_migrate(&cli.config.database_url, 2).await?;
+            match what {
+                HostsWhat::Add { email } => zencast::cli::hosts::add(&pool, &email).await?,
+                HostsWhat::List => zencast::cli::hosts::list(&pool).await?,
+                HostsWhat::Remove { email } => zencast::cli::hosts::remove(&pool, &email).await?,
+            }
+        }
         Command::Bench {
             what: BenchWhat::Events { count, rooms },
         } => {
@@ -316,6 +342,9 @@ async fn serve(config: &Config, parts: Parts) -> anyhow::Result<i32> {
     if let Some(addr) = running.http_addr {
         // Tests and scripts wait for this line.
         println!("zencast: api listening on http://{addr}");
+    }
+    if let Some(link) = &running.first_run_link {
+        println!("zencast: no host account yet; create the first one at {link}");
     }
     println!("zencast: ready ({})", describe(parts));
     zencast::run::until_signal().await;

@@ -11,6 +11,7 @@ use zencast_api::tokens::Tokens;
 use zencast_api::AppState;
 use zencast_eventlog::outbox::Relay;
 use zencast_eventlog::EventLog;
+use zencast_events::protocol::AuthMode;
 use zencast_events::Envelope;
 use zencast_nats::stream;
 use zencast_projections::{Projector, RoomState};
@@ -60,6 +61,8 @@ pub struct Running {
     /// Events as the projector makes them visible, when it runs.
     pub projected: Option<broadcast::Sender<Arc<Envelope>>>,
     pub log: Arc<EventLog>,
+    /// The link that creates the first host account, when none exists.
+    pub first_run_link: Option<String>,
     trigger: ShutdownTrigger,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -76,6 +79,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
     let mut projected = None;
     let mut http_addr = None;
     let mut s3_addr = None;
+    let mut first_run_link = None;
 
     tasks.push(tokio::spawn(report_set_aside(
         backends.clone(),
@@ -230,6 +234,12 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
                 anyhow::anyhow!("api cannot listen on {}: {e}", backends.config.http_addr)
             })?;
         let addr = listener.local_addr()?;
+        tasks.push(tokio::spawn(zencast_api::sweep::reconcile(
+            log.clone(),
+            chunks.clone(),
+            backends.config.reconcile_period(),
+            shutdown.clone(),
+        )));
         let state = AppState {
             log: log.clone(),
             pool: backends.pool.clone(),
@@ -243,6 +253,7 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             uploads: Default::default(),
         };
         http_addr = Some(addr);
+        first_run_link = first_run(&state).await?;
         let stop = shutdown.clone();
         let header_timeout = backends.config.header_timeout();
         let router = zencast_api::router(state);
@@ -260,9 +271,25 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
         s3_addr,
         projected,
         log,
+        first_run_link,
         trigger,
         tasks,
     })
+}
+
+/// The one-time link that creates the first host account, while the api
+/// needs accounts and none exists yet.
+async fn first_run(state: &AppState) -> anyhow::Result<Option<String>> {
+    if state.settings.auth != AuthMode::Accounts
+        || zencast_eventlog::hosts::any_active(&state.pool).await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{}/setup?token={}",
+        state.settings.public_url.trim_end_matches('/'),
+        state.tokens.setup_token(chrono::Utc::now())
+    )))
 }
 
 /// A render worker on these backends (also used by `zencast render --force`).

@@ -21,6 +21,7 @@ async fn create_room(log: &EventLog, room: RoomId, host: ParticipantId, title: &
         layout: Layout::Grid,
         chunk_seconds: 10,
         max_participants: 8,
+        owner: None,
     };
     log.execute(room, create, &Origin::now("test"))
         .await
@@ -192,6 +193,7 @@ async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
             layout: Layout::Speaker,
             chunk_seconds: 2,
             max_participants: 8,
+            owner: None,
         },
         RecordingCommand::Join {
             participant: guest,

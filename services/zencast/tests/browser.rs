@@ -3,7 +3,10 @@
 //! connect over WebRTC, record with 2 s chunks and stop; then the log must hold
 //! every chunk of both, with contiguous indexes, and a completed session; the
 //! render's final.mp4, downloaded through the finish page's link, has video and
-//! audio as long as the recording.
+//! audio as long as the recording. Other scenarios of the same script cover a
+//! reload, a device change, a chunk that does not decode, refusals and the
+//! host's controls; `web/e2e/accounts.mjs` covers host accounts (first-run
+//! link, sign-in, dashboard, a second host).
 //!
 //! Needs `/usr/bin/chromium`, node, `web/e2e/node_modules` and a built web
 //! client (`scripts/test.sh` sees to all of them).
@@ -28,18 +31,22 @@ fn spawn(env: &TestEnv) -> Process {
     env.spawn_up(&[("ZENCAST_UPLOAD_GRACE_MS", "120000")])
 }
 
-/// Runs the browser session `scenario`; returns the script's result line. On
+/// Runs the browser session `scenario`; returns the script's result line.
+async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)]) -> Value {
+    let mut env = vec![("SCENARIO", scenario), ("RECORD_SECONDS", "20")];
+    env.extend_from_slice(extra_env);
+    run_script(server, "session.mjs", scenario, &env).await
+}
+
+/// Runs `web/e2e/{script}` against `server`; returns its result line. On
 /// failure, the room's timeline is printed first, to tell a client fault from a
 /// server one.
-async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)]) -> Value {
+async fn run_script(server: &Process, script: &str, what: &str, env: &[(&str, &str)]) -> Value {
     let started = Instant::now();
-    let mut node = tokio::process::Command::new("node");
-    node.arg(repo().join("web/e2e/session.mjs"))
+    let out = tokio::process::Command::new("node")
+        .arg(repo().join("web/e2e").join(script))
         .env("ZENCAST_URL", format!("http://{}", server.addr))
-        .env("SCENARIO", scenario)
-        .env("RECORD_SECONDS", "20")
-        .envs(extra_env.iter().copied());
-    let out = node
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("node (scripts/test.sh installs it)");
@@ -48,23 +55,23 @@ async fn run_browser(server: &Process, scenario: &str, extra_env: &[(&str, &str)
     eprintln!("{stderr}");
     if !out.status.success() {
         if let Some(room) = stdout.lines().find_map(|l| l.strip_prefix("ZENCAST_ROOM ")) {
-            for (kind, payload) in events(&server, room).await {
+            for (kind, payload) in events(server, room).await {
                 eprintln!("{kind} {payload}");
             }
         }
-        panic!("browser scenario {scenario} failed:\n{stderr}");
+        panic!("browser scenario {what} ({script}) failed:\n{stderr}");
     }
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("ZENCAST_RESULT "))
         .expect("a result line");
     eprintln!(
-        "browser scenario {scenario}: {line} in {:.1} s",
+        "browser scenario {what}: {line} in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let result: Value = serde_json::from_str(line).unwrap();
     // The pages did everything they did within the Content-Security-Policy.
-    assert_eq!(result["cspViolations"], serde_json::json!([]), "{scenario}");
+    assert_eq!(result["cspViolations"], serde_json::json!([]), "{what}");
     result
 }
 
@@ -513,4 +520,160 @@ async fn assert_final_mp4(env: &TestEnv, server: &Process, result: &Value) {
         session >= recorded - 0.5,
         "the session outlasts what the driver saw"
     );
+}
+
+/// Runs `web/e2e/accounts.mjs` in `phase` against `server`; returns its result line.
+async fn run_accounts_phase(server: &Process, phase: &str, extra_env: &[(&str, &str)]) -> Value {
+    let mut env = vec![("PHASE", phase)];
+    env.extend_from_slice(extra_env);
+    run_script(server, "accounts.mjs", phase, &env).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_first_run_account_dashboard_and_a_second_host_sees_nothing() {
+    // Accounts mode with no account: the console prints the first-run link,
+    // and nobody creates a room without signing in.
+    let env = TestEnv::new();
+    let server = env.spawn_up(&[
+        ("ZENCAST_UPLOAD_GRACE_MS", "120000"),
+        ("ZENCAST_AUTH", "accounts"),
+    ]);
+    let link = server
+        .first_run_link
+        .clone()
+        .expect("zencast up printed the first-run link");
+    assert!(link.starts_with(&server.url("/setup?token=")), "{link}");
+    let api = support::Api::new(server.addr);
+    let (status, body) = api
+        .post(
+            "/api/recordings",
+            None,
+            serde_json::json!({"title": "Nobody's"}),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+
+    // The first host: set-up, a recording from the dashboard, its files there.
+    let final_mp4 = env.data_dir.join("dashboard-final.mp4");
+    let first = run_accounts_phase(
+        &server,
+        "first",
+        &[
+            ("FIRST_RUN_LINK", link.as_str()),
+            ("RECORD_SECONDS", "12"),
+            ("DOWNLOAD_TO", final_mp4.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let said = |v: &Value, field: &str| v[field].as_str().unwrap_or_default().to_string();
+    assert!(
+        said(&first, "firstRunCard").contains("first-run link"),
+        "{first}"
+    );
+    assert!(said(&first, "weakPassword").contains("10"), "{first}");
+    let key = said(&first, "apiKey");
+    assert!(key.starts_with("zc_"), "{first}");
+    assert!(
+        said(&first, "apiKeyNote").contains("only this once"),
+        "{first}"
+    );
+    assert_eq!(said(&first, "signedInAs"), "host@example.org", "{first}");
+    assert!(
+        said(&first, "emptyDashboard").contains("No recordings yet"),
+        "{first}"
+    );
+    let row = &first["row"];
+    assert_eq!(row["title"], "Accounts episode", "{first}");
+    assert_eq!(row["status"], "completed", "{first}");
+    assert_eq!(row["people"], "Hana Host", "{first}");
+    assert_eq!(row["rerenderEnabled"], true, "{first}");
+    let names: Vec<&str> = row["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(names.contains(&"final.mp4"), "{first}");
+    // The dashboard's link downloads a video.
+    assert_eq!(first["download"]["status"], 200, "{first}");
+    let mut types = probe(&final_mp4).types();
+    types.sort();
+    assert_eq!(types, ["audio", "video"], "the dashboard's final.mp4");
+    assert!(
+        said(&first, "rerenderAsked").contains("Another render"),
+        "{first}"
+    );
+    // The dashboard's Render again: asked for, and rendered a second time.
+    let kinds: Vec<String> = events(&server, &said(&first, "roomId"))
+        .await
+        .into_iter()
+        .map(|(kind, _)| kind)
+        .collect();
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(count("RenderRequested"), 1, "{kinds:?}");
+    assert_eq!(count("RenderCompleted"), 2, "{kinds:?}");
+    assert_eq!(first["dashboardAfterSignOut"], "/signin", "{first}");
+    assert_eq!(
+        said(&first, "wrongPassword"),
+        "Wrong e-mail address or password.",
+        "{first}"
+    );
+    // The page's API key is the account's.
+    let (status, me) = api.get("/api/me", Some(&key)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["host"]["email"], "host@example.org", "{me}");
+
+    // A second host, from the console: it sees nothing of the first's.
+    let (code, out) = env.run_cli_with_stdin(
+        &["hosts", "add", "second@example.org"],
+        "the second host's password\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    let second_key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("api key (shown once): "))
+        .unwrap_or_else(|| panic!("an API key in: {out}"))
+        .trim()
+        .to_string();
+    let room = said(&first, "roomId");
+    let final_url = row["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "final.mp4")
+        .and_then(|f| f["href"].as_str())
+        .unwrap()
+        .to_string();
+    let second = run_accounts_phase(
+        &server,
+        "second",
+        &[
+            ("ROOM_ID", room.as_str()),
+            ("FINAL_URL", final_url.as_str()),
+            ("SECOND_EMAIL", "second@example.org"),
+            ("SECOND_PASSWORD", "the second host's password"),
+            ("SECOND_API_KEY", second_key.as_str()),
+        ],
+    )
+    .await;
+    assert!(
+        said(&second, "secondEmpty").contains("No recordings yet"),
+        "{second}"
+    );
+    assert_eq!(second["secondRows"], 0, "{second}");
+    assert_eq!(second["secondListWithCookie"], 0, "{second}");
+    assert_eq!(second["secondRoomWithCookie"], 403, "{second}");
+    assert_eq!(second["secondRoomWithKey"], 403, "{second}");
+    // Deleted from the dashboard: gone from the list, and its files with it.
+    assert!(
+        said(&second, "afterDelete").contains("No recordings yet"),
+        "{second}"
+    );
+    assert_eq!(second["listAfterDelete"], 0, "{second}");
+    assert_ne!(second["downloadAfterDelete"], 200, "{second}");
+    let deleted = events(&server, &room)
+        .await
+        .into_iter()
+        .any(|(kind, _)| kind == "RecordingDeleted");
+    assert!(deleted, "the log records the deletion");
 }

@@ -42,6 +42,7 @@ async fn session_completing_at(log: &EventLog, at: u64) -> RoomId {
         layout: Layout::Grid,
         chunk_seconds: 10,
         max_participants: 8,
+        owner: None,
     };
     assert_eq!(run(log, room, create).await, [1, 2]);
     let now = chrono::Utc::now();

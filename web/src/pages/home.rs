@@ -1,23 +1,55 @@
 //! Home: the host names the session, picks a camera and a microphone (with
 //! a live preview and a level meter, as guests do), and goes to the studio.
+//! Where the api admits only signed-in hosts, someone signed out is sent to
+//! the sign-in page, or, before the first account exists, told where the
+//! first-run link is.
 
 use dioxus::prelude::*;
 use zencast_events::{Layout, Role};
 
-use crate::api;
+use crate::account::{use_account, Account};
+use crate::api::{self, HostStep};
 use crate::app::Route;
 use crate::credentials::Credentials;
 use crate::pages::devices::{use_device_choice, DevicePickers, DevicePreview};
-
-const LAYOUTS: [(Layout, &str); 4] = [
-    (Layout::Grid, "Grid"),
-    (Layout::SideBySide, "Side by side"),
-    (Layout::Speaker, "Speaker"),
-    (Layout::AudioOnly, "Audio only"),
-];
+use crate::pages::widgets::LAYOUTS;
 
 #[component]
 pub fn Home() -> Element {
+    let account = use_account();
+    use_effect(move || {
+        let a = account.read();
+        if a.must_sign_in() && !a.needs_setup() {
+            navigator().replace(Route::SignIn {});
+        }
+    });
+    let a = account.read().clone();
+    match a {
+        // A moment, until the api says how it admits hosts.
+        Account::Asking => rsx! {},
+        a if a.needs_setup() => rsx! { FirstRun {} },
+        a if a.must_sign_in() => rsx! {},
+        _ => rsx! { NewSession { accounts: a.host().is_some() } },
+    }
+}
+
+/// Before the first host account: the link is in the server's console only,
+/// so that nobody else who reaches the page can take the studio.
+#[component]
+fn FirstRun() -> Element {
+    rsx! {
+        section { class: "card narrow", id: "needs-setup",
+            h1 { "Welcome to Zencast" }
+            p { "This studio has no host account yet. Open the first-run link that zencast printed in the server's console when it started (the line that begins " code { "zencast: no host account yet" } "): it creates the first account." }
+            p { class: "muted", "Lost the link? Restart zencast: it prints a new one as long as no account exists." }
+        }
+    }
+}
+
+/// The form that creates a session (`accounts`: signed in, so refusals are
+/// a host's, such as a quota or a sign-in that ended).
+#[component]
+fn NewSession(accounts: bool) -> Element {
     let mut title = use_signal(String::new);
     let mut host_name = use_signal(|| "Host".to_string());
     let mut layout = use_signal(|| Layout::Grid);
@@ -61,7 +93,12 @@ pub fn Home() -> Element {
                     });
                 }
                 Err(e) => {
-                    problem.set(Some(e.plain()));
+                    let text = if accounts {
+                        e.for_host(HostStep::SignedIn)
+                    } else {
+                        e.plain()
+                    };
+                    problem.set(Some(text));
                     busy.set(false);
                 }
             }

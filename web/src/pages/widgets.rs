@@ -1,6 +1,15 @@
 //! Small pieces shared by pages.
 
 use dioxus::prelude::*;
+use zencast_events::Layout;
+
+/// The layouts of the final video, as a person names them.
+pub const LAYOUTS: [(Layout, &str); 4] = [
+    (Layout::Grid, "Grid"),
+    (Layout::SideBySide, "Side by side"),
+    (Layout::Speaker, "Speaker"),
+    (Layout::AudioOnly, "Audio only"),
+];
 
 /// An input level from 0 to 1 as a bar.
 #[component]

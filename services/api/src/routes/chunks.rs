@@ -109,6 +109,10 @@ async fn upload(
     // Refused before the body is read when no body could change the answer
     // (a stored chunk may always be re-sent: the same bytes are a 200).
     if !stored.contains_key(&index) {
+        if state.deleted {
+            return Err(RecordingError::Deleted.into());
+        }
+        crate::quotas::check_new_chunk(&app, &state).await?;
         match state.phase {
             Phase::Open => return Err(not_recording()),
             Phase::Completed => return Err(session_completed()),

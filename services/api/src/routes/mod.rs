@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource.
 
 pub mod chunks;
+pub mod hosts;
 pub mod openapi;
 pub mod ops;
 pub mod people;

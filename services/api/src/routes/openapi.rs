@@ -3,11 +3,11 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{chunks, people, recordings, renders, uploads};
+use crate::routes::{chunks, hosts, people, recordings, renders, uploads};
 use crate::state::AppState;
 use zencast_events::protocol::{ErrorBody, ErrorDetail};
 
@@ -19,6 +19,8 @@ use zencast_events::protocol::{ErrorBody, ErrorDetail};
         recordings::start, recordings::stop, people::renew_invite, people::revoke_invite,
         people::remove, chunks::upload, chunks::list, uploads::complete,
         renders::request, renders::list, renders::download,
+        recordings::delete_recording, hosts::setup, hosts::sign_in, hosts::sign_out,
+        hosts::me, hosts::dashboard,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerToken, &CommonErrors)
@@ -27,8 +29,9 @@ pub struct ApiDoc;
 
 /// The answers every route can give besides its own: 400 for an id, query or
 /// body that does not parse, 503 when Postgres, Redis, NATS or the store is
-/// down, and, where a token is asked for, 401 (none, expired or forged) and
-/// 403 (another room's, not the host's, or removed). Added once here rather
+/// down, where a token is asked for, 401 (none, expired or forged) and 403
+/// (another room's, not the host's, or removed), and on a room's routes 410
+/// (the recording was deleted). Added once here rather
 /// than on each handler, where one was always missing somewhere.
 struct CommonErrors;
 
@@ -43,7 +46,8 @@ impl Modify for CommonErrors {
                 .content("application/json", body)
                 .build()
         };
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let of_a_room = path.starts_with("/api/recordings/{roomId}");
             let operations = [
                 &mut item.get,
                 &mut item.put,
@@ -58,6 +62,9 @@ impl Modify for CommonErrors {
                 if op.security.is_some() {
                     common.push(("401", "No token, or an expired or forged one"));
                     common.push(("403", "Another room's token, not the host's, or removed"));
+                }
+                if of_a_room {
+                    common.push(("410", "`deleted`: the host deleted this recording"));
                 }
                 for (status, what) in common {
                     op.responses
@@ -79,6 +86,15 @@ impl Modify for BearerToken {
             .add_security_scheme(
                 "participant_token",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        // A host: the sign-in cookie, or its API key as a Bearer token.
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "host_sign_in",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                    crate::accounts::COOKIE_NAME,
+                ))),
             );
     }
 }

@@ -1,29 +1,36 @@
 //! Rooms: create one, read its live state, read its audit timeline.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use zencast_eventlog::log::room_events;
 use zencast_eventlog::Origin;
 use zencast_events::protocol::{
-    Control, CreateRoom, Created, ErrorBody, JoinRequest, Joined, RoomStatus, RoomView, Timeline,
+    AuthMode, Control, CreateRoom, Created, ErrorBody, JoinRequest, Joined, RoomStatus, RoomView,
+    Timeline,
 };
 use zencast_events::{ParticipantId, RecordingCommand, Role, RoomId};
 use zencast_projections::fresh::read_fresh;
 use zencast_projections::RoomState;
 
+use crate::accounts::signed_in;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, RoomPath};
+use crate::quotas;
 use crate::routes::{people, renders};
 use crate::state::AppState;
+use crate::sweep;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/recordings", post(create))
-        .route("/api/recordings/{room_id}", get(show))
+        .route(
+            "/api/recordings/{room_id}",
+            get(show).delete(delete_recording),
+        )
         .route("/api/recordings/{room_id}/events", get(events))
         .route("/api/recordings/{room_id}/join", post(join))
         .route("/api/recordings/{room_id}/start", post(start))
@@ -31,13 +38,30 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(post, path = "/api/recordings", request_body = CreateRoom, tag = "rooms",
-    responses((status = 201, body = Created), (status = 400, body = ErrorBody)))]
+    security((), ("host_sign_in" = []), ("participant_token" = [])),
+    responses((status = 201, body = Created), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody, description = "With accounts (`ZENCAST_AUTH=accounts`): no signed-in host or API key"),
+        (status = 403, body = ErrorBody, description = "`quota_rooms`: the host keeps as many recordings as it may")))]
 /// `POST /api/recordings`: appends `RoomCreated` (and the host's
-/// `ParticipantJoined`) and returns the host's token.
+/// `ParticipantJoined`) and returns the host's token. With accounts, only a
+/// signed-in host (cookie or API key) creates rooms, and the room is its own.
 async fn create(
     State(app): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<CreateRoom>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let owner = match (signed_in(&app, &headers).await?, app.settings.auth) {
+        (Some(host), _) => {
+            quotas::check_new_room(&app, host.id).await?;
+            Some(host.id)
+        }
+        (None, AuthMode::Open) => None,
+        (None, AuthMode::Accounts) => {
+            return Err(ApiError::Unauthorized(
+                "sign in as a host (or send its API key) to create sessions".into(),
+            ))
+        }
+    };
     let room = RoomId::new();
     let host = ParticipantId::new();
     let origin = Origin::now(host.to_string());
@@ -52,6 +76,7 @@ async fn create(
                 layout: req.layout,
                 chunk_seconds: req.chunk_seconds,
                 max_participants: app.settings.max_participants,
+                owner,
             },
             &origin,
         )
@@ -186,19 +211,57 @@ async fn control(
 async fn show(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    caller: Caller,
+    headers: HeaderMap,
 ) -> Result<Json<RoomView>, ApiError> {
-    caller.in_room(room)?;
+    auth::room_access(&app, &headers, room).await?;
     let state = RoomState::new(app.redis.clone(), app.prefix());
     // As of the log now: a read right after a command sees it, whatever the
     // projector's lag (or a Redis that lost the room).
     match read_fresh(&app.pool, &state, room).await? {
         Some(mut view) => {
+            if view.status == RoomStatus::Deleted {
+                // Swept from the store, or about to be.
+                view.render.files.clear();
+            }
             renders::sign_links(&app, room, &mut view.render.files);
             Ok(Json(view))
         }
         None => Err(ApiError::NotFound(format!("room {room} does not exist"))),
     }
+}
+
+#[utoipa::path(delete, path = "/api/recordings/{roomId}", tag = "rooms",
+    params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = []), ("host_sign_in" = [])),
+    responses((status = 204, description = "Deleted: the files go from storage, the log keeps the fact"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`still_recording`: stop first")))]
+/// `DELETE /api/recordings/{roomId}` (the host, or the account that created
+/// it): `RecordingDeleted`, then every object of the room is removed from
+/// storage (`RecordingSwept`). Deleting twice is the same as once.
+async fn delete_recording(
+    State(app): State<AppState>,
+    RoomPath(room): RoomPath,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let host = auth::room_host(&app, &headers, room).await?;
+    let deleted = app
+        .log
+        .execute(
+            room,
+            RecordingCommand::DeleteRecording,
+            &Origin::now(host.actor),
+        )
+        .await?;
+    if !deleted.is_empty() {
+        // At once; the sweeper's scan re-drives it if this one fails.
+        let (log, store) = (app.log.clone(), app.chunks.clone());
+        tokio::spawn(async move {
+            if let Err(e) = sweep::sweep_room(&log, &store, room).await {
+                tracing::warn!(%room, error = %e, "sweep failed; the sweeper retries");
+            }
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/api/recordings/{roomId}/events", tag = "rooms",
@@ -210,9 +273,9 @@ async fn show(
 async fn events(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    caller: Caller,
+    headers: HeaderMap,
 ) -> Result<Json<Timeline>, ApiError> {
-    caller.in_room(room)?;
+    auth::room_access(&app, &headers, room).await?;
     let events = room_events(&app.pool, room, 0, None).await?;
     if events.is_empty() {
         return Err(ApiError::NotFound(format!("room {room} does not exist")));

@@ -12,11 +12,11 @@ use zencast_eventlog::Origin;
 use zencast_events::protocol::{
     ErrorBody, FileView, Files, RenderAccepted, RenderRequest, RenderStatus,
 };
-use zencast_events::{RecordingCommand, Role, RoomId};
+use zencast_events::{RecordingCommand, RoomId};
 use zencast_projections::fresh::read_fresh;
 use zencast_projections::RoomState;
 
-use crate::auth::{self, Caller};
+use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{ApiQuery, OptionalJson, RoomPath};
 use crate::state::AppState;
@@ -35,18 +35,15 @@ pub fn router() -> Router<AppState> {
     responses((status = 202, body = RenderAccepted, description = "Requested; a render worker picks it up"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Not completed yet, or a render is running")))]
-/// `POST /api/recordings/{roomId}/render` (host only): another render of a
-/// completed room, with another layout if given (`RenderRequested`).
+/// `POST /api/recordings/{roomId}/render` (the host, or the account that
+/// created the room): another render of a completed room, with another layout if given (`RenderRequested`).
 async fn request(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    caller: Caller,
+    headers: HeaderMap,
     OptionalJson(body): OptionalJson<RenderRequest>,
 ) -> Result<(StatusCode, Json<RenderAccepted>), ApiError> {
-    let caller = caller.in_room(room)?;
-    if caller.role != Role::Host {
-        return Err(ApiError::Forbidden("only the host asks for renders".into()));
-    }
+    let host = auth::room_host(&app, &headers, room).await?;
     let state = app
         .log
         .load(room)
@@ -60,10 +57,7 @@ async fn request(
         layout,
         force: false,
     };
-    let appended = app
-        .log
-        .execute(room, ask, &Origin::now(caller.participant.to_string()))
-        .await?;
+    let appended = app.log.execute(room, ask, &Origin::now(host.actor)).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RenderAccepted {
@@ -95,13 +89,14 @@ async fn files(app: &AppState, room: RoomId) -> Result<Vec<FileView>, ApiError> 
     params(("roomId" = String, Path, format = Uuid)), security(("participant_token" = [])),
     responses((status = 200, body = Files, description = "What the last completed render wrote, each with a download link signed for 15 minutes; empty before"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-/// `GET /api/recordings/{roomId}/files` (any participant of the room).
+/// `GET /api/recordings/{roomId}/files` (any participant of the room, or its
+/// host's account).
 async fn list(
     State(app): State<AppState>,
     RoomPath(room): RoomPath,
-    caller: Caller,
+    headers: HeaderMap,
 ) -> Result<Json<Files>, ApiError> {
-    caller.in_room(room)?;
+    auth::room_access(&app, &headers, room).await?;
     let mut files = files(&app, room).await?;
     sign_links(&app, room, &mut files);
     Ok(Json(Files { files }))

@@ -1,6 +1,6 @@
 //! The web client (`web/`, built by `scripts/build-web.sh`) at `/`: its files,
 //! and `index.html` for the client's own routes (`/join/…`, `/studio/…`,
-//! `/finish/…`), which the client then draws. Anything under `/api/` that no
+//! `/finish/…`, `/setup`, `/signin`, `/dashboard`), which the client then draws. Anything under `/api/` that no
 //! route matched stays a JSON 404.
 
 use axum::extract::State;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod hosts;
 pub mod render;
 pub mod replay;
 pub mod republish;

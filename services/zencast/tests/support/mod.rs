@@ -67,6 +67,12 @@ impl TestEnv {
             secret: Some("test-secret-test-secret-test-secret".into()),
             previous_secrets: vec![],
             header_timeout_ms: 30_000,
+            // Rooms created without an account, as before accounts; the
+            // account tests set `accounts`.
+            auth: "open".into(),
+            quota_rooms: None,
+            quota_storage_mb: None,
+            quota_session_minutes: None,
             max_participants: 8,
             presence_grace_ms: 1_000,
             ws_rate: 200,
@@ -142,6 +148,7 @@ impl TestEnv {
             ),
             ("ZENCAST_HTTP_ADDR", "127.0.0.1:0".into()),
             ("ZENCAST_PREFIX", self.tag.clone()),
+            ("ZENCAST_AUTH", self.config.auth.clone()),
             ("ZENCAST_SECRET", self.config.secret.clone().unwrap()),
             ("ZENCAST_DATA_DIR", self.data_dir.display().to_string()),
             (
@@ -191,6 +198,35 @@ impl TestEnv {
         )
     }
 
+    /// Runs `zencast ARGS` with `stdin` as its input; returns (exit code,
+    /// stdout and stderr).
+    pub fn run_cli_with_stdin(&self, args: &[&str], stdin: &str) -> (i32, String) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zencast"))
+            .args(args)
+            .envs(self.env_vars())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run zencast");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().expect("zencast ran");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     /// Starts `zencast up` as a child process, with extra environment (fail
     /// points), and waits for its api address.
     pub fn spawn_up(&self, extra_env: &[(&str, &str)]) -> Process {
@@ -209,6 +245,7 @@ impl TestEnv {
             .expect("spawn zencast up");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let (link_tx, link_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut s3 = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -218,16 +255,26 @@ impl TestEnv {
                 if let Some(addr) = line.strip_prefix("zencast: api listening on http://") {
                     let _ = tx.send((addr.parse::<SocketAddr>().unwrap(), s3));
                 }
+                // Printed after the address and before `ready`, when it is printed at all.
+                if let Some(link) = line.strip_prefix(FIRST_RUN) {
+                    let _ = link_tx.send(Some(link.to_string()));
+                }
+                if line.starts_with("zencast: ready") {
+                    let _ = link_tx.send(None);
+                }
             }
         });
         let (addr, s3) = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("zencast did not report its address");
+        // The first message after the address: the link, or `ready` without one.
+        let first_run_link = link_rx.recv_timeout(Duration::from_secs(10)).ok().flatten();
         Process {
             child,
             addr,
             s3,
             database_url: self.config.database_url.clone(),
+            first_run_link,
         }
     }
 }
@@ -286,7 +333,13 @@ pub struct Process {
     pub s3: Option<SocketAddr>,
     /// Its event log.
     pub database_url: String,
+    /// The link that creates the first host account, when it printed one
+    /// (accounts mode, no account yet).
+    pub first_run_link: Option<String>,
 }
+
+/// How `zencast up` introduces the first-run link on stdout.
+pub const FIRST_RUN: &str = "zencast: no host account yet; create the first one at ";
 
 impl Process {
     pub fn url(&self, path: &str) -> String {

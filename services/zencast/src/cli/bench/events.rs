@@ -58,6 +58,7 @@ async fn measure(backends: &Backends, count: usize, rooms: usize) -> anyhow::Res
                 layout: Layout::Grid,
                 chunk_seconds: 10,
                 max_participants: 8,
+                owner: None,
             },
             &o,
         )

@@ -32,6 +32,8 @@ impl Scratch {
         config.data_dir = std::env::temp_dir().join(format!("zencast_bench_{tag}"));
         config.s3_listen = "127.0.0.1:0".parse()?;
         config.s3_bucket = format!("zencast-bench-{tag}");
+        // The benches create rooms without accounts.
+        config.auth = "open".into();
         let backends = Backends::connect(&config).await?;
         Ok(Self {
             base: base.clone(),

@@ -211,6 +211,7 @@ impl BenchSession {
             layout: Layout::Grid,
             chunk_seconds: 10,
             max_participants: 16,
+            owner: None,
         };
         log.execute(room, create, &origin()).await?;
         for (i, p) in people.iter().enumerate().skip(1) {

@@ -40,6 +40,7 @@ fn spawn(config: &Config, subcommand: &str, s3_endpoint: Option<&str>) -> anyhow
         .env("REDIS_URL", &config.redis_url)
         .env("NATS_URL", &config.nats_url)
         .env("ZENCAST_PREFIX", &config.prefix)
+        .env("ZENCAST_AUTH", &config.auth)
         .env("ZENCAST_HTTP_ADDR", "127.0.0.1:0")
         .env("ZENCAST_S3_LISTEN", "127.0.0.1:0")
         .env("ZENCAST_S3_BUCKET", &config.s3_bucket)
