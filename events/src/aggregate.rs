@@ -102,6 +102,10 @@ pub struct RenderState {
     pub running: Option<u32>,
     pub completed: bool,
     pub failed: bool,
+    /// Uploads arrived late while an attempt was running: that attempt does
+    /// not have them, so its end asks for another render.
+    #[serde(default)]
+    pub rerun: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -255,6 +259,7 @@ impl Aggregate for Recording {
                 self.expected_chunks = expected_chunks;
             }
             RenderRequested { layout, force } => {
+                self.render.rerun = false;
                 self.render.completed = false;
                 self.render.failed = false;
                 self.render.request_attempts = 0;
@@ -263,6 +268,8 @@ impl Aggregate for Recording {
                 self.render.force = force;
             }
             RenderStarted { attempt, .. } => {
+                // A new attempt reads the log as it is: late uploads included.
+                self.render.rerun = false;
                 self.render.attempts = attempt;
                 self.render.request_attempts += 1;
                 self.render.running = Some(attempt);
@@ -300,6 +307,15 @@ impl Aggregate for Recording {
             } => {
                 self.windows
                     .insert(window_key(layout, index, to_ms, &tracks));
+            }
+            UploadsArrivedLate {
+                participant,
+                chunk_count,
+            } => {
+                self.expected_chunks.insert(participant, chunk_count);
+                self.render.rerun = self.render.running.is_some();
+                // Windows rendered without these chunks are not reused.
+                self.windows.clear();
             }
             RecordingDeleted {} => self.deleted = true,
             RecordingSwept { .. } => self.swept = true,

@@ -265,6 +265,14 @@ pub enum RecordingEvent {
         prefix: String,
         worker: String,
     },
+    /// A participant who had not finished its uploads when the session
+    /// completed (it closed the tab, its grace period ran out) finished them
+    /// later: the completed session now expects `chunk_count` chunks of it,
+    /// windows rendered before this are stale, and the room is rendered again.
+    UploadsArrivedLate {
+        participant: ParticipantId,
+        chunk_count: u32,
+    },
     /// The host deleted the recording: its objects are removed from storage
     /// (then `RecordingSwept`); the log keeps every fact, and the room refuses
     /// everything from now on.
@@ -296,7 +304,7 @@ impl Container {
 
 impl RecordingEvent {
     /// Every event type name, in the order of the architecture's table.
-    pub const TYPES: [&'static str; 20] = [
+    pub const TYPES: [&'static str; 21] = [
         "RoomCreated",
         "ParticipantJoined",
         "ParticipantLeft",
@@ -317,6 +325,7 @@ impl RecordingEvent {
         "WindowRendered",
         "RecordingDeleted",
         "RecordingSwept",
+        "UploadsArrivedLate",
     ];
 
     pub fn type_name(&self) -> &'static str {
@@ -341,6 +350,7 @@ impl RecordingEvent {
             Self::WindowRendered { .. } => "WindowRendered",
             Self::RecordingDeleted {} => "RecordingDeleted",
             Self::RecordingSwept { .. } => "RecordingSwept",
+            Self::UploadsArrivedLate { .. } => "UploadsArrivedLate",
         }
     }
 

@@ -78,14 +78,18 @@ impl Recording {
                 filled_gaps,
             } => {
                 self.require_running_render(attempt)?;
-                Ok(vec![E::RenderCompleted {
+                let mut events = vec![E::RenderCompleted {
                     attempt,
                     key,
                     size,
                     duration_ms,
                     outputs,
                     filled_gaps,
-                }])
+                }];
+                if self.render.rerun {
+                    events.push(self.render_again());
+                }
+                Ok(events)
             }
 
             C::FailRender {
@@ -95,12 +99,17 @@ impl Recording {
                 worker_lost,
             } => {
                 self.require_running_render(attempt)?;
-                Ok(vec![E::RenderFailed {
+                let mut events = vec![E::RenderFailed {
                     attempt,
                     reason,
                     last,
                     worker_lost,
-                }])
+                }];
+                // A retry reads the late uploads itself; a last failure does not.
+                if last && self.render.rerun {
+                    events.push(self.render_again());
+                }
+                Ok(events)
             }
             _ => unreachable!("`decide` sends only decide_render's commands here"),
         }

@@ -1,12 +1,14 @@
 //! The rules of the recording and its uploads: the host starts and stops,
 //! chunks are recorded once (a retry of the same bytes is a no-op), each
 //! participant declares its chunk count, and the session completes when
-//! everyone has finished or the grace period runs out.
+//! everyone has finished or the grace period runs out. One who had not
+//! finished by then may still send its chunks and finish late, which renders
+//! the room again.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 
-use crate::aggregate::{Phase, Recording, RECORDER_START_TOLERANCE};
+use crate::aggregate::{Participant, Phase, Recording, RECORDER_START_TOLERANCE};
 use crate::command::RecordingCommand;
 use crate::error::RecordingError;
 use crate::event::{CompletionReason, RecordingEvent};
@@ -54,7 +56,10 @@ impl Recording {
                     }
                     None => {}
                 }
-                if completed {
+                // After completion, only a participant that had not finished
+                // (it closed the tab, and comes back later) still sends what
+                // it recorded.
+                if completed && p.finished.is_some() {
                     return Err(RecordingError::SessionCompleted);
                 }
                 if self.phase == Phase::Open {
@@ -100,9 +105,6 @@ impl Recording {
                     }
                     None => {}
                 }
-                if completed {
-                    return Err(RecordingError::SessionCompleted);
-                }
                 if self.phase == Phase::Open {
                     return Err(RecordingError::NotRecording);
                 }
@@ -119,10 +121,14 @@ impl Recording {
                         )));
                     }
                 }
-                self.with_completion(vec![E::ParticipantUploadsFinished {
+                let finished = E::ParticipantUploadsFinished {
                     participant,
                     chunk_count,
-                }])
+                };
+                if completed {
+                    return self.finish_late(p, finished, participant, chunk_count);
+                }
+                self.with_completion(vec![finished])
             }
 
             C::ExpireGracePeriod => match self.phase {
@@ -157,6 +163,50 @@ impl Recording {
             return Err(wrong_phase);
         }
         Ok(())
+    }
+
+    /// A participant finishes its uploads after the session completed: with
+    /// every chunk it declares stored, the session expects them
+    /// (`UploadsArrivedLate`) and the room is rendered again, now if no render
+    /// runs, else when the running one ends (`render.rerun`); a render not
+    /// started yet will read them anyway.
+    fn finish_late(
+        &self,
+        p: &Participant,
+        finished: RecordingEvent,
+        participant: ParticipantId,
+        chunk_count: u32,
+    ) -> Result<Vec<RecordingEvent>, RecordingError> {
+        let missing = p.missing_chunks(chunk_count);
+        if !missing.is_empty() {
+            return Err(RecordingError::ChunkCount(format!(
+                "the session is completed: send chunks {missing:?} before finishing late"
+            )));
+        }
+        let mut events = vec![
+            finished,
+            RecordingEvent::UploadsArrivedLate {
+                participant,
+                chunk_count,
+            },
+        ];
+        let render = &self.render;
+        if render.running.is_none() && (render.completed || render.failed) {
+            events.push(self.render_again());
+        }
+        Ok(events)
+    }
+
+    /// Another render as the last one was asked for (layout, forced or not).
+    pub(crate) fn render_again(&self) -> RecordingEvent {
+        RecordingEvent::RenderRequested {
+            layout: self
+                .render
+                .layout
+                .or(self.room.as_ref().map(|r| r.layout))
+                .unwrap_or_default(),
+            force: self.render.force,
+        }
     }
 
     /// Appends `SessionCompleted` when, after `events`, recording has stopped and

@@ -266,15 +266,44 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
     let mut started = false;
     let mut expected: BTreeMap<ParticipantId, u32> = BTreeMap::new();
 
+    // Who had declared its count; at completion, the others may still
+    // upload and finish late.
+    let mut finished: BTreeSet<ParticipantId> = BTreeSet::new();
+    let mut late: BTreeSet<ParticipantId> = BTreeSet::new();
     for (sequence, event) in log {
         if completed {
             // A removal after completion only closes the door: the recording stays.
+            let late_upload = match event {
+                E::ChunkUploaded { participant, .. }
+                | E::ParticipantUploadsFinished { participant, .. } => late.contains(participant),
+                E::UploadsArrivedLate { participant, .. } => {
+                    finished.contains(participant) && late.contains(participant)
+                }
+                _ => false,
+            };
             prop_assert!(
                 event.is_render_event()
                     || event.is_media_event()
+                    || late_upload
                     || matches!(event, E::ParticipantRemoved { .. }),
                 "event {sequence} after SessionCompleted: {event:?}"
             );
+        }
+        match event {
+            E::ParticipantUploadsFinished { participant, .. } => {
+                prop_assert!(
+                    finished.insert(*participant),
+                    "event {sequence}: {participant} finished twice"
+                );
+            }
+            E::UploadsArrivedLate {
+                participant,
+                chunk_count,
+            } => {
+                expected.insert(*participant, *chunk_count);
+                late.remove(participant);
+            }
+            _ => {}
         }
         match event {
             E::ParticipantJoined { participant, .. } => {
@@ -329,6 +358,8 @@ fn check_log(run: &Run) -> Result<(), TestCaseError> {
                 prop_assert!(!completed, "event {sequence}: second SessionCompleted");
                 prop_assert!(stopped, "event {sequence}: completed before stop");
                 completed = true;
+                late = joined.difference(&finished).copied().collect();
+                late.retain(|p| !removed.contains(p));
                 expected = expected_chunks.clone();
                 let keys: BTreeSet<_> = expected_chunks.keys().copied().collect();
                 prop_assert_eq!(&keys, &joined);

@@ -840,8 +840,10 @@ fn no_finish_before_recording_started() {
 }
 
 #[test]
-fn a_first_finish_after_completion_is_refused() {
-    // The grace period completed the session without Ada having finished.
+fn a_first_finish_after_completion_is_a_late_one() {
+    // The grace period completed the session without Ada having finished:
+    // her finish now says her uploads arrived late (no render has started,
+    // so the one to come reads them; no other is asked for).
     let history = with(
         stopped_room(),
         [completed(
@@ -851,7 +853,13 @@ fn a_first_finish_after_completion_is_refused() {
     );
     given(history)
         .when(finish_cmd(ada(), 1))
-        .then_expect_error(RecordingError::SessionCompleted);
+        .then_expect_events(vec![
+            finished(ada(), 1),
+            E::UploadsArrivedLate {
+                participant: ada(),
+                chunk_count: 1,
+            },
+        ]);
 }
 
 #[test]
@@ -1433,4 +1441,83 @@ fn only_a_deleted_recording_is_swept_and_only_once() {
     given(with(deleted, [E::RecordingSwept { objects: 3 }]))
         .when(C::RecordSweep { objects: 0 })
         .then_expect_events(vec![]);
+}
+
+/// `stopped_room` completed by the grace period: the host finished (2
+/// chunks), Ada never did (her tab closed with chunk 1 still on her device).
+fn completed_without_ada() -> Vec<E> {
+    with(
+        stopped_room(),
+        [
+            finished(host(), 2),
+            completed(
+                &[(host(), 2), (ada(), 1)],
+                CompletionReason::GracePeriodExpired,
+            ),
+        ],
+    )
+}
+
+fn late(p: ParticipantId, chunk_count: u32) -> E {
+    E::UploadsArrivedLate {
+        participant: p,
+        chunk_count,
+    }
+}
+
+fn render_again() -> E {
+    E::RenderRequested {
+        layout: Layout::Grid,
+        force: false,
+    }
+}
+
+#[test]
+fn one_who_had_not_finished_uploads_and_finishes_late_and_the_room_renders_again() {
+    let rendered = with(
+        completed_without_ada(),
+        [render_started("w1", 1), render_completed(1)],
+    );
+    given(rendered.clone())
+        .when(chunk_cmd(ada(), 1, HASH_B))
+        .then_expect_events(vec![chunk(ada(), 1, HASH_B)]);
+    let back = with(rendered, [chunk(ada(), 1, HASH_B)]);
+    given(back.clone())
+        .when(finish_cmd(ada(), 2))
+        .then_expect_events(vec![finished(ada(), 2), late(ada(), 2), render_again()]);
+    // Not before every chunk it declares is stored.
+    given(back)
+        .when(finish_cmd(ada(), 3))
+        .then_expect_error(RecordingError::ChunkCount(
+            "the session is completed: send chunks [2] before finishing late".into(),
+        ));
+    // One who had finished sends nothing new after completion.
+    given(completed_without_ada())
+        .when(chunk_cmd(host(), 2, HASH_B))
+        .then_expect_error(RecordingError::SessionCompleted);
+}
+
+#[test]
+fn late_uploads_during_a_render_ask_for_another_when_it_ends_and_none_before_it_starts() {
+    let back = with(completed_without_ada(), [chunk(ada(), 1, HASH_B)]);
+    // No render has started yet: the one to come reads them.
+    given(back.clone())
+        .when(finish_cmd(ada(), 2))
+        .then_expect_events(vec![finished(ada(), 2), late(ada(), 2)]);
+    // One runs: its end asks for the next, whether it completes or fails for good.
+    let during = with(
+        back,
+        [render_started("w1", 1), finished(ada(), 2), late(ada(), 2)],
+    );
+    given(during.clone())
+        .when(complete_render(1))
+        .then_expect_events(vec![render_completed(1), render_again()]);
+    given(during.clone())
+        .when(fail_render(1, true))
+        .then_expect_events(vec![render_failed(1, true), render_again()]);
+    // A retry starts afresh and reads them: nothing more when it completes.
+    let retried = with(during, [render_failed(1, false), render_started("w1", 2)]);
+    given(retried)
+        .when(complete_render(2))
+        .then_expect_events(vec![render_completed(2)]);
 }

@@ -255,6 +255,17 @@ pub fn ops_for(env: &Envelope) -> Result<Vec<Op>, EnvelopeError> {
             ),
             hset(Key::Room, RENDER_ERROR, reason),
         ]),
+        E::UploadsArrivedLate {
+            participant,
+            chunk_count,
+        } => ops.extend([
+            hset(Key::Room, field::participant(&participant, "late_at"), &at),
+            hset(
+                Key::Room,
+                field::participant(&participant, "expected"),
+                chunk_count,
+            ),
+        ]),
         E::RecordingDeleted {} => ops.push(hset(Key::Room, STATUS, "deleted")),
         E::RecordingSwept { .. } => {}
     }

@@ -92,6 +92,7 @@ pub async fn read_room(
                 role: role.ok_or_else(|| unreadable("role"))?,
                 present: present.iter().any(|x| x == id),
                 removed: hash.contains_key(&p("removed_at")),
+                arrived_late: hash.contains_key(&p("late_at")),
                 chunks_stored: num32(&p("chunks")).unwrap_or(0),
                 chunks_finished: num32(&p("finished")),
                 chunks_expected: num32(&p("expected")),

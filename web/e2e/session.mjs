@@ -4,11 +4,13 @@
 //
 // Environment: ZENCAST_URL (the api), SCENARIO = basic | reload | offline | corrupt
 // | refusals (no recording: a guest denied the camera, a guest at a full room)
-// | people (no recording: the host removes a guest, revokes and renews the invite),
+// | people (no recording: the host removes a guest, revokes and renews the invite)
+// | late (a guest's tab closes with uploads waiting; it comes back after the
+// session completed and rendered; OUT_DIR receives the first render's guest WAV),
 // RECORD_SECONDS (default 20), CHUNK_SECONDS (the room's chunk length, default 2), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -314,9 +316,66 @@ async function people(roomId, inviteUrl) {
   return result;
 }
 
+/**
+ * A guest's tab closes before its uploads finish: the guest is offline for
+ * the second half of the recording, and its page closes after the host stops.
+ * The session completes when the grace period runs out and renders without
+ * what the guest kept on its device. Then the guest comes back (same browser,
+ * online) with the invite link: its page finds the recording, uploads it and
+ * finishes late, and the room renders again; the host's finish page says so.
+ */
+async function late(roomId, inviteUrl) {
+  const result = { roomId, scenario };
+  await openInvite(guest.page, inviteUrl, 'Gus Guest');
+  await guest.page.waitForURL(/\/studio\//);
+  await host.page.waitForSelector('.tile[data-me="false"][data-peer-state="connected"]', { timeout: 30000 });
+  await host.page.click('#start-recording');
+  await guest.page.waitForSelector('section.studio[data-recording="true"]');
+  const recordingFrom = Date.now();
+  // The guest's first chunk is stored; then its network goes.
+  await guest.page.waitForFunction(
+    () => Number(document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.stored) >= 1,
+    null, { timeout: recordMs + 30000, polling: 100 });
+  await guest.context.setOffline(true);
+  result.offlineAtMs = Date.now() - recordingFrom;
+  log(`guest offline ${result.offlineAtMs} ms into the recording`);
+  const left = recordMs - (Date.now() - recordingFrom);
+  if (left > 0) await sleep(left);
+  await host.page.click('#stop-recording');
+  result.recordedMs = Date.now() - recordingFrom;
+  await host.page.waitForURL(/\/finish\//);
+  result.pendingAtClose = await pendingUploads(guest.page);
+  await guest.page.close();
+  log(`guest tab closed with ${result.pendingAtClose} chunk(s) waiting`);
+
+  // The grace period completes the session; the render goes ahead without them.
+  const firstFinal = await host.page.waitForSelector('#files a[data-kind="final"]', { timeout: 240000 });
+  result.firstFinal = await firstFinal.getAttribute('href');
+  const guestWav = await host.page.$$eval('#files a[data-kind="track-audio"]', (as) =>
+    as.filter((a) => a.textContent.startsWith('Gus Guest')).map((a) => a.getAttribute('href'))[0]);
+  const wav = await fetch(`${base}${guestWav}`);
+  if (!wav.ok) throw new Error(`the first render's guest track: ${wav.status}`);
+  writeFileSync(join(process.env.OUT_DIR, 'first-guest.wav'), Buffer.from(await wav.arrayBuffer()));
+  log('first render done without the guest\'s waiting chunks');
+
+  // The guest comes back, online, with the invite link.
+  await guest.context.setOffline(false);
+  const back = await guest.context.newPage();
+  await back.goto(inviteUrl);
+  await back.waitForURL(/\/finish\//, { timeout: 30000 });
+  result.recoveredNotice = await (await back.waitForSelector('[data-recovered]', { timeout: 20000 })).textContent();
+  await back.waitForSelector('[data-uploads-done="true"]', { timeout: 60000 });
+  log(`the guest sees: ${result.recoveredNotice}`);
+  // The host sees that the files are made again with them.
+  result.hostNotice = await (await host.page.waitForSelector('.late-uploads', { timeout: 30000 })).textContent();
+  log(`the host sees: ${result.hostNotice}`);
+  await shot(host.page, 'late-uploads');
+  return result;
+}
+
 try {
   const { roomId, inviteUrl } = await createSession();
-  const run = { refusals, people }[scenario] ?? record;
+  const run = { refusals, people, late }[scenario] ?? record;
   const result = await run(roomId, inviteUrl);
   result.cspViolations = cspViolations;
   console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);

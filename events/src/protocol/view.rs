@@ -108,6 +108,10 @@ pub struct ParticipantView {
     pub chunks_stored: u32,
     pub chunks_finished: Option<u32>,
     pub chunks_expected: Option<u32>,
+    /// Finished its uploads after the session completed (it came back to a
+    /// closed tab's recording): the files were rendered again with them.
+    #[serde(default)]
+    pub arrived_late: bool,
     /// Stored chunks that do not decode (the participant may send them again;
     /// they count as missing until then).
     pub rejected_chunks: Vec<RejectedChunk>,

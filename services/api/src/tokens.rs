@@ -6,7 +6,7 @@
 //! Keys rotate without logging anyone out: tokens are signed with the current
 //! secret and name its key id (`kid`); the secrets before it
 //! (`ZENCAST_PREVIOUS_SECRETS`) still verify the tokens they signed until those
-//! expire (a day; invites a week), then can be dropped.
+//! expire (two weeks; invites a week; sign-ins 30 days), then can be dropped.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -79,6 +79,11 @@ impl Key {
         HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length")
     }
 }
+
+/// How long a participant's token works: long enough to come back days
+/// after a closed tab and upload what the browser kept (late uploads).
+/// Removing the participant ends it at once.
+pub const PARTICIPANT_TOKEN_DAYS: i64 = 14;
 
 /// How long an invite link stays valid.
 pub const INVITE_LIFETIME_DAYS: i64 = 7;

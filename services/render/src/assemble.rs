@@ -46,8 +46,14 @@ pub fn track_key(room: RoomId, participant: impl std::fmt::Display, ext: &str) -
 }
 
 /// The windows the log says exist: (layout, index, people, to_ms) → prefix.
+/// Those rendered before the last `UploadsArrivedLate` lack its chunks and
+/// are not reused.
 pub fn recorded_windows(events: &[Envelope]) -> HashMap<String, String> {
-    events
+    let fresh_from = events
+        .iter()
+        .rposition(|e| e.event_type == "UploadsArrivedLate")
+        .map_or(0, |i| i + 1);
+    events[fresh_from..]
         .iter()
         .filter_map(|e| match e.event().ok()? {
             RecordingEvent::WindowRendered {

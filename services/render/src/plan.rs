@@ -237,6 +237,14 @@ fn facts(events: &[Envelope]) -> Facts {
             RecordingEvent::SessionCompleted {
                 expected_chunks, ..
             } => f.expected = Some(expected_chunks),
+            RecordingEvent::UploadsArrivedLate {
+                participant,
+                chunk_count,
+            } => {
+                if let Some(expected) = f.expected.as_mut() {
+                    expected.insert(participant, chunk_count);
+                }
+            }
             _ => {}
         }
     }

@@ -36,13 +36,22 @@ pub fn track_files(t: usize) -> [String; 3] {
     ]
 }
 
-/// Where a window's files live in the store: by layout, index and the
-/// people in it (a window with other people is another window).
+/// Where a window's files live in the store: by layout, index, the people in
+/// it (a window with other people is another window) and the chunks it was
+/// made from (late uploads make the same window again from more chunks: it
+/// must not land where, and in the cache that, the old one is).
 pub fn prefix(room: RoomId, layout: Layout, spec: &WindowSpec, plan: &Plan) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     spec.people(plan).hash(&mut h);
     spec.to_ms().hash(&mut h);
+    for t in &spec.tracks {
+        for piece in &plan.tracks[*t].pieces {
+            for c in &piece.chunks {
+                (&c.key, c.size).hash(&mut h);
+            }
+        }
+    }
     format!(
         "processed/{room}/windows/{}/{}-{:016x}",
         layout.as_str(),

@@ -7,7 +7,7 @@ use chrono::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use zencast_api::completion::{GraceWatcher, COMPLETION_CONSUMER};
-use zencast_api::tokens::Tokens;
+use zencast_api::tokens::{Tokens, PARTICIPANT_TOKEN_DAYS};
 use zencast_api::AppState;
 use zencast_eventlog::outbox::Relay;
 use zencast_eventlog::EventLog;
@@ -246,7 +246,8 @@ pub async fn start(backends: Backends, parts: Parts) -> anyhow::Result<Running> 
             redis: backends.redis.clone(),
             nats: backends.nats.clone(),
             subjects: backends.subjects.clone(),
-            tokens: Tokens::new(&secret, Duration::hours(24)).with_previous(&previous),
+            tokens: Tokens::new(&secret, Duration::days(PARTICIPANT_TOKEN_DAYS))
+                .with_previous(&previous),
             chunks,
             metrics: backends.metrics.clone(),
             settings: backends.config.settings(addr),

@@ -677,3 +677,126 @@ async fn browser_first_run_account_dashboard_and_a_second_host_sees_nothing() {
         .any(|(kind, _)| kind == "RecordingDeleted");
     assert!(deleted, "the log records the deletion");
 }
+
+/// The mean volume, in dB, of `wav` from `from` to `to` seconds (ffmpeg's
+/// volumedetect; digital silence reads about −91 dB).
+fn mean_volume(wav: &Path, from: f64, to: f64) -> f64 {
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-nostats",
+            "-ss",
+            &from.to_string(),
+            "-to",
+            &to.to_string(),
+            "-i",
+        ])
+        .arg(wav)
+        .args(["-af", "volumedetect", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    let said = String::from_utf8_lossy(&out.stderr);
+    said.lines()
+        .find_map(|l| l.split("mean_volume:").nth(1))
+        .and_then(|v| v.trim().trim_end_matches("dB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no mean volume for {}:\n{said}", wav.display()))
+}
+
+/// A guest's tab closes with chunks still on its device (offline for the
+/// second half of a 24 s recording with the default 10 s chunks); the
+/// session completes when the grace period runs out and renders without
+/// them. The guest comes back with the invite link: its page uploads what
+/// the device kept and finishes late (`UploadsArrivedLate`), the room renders
+/// again by itself, and its audio track now holds what was silence before.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_rendered_again() {
+    let env = TestEnv::new();
+    let server = env.spawn_up(&[("ZENCAST_UPLOAD_GRACE_MS", "8000")]);
+    let out = env.data_dir.join("late");
+    std::fs::create_dir_all(&out).unwrap();
+    let result = run_browser(
+        &server,
+        "late",
+        &[
+            ("CHUNK_SECONDS", "10"),
+            ("RECORD_SECONDS", "24"),
+            ("OUT_DIR", out.to_str().unwrap()),
+        ],
+    )
+    .await;
+    assert!(result["pendingAtClose"].as_u64().unwrap() >= 1, "{result}");
+    assert!(
+        result["hostNotice"].as_str().unwrap().contains("Gus Guest"),
+        "{result}"
+    );
+    let room = result["roomId"].as_str().unwrap();
+    let log = support::eventually(
+        std::time::Duration::from_secs(180),
+        "a render completed after the late uploads",
+        || async {
+            let log = events(&server, room).await;
+            let late = log.iter().position(|(t, _)| t == "UploadsArrivedLate")?;
+            log[late..]
+                .iter()
+                .any(|(t, _)| t == "RenderCompleted")
+                .then_some(log)
+        },
+    )
+    .await;
+    let types: Vec<&str> = log.iter().map(|(t, _)| t.as_str()).collect();
+    let at = |t: &str| types.iter().position(|x| *x == t).unwrap();
+    let completed = &log[at("SessionCompleted")].1;
+    assert_eq!(completed["reason"], "grace-period-expired", "{types:?}");
+    assert!(
+        at("RenderCompleted") < at("UploadsArrivedLate"),
+        "{types:?}"
+    );
+    assert_eq!(
+        types[at("UploadsArrivedLate") + 1],
+        "RenderRequested",
+        "{types:?}"
+    );
+    let guest = log
+        .iter()
+        .find(|(t, p)| t == "ParticipantJoined" && p["role"] == "guest")
+        .map(|(_, p)| p["participant"].as_str().unwrap().to_string())
+        .unwrap();
+    let late = &log[at("UploadsArrivedLate")].1;
+    assert_eq!(late["participant"], guest.as_str());
+    let count = late["chunk_count"].as_u64().unwrap() as u32;
+    assert_eq!(
+        completed["expected_chunks"][&guest], 1,
+        "only chunk 0 before"
+    );
+    assert!(count >= 2, "{late}");
+    let mut indexes: Vec<u32> = log
+        .iter()
+        .filter(|(t, p)| t == "ChunkUploaded" && p["participant"] == guest.as_str())
+        .map(|(_, p)| p["index"].as_u64().unwrap() as u32)
+        .collect();
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (0..count).collect::<Vec<_>>(),
+        "every chunk, late ones too"
+    );
+
+    // Offline from about 10 s on: silence in the first render, sound now.
+    let (from, to) = (12.0, 20.0);
+    let before = mean_volume(&out.join("first-guest.wav"), from, to);
+    let now = env
+        .data_dir
+        .join("s3")
+        .join(&env.config.s3_bucket)
+        .join(format!("processed/{room}/tracks/{guest}.wav"));
+    let after = mean_volume(&now, from, to);
+    eprintln!("guest track {from}-{to} s: {before:.1} dB before, {after:.1} dB after");
+    assert!(
+        before < -70.0,
+        "the first render had the guest's gap: {before} dB"
+    );
+    assert!(
+        after > -60.0,
+        "the second render has the late chunks: {after} dB"
+    );
+}

@@ -6,7 +6,7 @@ use zencast_events::protocol::{FileView, RenderStatus};
 use zencast_events::{Layout, OutputKind, ParticipantId};
 
 use crate::api;
-use crate::pages::widgets::{Progress, Recovered};
+use crate::pages::widgets::{late_names, LateUploads, Progress, Recovered};
 use crate::studio_session::session;
 
 #[component]
@@ -129,6 +129,7 @@ pub fn Finish(room: String) -> Element {
             h2 { "Render" }
             Progress { label: "Final video".to_string(), done: render_percent, total: 100 }
             p { id: "render-status", class: "muted", "{render_text}" }
+            LateUploads { names: view.room.as_ref().map(late_names).unwrap_or_default() }
             if let Some(Some(list)) = files.read().as_ref() {
                 ul { class: "files", id: "files",
                     for f in list.iter() {

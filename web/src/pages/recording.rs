@@ -7,7 +7,7 @@ use zencast_events::protocol::{RenderStatus, RoomStatus, RoomView};
 use zencast_events::{Layout, RoomId};
 
 use crate::api::{self, HostStep};
-use crate::pages::widgets::{clock, LAYOUTS};
+use crate::pages::widgets::{clock, late_names, LateUploads, LAYOUTS};
 
 #[component]
 pub fn RecordingRow(
@@ -83,6 +83,7 @@ pub fn RecordingRow(
                 dt { "Uploads" } dd { class: "uploaded", "{view.chunks_total} chunks, {size(view.bytes_total)}" }
                 dt { "Render" } dd { class: "render", "{render_text(&view)}" }
             }
+            LateUploads { names: late_names(&view) }
             if !view.render.files.is_empty() {
                 ul { class: "files",
                     for f in view.render.files.iter() {

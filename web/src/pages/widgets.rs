@@ -63,3 +63,27 @@ pub fn clock(ms: f64) -> String {
     let s = (ms / 1000.0).max(0.0) as u64;
     format!("{:02}:{:02}", s / 60, s % 60)
 }
+
+/// Who finished uploading after the session had ended, if anyone: the files
+/// were (or are being) rendered again with it.
+#[component]
+pub fn LateUploads(names: Vec<String>) -> Element {
+    if names.is_empty() {
+        return rsx! {};
+    }
+    let who = names.join(", ");
+    rsx! {
+        p { class: "notice late-uploads", role: "status",
+            "Updated: {who} finished uploading after the session ended, so the files are rendered again to include it."
+        }
+    }
+}
+
+/// The names of the participants whose uploads arrived late.
+pub fn late_names(room: &zencast_events::protocol::RoomView) -> Vec<String> {
+    room.participants
+        .iter()
+        .filter(|p| p.arrived_late)
+        .map(|p| p.display_name.clone())
+        .collect()
+}

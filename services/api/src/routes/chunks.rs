@@ -115,7 +115,8 @@ async fn upload(
         crate::quotas::check_new_chunk(&app, &state).await?;
         match state.phase {
             Phase::Open => return Err(not_recording()),
-            Phase::Completed => return Err(session_completed()),
+            // Late: only one who had not finished when it completed.
+            Phase::Completed if me.finished.is_some() => return Err(session_completed()),
             _ => {}
         }
         if me.finished.is_some_and(|count| index.get() >= count) {
@@ -147,7 +148,7 @@ async fn upload(
         None => {}
     }
     // Refuse before writing anything the log would refuse afterwards.
-    if state.phase == Phase::Completed {
+    if state.phase == Phase::Completed && me.finished.is_some() {
         return Err(session_completed());
     }
     if staged.size == 0 {

@@ -20,7 +20,9 @@ pub fn router() -> Router<AppState> {
     security(("participant_token" = [])),
     responses((status = 200, body = Completed), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 /// Appends `ParticipantUploadsFinished` (and `SessionCompleted` when recording
-/// has stopped and everyone has finished). Repeating it is a no-op.
+/// has stopped and everyone has finished). Repeating it is a no-op. From one
+/// who had not finished when the session completed (back to a closed tab's
+/// recording), also `UploadsArrivedLate`, and the room renders again.
 async fn complete(
     State(app): State<AppState>,
     caller: Caller,
