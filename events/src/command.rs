@@ -60,6 +60,7 @@ pub enum RecordingCommand {
         key: String,
         starts_segment: bool,
         recorder_started_at: Option<DateTime<Utc>>,
+        media_zero_at: Option<DateTime<Utc>>,
     },
     FinishUploads {
         participant: ParticipantId,

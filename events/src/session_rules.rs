@@ -41,6 +41,7 @@ impl Recording {
                 key,
                 starts_segment,
                 recorder_started_at,
+                media_zero_at,
             } => {
                 let p = self.participant(participant)?;
                 if p.removed {
@@ -85,6 +86,7 @@ impl Recording {
                     key,
                     starts_segment,
                     recorder_started_at,
+                    media_zero_at,
                 }])
             }
 

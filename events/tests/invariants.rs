@@ -103,6 +103,7 @@ fn command() -> impl Strategy<Value = C> {
             key: format!("{participant}/{index}"),
             starts_segment: index == 0,
             recorder_started_at: None,
+            media_zero_at: None,
         });
     // Half of the finishes are a well-behaved client's: the count it stored
     // (`AS_STORED`, resolved by `run`); the others are any count.

@@ -94,6 +94,7 @@ fn chunk_cmd(p: ParticipantId, i: u32, sha256: &str) -> C {
         key: key(p, i),
         starts_segment: i == 0,
         recorder_started_at: None,
+        media_zero_at: None,
     }
 }
 fn finish_cmd(p: ParticipantId, chunk_count: u32) -> C {
@@ -167,6 +168,7 @@ fn chunk(p: ParticipantId, i: u32, sha256: &str) -> E {
         key: key(p, i),
         starts_segment: i == 0,
         recorder_started_at: None,
+        media_zero_at: None,
     }
 }
 fn finished(p: ParticipantId, chunk_count: u32) -> E {
@@ -646,6 +648,7 @@ fn an_empty_chunk_is_refused() {
             key: key(ada(), 0),
             starts_segment: true,
             recorder_started_at: None,
+            media_zero_at: None,
         })
         .then_expect_error(invalid("a chunk cannot be empty"));
 }
@@ -661,6 +664,7 @@ fn chunk_started_at(start: DateTime<Utc>) -> C {
         key: key(ada(), 0),
         starts_segment: true,
         recorder_started_at: Some(start),
+        media_zero_at: None,
     }
 }
 fn chunk_uploaded_started_at(start: DateTime<Utc>) -> E {
@@ -672,6 +676,7 @@ fn chunk_uploaded_started_at(start: DateTime<Utc>) -> E {
         key: key(ada(), 0),
         starts_segment: true,
         recorder_started_at: Some(start),
+        media_zero_at: None,
     }
 }
 fn ms(t: DateTime<Utc>, ms: i64) -> DateTime<Utc> {

@@ -6,7 +6,9 @@
 // | refusals (no recording: a guest denied the camera, a guest at a full room)
 // | people (no recording: the host removes a guest, revokes and renews the invite)
 // | late (a guest's tab closes with uploads waiting; it comes back after the
-// session completed and rendered; OUT_DIR receives the first render's guest WAV),
+// session completed and rendered; OUT_DIR receives the first render's guest WAV)
+// | align (three people, one joining late and one reloading, every camera a
+// clock: see clockCamera),
 // RECORD_SECONDS (default 20), CHUNK_SECONDS (the room's chunk length, default 2), SCREENSHOTS_DIR (optional: 1280×800 shots of
 // every page), EXPECT_RENDER=1 (also wait for the files of the render).
 // Prints one line `ZENCAST_RESULT {json}` on success; exits 1 on any failure.
@@ -27,8 +29,58 @@ const ownRow = (page, field) =>
 const pendingUploads = (page) =>
   page.$eval('.upload-row[data-pending]:not([data-pending=""])', (e) => Number(e.dataset.pending));
 
+/**
+ * Replaces the camera of every page of `context` with a canvas showing the
+ * page's clock: Date.now() modulo 2^24 ms as 24 white-or-black blocks between
+ * a white guard block on each side, with a parity block before the right
+ * guard. Every page of one browser shares that clock, so the same instant of
+ * the session timeline must show the same time in every participant's track:
+ * an alignment oracle that a real browser produces (MediaRecorder, WebM, the
+ * real timestamps), read back from the rendered tracks.
+ */
+async function clockCamera(context) {
+  await context.addInitScript(() => {
+    const devices = navigator.mediaDevices;
+    const real = devices.getUserMedia.bind(devices);
+    devices.getUserMedia = async (constraints) => {
+      const stream = await real(constraints);
+      if (!constraints?.video) return stream;
+      const canvas = document.createElement('canvas');
+      canvas.width = 640;
+      canvas.height = 360;
+      const g = canvas.getContext('2d');
+      const draw = () => {
+        const now = Date.now() % 16777216;
+        const bits = [1];
+        let parity = 0;
+        for (let i = 23; i >= 0; i--) {
+          const b = (now >> i) & 1;
+          bits.push(b);
+          parity ^= b;
+        }
+        bits.push(parity, 1);
+        g.fillStyle = '#000';
+        g.fillRect(0, 0, 640, 360);
+        bits.forEach((b, i) => {
+          g.fillStyle = b ? '#fff' : '#000';
+          g.fillRect(23 + i * 22, 100, 22, 160);
+        });
+      };
+      draw();
+      setInterval(draw, 5);
+      const video = canvas.captureStream(30).getVideoTracks()[0];
+      for (const t of stream.getVideoTracks()) t.stop();
+      return new MediaStream([video, ...stream.getAudioTracks()]);
+    };
+  });
+}
+
 const host = await newPage('host');
 const guest = await newPage('guest');
+if (scenario === 'align') {
+  await clockCamera(host.context);
+  await clockCamera(guest.context);
+}
 /** The host creates a session on the home page; its id and invite link. */
 async function createSession() {
   // Home: the host creates the session.
@@ -316,6 +368,16 @@ async function people(roomId, inviteUrl) {
   return result;
 }
 
+/** The guest joins, the two connect, the host starts: when recording began. */
+async function guestInAndRecording(inviteUrl) {
+  await openInvite(guest.page, inviteUrl, 'Gus Guest');
+  await guest.page.waitForURL(/\/studio\//);
+  await host.page.waitForSelector('.tile[data-me="false"][data-peer-state="connected"]', { timeout: 30000 });
+  await host.page.click('#start-recording');
+  await guest.page.waitForSelector('section.studio[data-recording="true"]');
+  return Date.now();
+}
+
 /**
  * A guest's tab closes before its uploads finish: the guest is offline for
  * the second half of the recording, and its page closes after the host stops.
@@ -326,12 +388,7 @@ async function people(roomId, inviteUrl) {
  */
 async function late(roomId, inviteUrl) {
   const result = { roomId, scenario };
-  await openInvite(guest.page, inviteUrl, 'Gus Guest');
-  await guest.page.waitForURL(/\/studio\//);
-  await host.page.waitForSelector('.tile[data-me="false"][data-peer-state="connected"]', { timeout: 30000 });
-  await host.page.click('#start-recording');
-  await guest.page.waitForSelector('section.studio[data-recording="true"]');
-  const recordingFrom = Date.now();
+  const recordingFrom = await guestInAndRecording(inviteUrl);
   // The guest's first chunk is stored; then its network goes.
   await guest.page.waitForFunction(
     () => Number(document.querySelector('.upload-row[data-pending]:not([data-pending=""])')?.dataset.stored) >= 1,
@@ -373,9 +430,40 @@ async function late(roomId, inviteUrl) {
   return result;
 }
 
+/**
+ * Three people with the default chunk length and clock cameras: the host
+ * and a guest from the start, a second guest joining 6 s into the recording,
+ * the first guest reloading its page at 14 s; stop at RECORD_SECONDS, then
+ * wait until everyone's uploads are done. The test reads the tracks.
+ */
+async function align(roomId, inviteUrl) {
+  const result = { roomId, scenario };
+  const third = await newPage('late guest');
+  await clockCamera(third.context);
+  const recordingFrom = await guestInAndRecording(inviteUrl);
+  await sleep(6000);
+  await openInvite(third.page, inviteUrl, 'Lea Late');
+  await third.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 30000 });
+  result.lateJoinAtMs = Date.now() - recordingFrom;
+  await sleep(Math.max(0, 14000 - (Date.now() - recordingFrom)));
+  result.reloadAtMs = Date.now() - recordingFrom;
+  await guest.page.reload();
+  await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
+  log(`late join at ${result.lateJoinAtMs} ms, reload at ${result.reloadAtMs} ms`);
+  await sleep(Math.max(0, recordMs - (Date.now() - recordingFrom)));
+  await host.page.click('#stop-recording');
+  result.recordedMs = Date.now() - recordingFrom;
+  for (const p of [host.page, guest.page, third.page]) {
+    await p.waitForURL(/\/finish\//, { timeout: 20000 });
+    await p.waitForSelector('[data-uploads-done="true"]', { timeout: 60000 });
+  }
+  log('uploads finished for all three');
+  return result;
+}
+
 try {
   const { roomId, inviteUrl } = await createSession();
-  const run = { refusals, people, late }[scenario] ?? record;
+  const run = { refusals, people, late, align }[scenario] ?? record;
   const result = await run(roomId, inviteUrl);
   result.cspViolations = cspViolations;
   console.log(`ZENCAST_RESULT ${JSON.stringify(result)}`);

@@ -12,6 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use web_sys::Blob;
+
+use crate::chunk_store::PendingChunk;
 use zencast_events::protocol::{
     Complete, CreateRoom, Created, ErrorBody, Files, Invite, InviteRequest, JoinRequest, Joined,
     RenderRequest, RoomView, StoredChunks,
@@ -204,23 +206,29 @@ pub async fn stored_chunks(
         .collect())
 }
 
-/// Stores one chunk; `recording_start_ms` is its recorder's start in server time.
+/// Stores one chunk, with its recorder's start and media zero, both in server time.
 pub async fn put_chunk(
     room: RoomId,
     participant: ParticipantId,
     token: &str,
-    index: u32,
-    recording_start_ms: f64,
-    blob: Blob,
+    chunk: &PendingChunk,
 ) -> Result<(), ApiError> {
+    let index = chunk.index;
     let path = format!("/api/recordings/{room}/participants/{participant}/chunks/{index}");
-    let start = [(
-        "Zencast-Recording-Start",
-        format!("{}", recording_start_ms.round() as i64),
-    )];
-    send(Method::PUT, &path, Some(token), Body::Blob(blob), &start)
-        .await
-        .map(|_| ())
+    let ms = |t: f64| format!("{}", t.round() as i64);
+    let mut times = vec![("Zencast-Recording-Start", ms(chunk.recording_start_ms))];
+    if let Some(at) = chunk.media_zero_ms {
+        times.push(("Zencast-Media-Zero", ms(at)));
+    }
+    send(
+        Method::PUT,
+        &path,
+        Some(token),
+        Body::Blob(chunk.blob.clone()),
+        &times,
+    )
+    .await
+    .map(|_| ())
 }
 
 pub async fn uploads_complete(

@@ -28,6 +28,9 @@ pub struct PendingChunk {
     pub index: u32,
     /// When the recorder that made it started, in server time (ms since the epoch).
     pub recording_start_ms: f64,
+    /// Where its recorder's media time zero lies, in server time, as far as
+    /// its slices told (absent when the browser gives no timecodes).
+    pub media_zero_ms: Option<f64>,
     pub blob: Blob,
 }
 
@@ -120,6 +123,7 @@ pub async fn pending(
         out.push(PendingChunk {
             index: field("index")?.as_f64().unwrap_or_default() as u32,
             recording_start_ms: field("recordingStart")?.as_f64().unwrap_or_default(),
+            media_zero_ms: field("mediaZero")?.as_f64(),
             blob: field("blob")?.unchecked_into(),
         });
     }
@@ -141,6 +145,15 @@ fn slice_key(room: RoomId, participant: ParticipantId, index: u32, slice: u32) -
     format!("{room}/{participant}/{index:08}/{slice:05}").into()
 }
 
+/// One slice as the recorder handed it over.
+pub struct Slice<'a> {
+    pub blob: &'a Blob,
+    /// Its recorder's start, in server time (ms since the epoch).
+    pub recording_start_ms: f64,
+    /// Where its recorder's media zero lies so far (server time).
+    pub media_zero_ms: Option<f64>,
+}
+
 /// Keeps slice `slice` of chunk `index` (the recorder's output of about a
 /// second) until the chunk is sealed.
 pub async fn put_slice(
@@ -148,15 +161,18 @@ pub async fn put_slice(
     participant: ParticipantId,
     index: u32,
     slice: u32,
-    recording_start_ms: f64,
-    blob: &Blob,
+    given: Slice<'_>,
 ) -> Result<(), StoreError> {
     let record = Object::new();
     Reflect::set(
         &record,
         &"recordingStart".into(),
-        &recording_start_ms.into(),
+        &given.recording_start_ms.into(),
     )?;
+    if let Some(zero) = given.media_zero_ms {
+        Reflect::set(&record, &"mediaZero".into(), &zero.into())?;
+    }
+    let blob = given.blob;
     Reflect::set(&record, &"blob".into(), blob)?;
     let at = slice_key(room, participant, index, slice);
     write(&[SLICES], async |tx| {
@@ -178,6 +194,11 @@ pub async fn seal(room: RoomId, participant: ParticipantId, index: u32) -> Resul
             return Ok(());
         };
         let recording_start = Reflect::get(first, &"recordingStart".into())?;
+        // The last slice knows the recorder's media zero best.
+        let media_zero = match parts.last() {
+            Some(last) => Reflect::get(last, &"mediaZero".into())?,
+            None => JsValue::UNDEFINED,
+        };
         let blobs = js_sys::Array::new();
         for part in &parts {
             blobs.push(&Reflect::get(part, &"blob".into())?);
@@ -185,6 +206,7 @@ pub async fn seal(room: RoomId, participant: ParticipantId, index: u32) -> Resul
         let record = Object::new();
         Reflect::set(&record, &"index".into(), &index.into())?;
         Reflect::set(&record, &"recordingStart".into(), &recording_start)?;
+        Reflect::set(&record, &"mediaZero".into(), &media_zero)?;
         let joined = Blob::new_with_blob_sequence(&blobs)?;
         Reflect::set(&record, &"blob".into(), &joined)?;
         tx.store(STORE)?

@@ -23,7 +23,14 @@ pub enum RecorderEvent {
     /// The recorder started; local wall-clock time.
     Started { local_ms: f64 },
     /// About [`SLICE_MS`] of recording (the continuation of one byte stream).
-    Slice(Blob),
+    /// What the recorder handed over, when (local wall-clock time), and the
+    /// media time it starts at (`BlobEvent.timecode`, ms after the first
+    /// slice's start), where the browser says.
+    Slice {
+        blob: Blob,
+        local_ms: f64,
+        timecode: Option<f64>,
+    },
     /// The last slice has been delivered.
     Stopped,
 }
@@ -74,9 +81,18 @@ impl Recorder {
         });
         let tx = events.clone();
         let on_data = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+            let local_ms = js_sys::Date::now();
+            // Not in web-sys's BlobEvent; Chromium and Firefox set it.
+            let timecode = js_sys::Reflect::get(&e, &"timecode".into())
+                .ok()
+                .and_then(|t| t.as_f64());
             let blob = e.unchecked_into::<BlobEvent>().data();
             if let Some(blob) = blob.filter(|b| b.size() > 0.0) {
-                let _ = tx.unbounded_send(RecorderEvent::Slice(blob));
+                let _ = tx.unbounded_send(RecorderEvent::Slice {
+                    blob,
+                    local_ms,
+                    timecode,
+                });
             }
         });
         let tx = events;

@@ -13,6 +13,9 @@ use wasm_bindgen::JsValue;
 use zencast_events::protocol::{ClientFrame, ServerFrame};
 use zencast_events::RoomId;
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use crate::browser::{now_ms, window};
 
 pub enum SocketEvent {
@@ -125,23 +128,26 @@ async fn pump(
 }
 
 /// Server time minus local time, from the ping with the shortest round trip:
-/// offset = serverTime − (t0 + t3) / 2.
-#[derive(Debug, Default, Clone, Copy)]
+/// offset = serverTime − (t0 + t3) / 2. Shared (cheap clones) by the session
+/// and its recorders, which read the best offset so far when they need it:
+/// pings go on all session long, and a page busy just after joining makes
+/// its first round trips long and their offsets tens of milliseconds off.
+#[derive(Debug, Default, Clone)]
 pub struct ClockSync {
-    best: Option<(f64, f64)>, // (round trip, offset)
+    best: Rc<Cell<Option<(f64, f64)>>>, // (round trip, offset)
 }
 
 impl ClockSync {
     /// A `pong`: `t0` is the ping's `clientTime`, `server` the server's time.
-    pub fn on_pong(&mut self, t0: f64, server: f64) {
+    pub fn on_pong(&self, t0: f64, server: f64) {
         let t3 = now_ms();
         let round_trip = t3 - t0;
-        if self.best.is_none_or(|(best, _)| round_trip < best) {
-            self.best = Some((round_trip, server - (t0 + t3) / 2.0));
+        if self.best.get().is_none_or(|(best, _)| round_trip < best) {
+            self.best.set(Some((round_trip, server - (t0 + t3) / 2.0)));
         }
     }
 
     pub fn offset_ms(&self) -> f64 {
-        self.best.map_or(0.0, |(_, offset)| offset)
+        self.best.get().map_or(0.0, |(_, offset)| offset)
     }
 }

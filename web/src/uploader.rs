@@ -98,15 +98,7 @@ async fn upload(
 ) -> bool {
     let mut backoff = FIRST_BACKOFF_MS;
     loop {
-        let sent = api::put_chunk(
-            creds.room_id,
-            creds.participant_id,
-            &creds.token,
-            chunk.index,
-            chunk.recording_start_ms,
-            chunk.blob.clone(),
-        )
-        .await;
+        let sent = api::put_chunk(creds.room_id, creds.participant_id, &creds.token, &chunk).await;
         match sent {
             Ok(()) => {
                 let _ = chunk_store::remove(creds.room_id, creds.participant_id, chunk.index).await;

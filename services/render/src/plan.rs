@@ -45,6 +45,9 @@ pub struct ChunkRef {
     /// The ingest worker found it does not decode.
     pub rejected: bool,
     pub container: Option<Container>,
+    /// Where its recorder's media time zero lies, as the browser measured
+    /// it (server time).
+    pub media_zero: Option<DateTime<Utc>>,
 }
 
 /// Consecutive chunks that decode as one stream.
@@ -172,6 +175,7 @@ fn facts(events: &[Envelope]) -> Facts {
                 key,
                 starts_segment,
                 recorder_started_at,
+                media_zero_at,
             } => {
                 let chunk = ChunkRef {
                     index: index.get(),
@@ -181,6 +185,7 @@ fn facts(events: &[Envelope]) -> Facts {
                     resync_at: None,
                     rejected: false,
                     container: None,
+                    media_zero: media_zero_at,
                 };
                 f.people.entry(participant).or_default().chunks.insert(
                     index.get(),
@@ -326,8 +331,9 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
             let restarted =
                 matches!((previous, reported), (Some((_, Some(a))), Some(b)) if a != *b);
             if *index == 0 || *starts_segment || restarted {
-                let start =
-                    bound(reported.map_or_else(|| f64::from(*index * f.chunk_seconds), seconds));
+                let start = bound(segment_zero(chunk, seconds).unwrap_or_else(|| {
+                    reported.map_or_else(|| f64::from(*index * f.chunk_seconds), seconds)
+                }));
                 segment = Some((vec![chunk.key.clone()], start));
                 pieces.push(Piece {
                     chunks: vec![chunk.clone()],
@@ -398,6 +404,16 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
         tracks,
         gaps: merge(missing),
     })
+}
+
+/// Where a segment's time zero lies on the timeline, by the browser's
+/// measure of its media (`ChunkUploaded.media_zero_at`, see there) rather
+/// than the moment it said the recorder started, which after a reload or a
+/// late join was measured 0.3 s off (`browser_three_people_late_join_and_reload_are_aligned`).
+/// The first chunk's alone, so the answer never changes once windows are
+/// rendered by it.
+fn segment_zero(first: &ChunkRef, seconds: impl Fn(DateTime<Utc>) -> f64) -> Option<f64> {
+    first.media_zero.map(seconds)
 }
 
 impl Track {
@@ -548,6 +564,7 @@ mod tests {
                 key: format!("{p}/{i}.webm"),
                 starts_segment: start.is_some(),
                 recorder_started_at: start.map(t),
+                media_zero_at: None,
             });
         }
         fn complete(&mut self, counts: &[(ParticipantId, u32)]) {
@@ -639,6 +656,7 @@ mod tests {
                 key: format!("{p}/{i}.webm"),
                 starts_segment: false,
                 recorder_started_at: Some(t(start)),
+                media_zero_at: None,
             })
         };
         for i in 0..3 {
@@ -707,6 +725,7 @@ mod tests {
             key: format!("{g}/0.webm"),
             starts_segment: true,
             recorder_started_at: DateTime::from_timestamp_millis(1),
+            media_zero_at: None,
         });
         log.chunk(g, 1, Some(1e9));
         probe(&mut log, h, 0, 6.0);

@@ -169,6 +169,7 @@ mod tests {
                     resync_at: Some(100),
                     rejected: false,
                     container: None,
+                    media_zero: None,
                 })
                 .collect(),
             header_from: None,

@@ -217,6 +217,7 @@ async fn replay_rebuilds_wiped_state_and_verify_names_tampering() {
                 key: format!("{room}/{p}/{i}.webm"),
                 starts_segment: i == 0,
                 recorder_started_at: None,
+                media_zero_at: None,
             },
             &o,
         )
@@ -358,6 +359,7 @@ async fn fifty_concurrent_commands_on_one_room_append_contiguously() {
                     key: format!("k{i}"),
                     starts_segment: i == 0,
                     recorder_started_at: None,
+                    media_zero_at: None,
                 },
                 &o,
             )
@@ -818,6 +820,7 @@ async fn the_relay_serves_every_room_under_a_backlog() {
             key: format!("k{i}"),
             starts_segment: i == 0,
             recorder_started_at: None,
+            media_zero_at: None,
         };
         running.log.execute(busy, chunk, &o).await.unwrap();
     }
@@ -901,6 +904,7 @@ async fn a_rebuild_that_raced_the_projector_loses_no_event() {
             key: format!("k{i}"),
             starts_segment: i == 0,
             recorder_started_at: None,
+            media_zero_at: None,
         };
         log.execute(room, chunk, &o).await.unwrap();
     }

@@ -800,3 +800,119 @@ async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_r
         "the second render has the late chunks: {after} dB"
     );
 }
+
+/// Alignment, measured with an oracle a real browser makes: three people
+/// with the default 10 s chunks and clock cameras (`clockCamera` in
+/// `session.mjs`: every page of the browser films the same clock), one
+/// joining 6 s into the recording and one reloading at 14 s. In each
+/// participant's rendered track, a frame at time t of the session shows the
+/// clock at the moment it was filmed; tracks placed right show the same
+/// lag everywhere. Each recorder's segment is compared with the host's
+/// (medians over its frames: capture and frame timing add tens of
+/// milliseconds of noise to single frames).
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_three_people_late_join_and_reload_are_aligned() {
+    use support::clock::{clock_frames, median, offsets};
+    let env = TestEnv::new();
+    let server = spawn(&env);
+    let result = run_browser(
+        &server,
+        "align",
+        &[("CHUNK_SECONDS", "10"), ("RECORD_SECONDS", "32")],
+    )
+    .await;
+    let room = result["roomId"].as_str().unwrap();
+    let log = support::eventually(
+        std::time::Duration::from_secs(300),
+        "the render",
+        || async {
+            let log = events(&server, room).await;
+            log.iter()
+                .any(|(t, _)| t == "RenderCompleted")
+                .then_some(log)
+        },
+    )
+    .await;
+    let started = log
+        .iter()
+        .find(|(t, _)| t == "RecordingStarted")
+        .map(|(_, p)| p["at"].as_str().unwrap().to_string())
+        .unwrap();
+    let origin_ms = chrono::DateTime::parse_from_rfc3339(&started)
+        .unwrap()
+        .timestamp_millis();
+    let people: Vec<(String, String)> = log
+        .iter()
+        .filter(|(t, _)| t == "ParticipantJoined")
+        .map(|(_, p)| {
+            (
+                p["participant"].as_str().unwrap().to_string(),
+                p["display_name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(people.len(), 3, "{people:?}");
+    let track = |p: &str| {
+        env.data_dir
+            .join("s3")
+            .join(&env.config.s3_bucket)
+            .join(format!("processed/{room}/tracks/{p}.mp4"))
+    };
+    let mut lags = BTreeMap::new();
+    for (p, name) in &people {
+        let frames = clock_frames(&track(p));
+        assert!(frames.len() > 100, "{name}: {} clock frames", frames.len());
+        lags.insert(name.clone(), offsets(&frames, origin_ms));
+    }
+    let reference = median(lags["Hana Host"].iter().map(|(_, d)| *d).collect());
+    // Each recorder's segment is placed by one offset: the guest's two (its
+    // reload at about `reloadAtMs`, by the driver's clock, which is within a
+    // second of the session's), the others' one each. Frames near the reload
+    // belong to neither for sure and are left out.
+    let reload = result["reloadAtMs"].as_f64().unwrap() / 1000.0;
+    let segment_of = |name: &str, at: f64| match name {
+        "Gus Guest" if at < reload - 1.5 => Some("first recorder"),
+        "Gus Guest" if at > reload + 3.0 => Some("after the reload"),
+        "Gus Guest" => None,
+        "Lea Late" => Some("late join"),
+        _ => Some("first recorder"),
+    };
+    let mut worst = (0.0f64, String::new());
+    for (name, list) in &lags {
+        let mut segments: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+        for (at, d) in list {
+            if let Some(segment) = segment_of(name, *at) {
+                segments.entry(segment).or_default().push((*at, *d));
+            }
+        }
+        for (segment, frames) in segments {
+            let (first, last) = (frames[0].0, frames[frames.len() - 1].0);
+            let off = median(frames.iter().map(|(_, d)| *d).collect()) - reference;
+            eprintln!(
+                "{name}, {segment} ({first:.1}-{last:.1} s, {} frames): {off:+.0} ms",
+                frames.len()
+            );
+            if off.abs() >= worst.0.abs() {
+                worst = (off, format!("{name}, {segment}"));
+            }
+        }
+    }
+    eprintln!(
+        "worst offset {:+.0} ms ({}); the host's track lags its clock by {reference:.0} ms",
+        worst.0, worst.1
+    );
+    // The goal is 20 ms. Measured on this 2-core machine with the three
+    // pages encoding beside the render: 23, 42 and 15 ms in three runs (and
+    // 366 ms after the reload before segments were placed by their media
+    // zero); the clock sync's error on a loaded machine and the output's
+    // frame grid (33 ms at 30 fps) are what remains. The bound catches a
+    // segment placed by anything but its media.
+    assert!(
+        worst.0.abs() <= 80.0,
+        "worst offset {:+.0} ms ({})",
+        worst.0,
+        worst.1
+    );
+}

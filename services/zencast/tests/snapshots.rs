@@ -62,6 +62,7 @@ async fn session_completing_at(log: &EventLog, at: u64) -> RoomId {
             key: format!("k{i}"),
             starts_segment: i == 0,
             recorder_started_at: None,
+            media_zero_at: None,
         };
         run(log, room, chunk).await;
     }

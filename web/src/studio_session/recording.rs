@@ -11,7 +11,6 @@ use zencast_events::protocol::RoomStatus;
 
 use super::Session;
 use crate::api;
-use crate::browser::now_ms;
 use crate::chunk_store;
 use crate::media;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
@@ -19,6 +18,7 @@ use futures::StreamExt;
 use zencast_events::{ParticipantId, RoomId};
 
 use crate::recorder::{Recorder, RecorderEvent, SLICE_MS};
+use crate::socket::ClockSync;
 
 impl Session {
     /// Brings the recorder in line with the room: recording while the room
@@ -73,7 +73,7 @@ impl Session {
                     me: self.creds.participant_id,
                     first_index: self.next_index.unwrap_or(0),
                     chunk_ms: self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000,
-                    offset_ms: self.clock.offset_ms(),
+                    clock: self.clock.clone(),
                 };
                 wasm_bindgen_futures::spawn_local(keep(
                     keeper,
@@ -160,7 +160,7 @@ struct Keeper {
     first_index: u32,
     chunk_ms: u32,
     /// Server time minus local time, when the recorder started.
-    offset_ms: f64,
+    clock: ClockSync,
 }
 
 /// Keeps one recorder's slices in IndexedDB as they arrive and seals each
@@ -183,13 +183,24 @@ async fn keep(
         }
     };
     let (mut index, mut count, mut start) = (k.first_index, 0u32, None);
+    let mut zero = MediaZero::default();
     while let Some(event) = slices.next().await {
         match event {
-            RecorderEvent::Started { local_ms } => start = Some(local_ms + k.offset_ms),
-            RecorderEvent::Slice(blob) => {
-                let at = start.unwrap_or_else(|| now_ms() + k.offset_ms);
-                if let Err(e) = chunk_store::put_slice(k.room, k.me, index, count, at, &blob).await
-                {
+            RecorderEvent::Started { local_ms } => start = Some(local_ms + k.clock.offset_ms()),
+            RecorderEvent::Slice {
+                blob,
+                local_ms,
+                timecode,
+            } => {
+                let offset = k.clock.offset_ms();
+                let slice = chunk_store::Slice {
+                    blob: &blob,
+                    recording_start_ms: start.unwrap_or(local_ms + offset),
+                    // Measured on the local clock, moved to the server's by
+                    // the best offset so far.
+                    media_zero_ms: zero.next(local_ms, timecode).map(|z| z + offset),
+                };
+                if let Err(e) = chunk_store::put_slice(k.room, k.me, index, count, slice).await {
                     tell(Kept::Refused(e));
                 }
                 count += 1;
@@ -207,5 +218,34 @@ async fn keep(
                 return;
             }
         }
+    }
+}
+
+/// Where the recorder's media time zero lies, on the local clock, measured
+/// from its slices: slice k, handed over at `h(k)`, holds the media up to where
+/// slice k+1 starts (its timecode `c(k+1)`), so zero is at most
+/// `h(k) − c(k+1)`; the least of these is the slice handed over soonest
+/// after its media. (Measured in headless Chromium: within ±3 ms from one
+/// slice to the next.) This, not the moment the browser said the recorder
+/// started, places the recording: after a reload or a late join that moment
+/// was 0.3 s off.
+#[derive(Default)]
+struct MediaZero {
+    previous: Option<f64>,
+    zero: Option<f64>,
+}
+
+impl MediaZero {
+    /// Takes the slice handed over at `handed_over` starting at `timecode`;
+    /// returns the estimate so far.
+    fn next(&mut self, handed_over: f64, timecode: Option<f64>) -> Option<f64> {
+        if let (Some(previous), Some(timecode)) = (self.previous, timecode) {
+            if timecode > 0.0 {
+                let bound = previous - timecode;
+                self.zero = Some(self.zero.map_or(bound, |z| z.min(bound)));
+            }
+        }
+        self.previous = Some(handed_over);
+        self.zero
     }
 }

@@ -51,7 +51,8 @@ pub fn router() -> Router<AppState> {
 #[utoipa::path(put, path = "/api/recordings/{roomId}/participants/{participantId}/chunks/{chunkIndex}", tag = "chunks",
     params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid),
         ("chunkIndex" = u32, Path, maximum = 100000),
-        ("Zencast-Recording-Start" = Option<f64>, Header, description = "When the recorder that made this chunk started: ms since the Unix epoch in server time. Believed from 2 s before the recording started until 2 s after it stopped, and not after the upload itself (+2 s)")),
+        ("Zencast-Recording-Start" = Option<f64>, Header, description = "When the recorder that made this chunk started: ms since the Unix epoch in server time. Believed from 2 s before the recording started until 2 s after it stopped, and not after the upload itself (+2 s)"),
+        ("Zencast-Media-Zero" = Option<f64>, Header, description = "Where the recorder's media time zero lies: ms since the Unix epoch in server time, as the browser measured it (slice hand-over times less their media timecodes). Kept within the same bounds (otherwise ignored); it places the recording on the timeline")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes, whatever its content type (browsers send `video/webm` or `video/mp4`)"),
     security(("participant_token" = [])),
     responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
@@ -106,6 +107,7 @@ async fn upload(
         return Err(ApiError::Forbidden("join the room before uploading".into()));
     };
     let stored = &me.chunks;
+    let media_zero_at = media_zero(&headers, &state, Utc::now())?;
     // Refused before the body is read when no body could change the answer
     // (a stored chunk may always be re-sent: the same bytes are a 200).
     if !stored.contains_key(&index) {
@@ -202,6 +204,7 @@ async fn upload(
                 key: key.clone(),
                 starts_segment: staged.starts_with_header,
                 recorder_started_at,
+                media_zero_at,
             },
             &Origin::now(participant.to_string()),
         )
@@ -219,14 +222,44 @@ async fn upload(
 /// start a segment.
 pub const RECORDING_START_HEADER: &str = "zencast-recording-start";
 
+/// The request header with where the recorder's media time zero lies, in
+/// server time like [`RECORDING_START_HEADER`] (the browser's measure: when
+/// slices were handed over, less their media timecodes). It places the
+/// recording on the timeline.
+pub const MEDIA_ZERO_HEADER: &str = "zencast-media-zero";
+
 fn recording_start(headers: &HeaderMap) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let Some(value) = headers.get(RECORDING_START_HEADER) else {
+    time_header(headers, RECORDING_START_HEADER)
+}
+
+/// The recorder's media zero, if the client says so and the server can
+/// believe it: within the session as a recorder start is, and not after the
+/// upload itself. A time outside that is dropped, not refused (the chunk is
+/// still good; the render then places it by its recorder start).
+fn media_zero(
+    headers: &HeaderMap,
+    state: &zencast_events::Recording,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let at = time_header(headers, MEDIA_ZERO_HEADER)?;
+    Ok(at.filter(|at| {
+        let believed = state.check_recorder_start(*at).is_ok() && not_after_now(*at, now).is_ok();
+        if !believed {
+            tracing::debug!(media_zero = %rfc3339(*at), "a media zero outside the session; ignored");
+        }
+        believed
+    }))
+}
+
+/// A header of milliseconds since the Unix epoch.
+fn time_header(headers: &HeaderMap, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(value) = headers.get(name) else {
         return Ok(None);
     };
     let bad = || {
         ApiError::Invalid(
             BAD_RECORDING_START,
-            format!("{RECORDING_START_HEADER} must be milliseconds since the Unix epoch"),
+            format!("{name} must be milliseconds since the Unix epoch"),
         )
     };
     let ms: f64 = value

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod clock;
 pub mod media;
 pub mod probe;
 pub mod servers;

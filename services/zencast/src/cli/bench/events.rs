@@ -202,6 +202,7 @@ async fn phase(
                     key: format!("{room}/{host}/{i}.webm"),
                     starts_segment: i == 0,
                     recorder_started_at: None,
+                    media_zero_at: None,
                 };
                 let appended = log.execute(room, cmd, &o).await?;
                 let mut s = sent.lock().await;

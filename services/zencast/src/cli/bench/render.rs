@@ -261,6 +261,7 @@ impl BenchSession {
             key,
             starts_segment: i == 0,
             recorder_started_at: Some(self.started),
+            media_zero_at: None,
         };
         log.execute(self.room, chunk, &origin()).await?;
         Ok(())
