@@ -451,6 +451,12 @@ async function align(roomId, inviteUrl) {
   await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
   log(`late join at ${result.lateJoinAtMs} ms, reload at ${result.reloadAtMs} ms`);
   await sleep(Math.max(0, recordMs - (Date.now() - recordingFrom)));
+  // Every page runs on this machine's clock, as the server does: the clock
+  // sync's offsets should be 0, and what they are is their error.
+  result.clockOffsetsMs = {};
+  for (const [name, p] of [['Hana Host', host.page], ['Gus Guest', guest.page], ['Lea Late', third.page]]) {
+    result.clockOffsetsMs[name] = Number(await p.$eval('section.studio', (e) => e.dataset.clockOffset));
+  }
   await host.page.click('#stop-recording');
   result.recordedMs = Date.now() - recordingFrom;
   for (const p of [host.page, guest.page, third.page]) {

@@ -78,6 +78,8 @@ pub fn Studio(room: String) -> Element {
 
     rsx! {
         section { class: "studio", "data-recording": "{view.recording}",
+            // Server time minus this browser's, as the clock sync has it (tests read it).
+            "data-clock-offset": "{view.clock_offset_ms:.1}",
             div { class: "studio-bar",
                 h1 { "{title}" }
                 if room_recording {
