@@ -16,8 +16,8 @@ use base64::Engine;
 use chrono::Utc;
 use cookie::{Cookie, SameSite};
 use sha2::{Digest, Sha256};
-use zencast_eventlog::hosts;
-use zencast_events::host::Host;
+use zencast_eventlog::hosts::{self, Actor, HostLogError};
+use zencast_events::host::{check_password, Host, HostEvent};
 use zencast_events::protocol::HostView;
 use zencast_events::HostId;
 
@@ -74,6 +74,28 @@ fn api_key_host(key: &str) -> Option<HostId> {
     let rest = key.strip_prefix(API_KEY_PREFIX)?;
     let (id, _) = rest.split_once('_')?;
     uuid::Uuid::try_parse(id).ok().map(HostId::from)
+}
+
+/// Adds an account (`first_only`: only while none is active), for the
+/// first-run set-up and `zencast hosts add`; returns its id and API key.
+pub async fn add_account(
+    pool: &sqlx::PgPool,
+    email: String,
+    password: &str,
+    first_only: bool,
+    actor: Actor,
+) -> Result<(HostId, String), HostLogError> {
+    check_password(password)?;
+    // The key names its host, so the id is chosen before the account exists.
+    let id = HostId::new();
+    let (api_key, api_key_hash) = new_api_key(id);
+    let added = HostEvent::HostAdded {
+        email,
+        password_hash: hash_password(password),
+        api_key_hash,
+    };
+    hosts::add(pool, id, added, first_only, actor).await?;
+    Ok((id, api_key))
 }
 
 /// A signed-in host (cookie or API key).

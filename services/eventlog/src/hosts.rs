@@ -40,22 +40,20 @@ pub enum HostLogError {
 }
 
 /// Who changed an account, for the event's metadata.
-pub enum Actor<'a> {
+pub enum Actor {
     /// The operator's console (`zencast hosts …`).
     Console,
     /// The first-run set-up page.
     Setup,
     Host(HostId),
-    Other(&'a str),
 }
 
-impl Actor<'_> {
+impl Actor {
     fn name(&self) -> String {
         match self {
             Actor::Console => "console".into(),
             Actor::Setup => "setup".into(),
             Actor::Host(id) => format!("host:{id}"),
-            Actor::Other(s) => s.to_string(),
         }
     }
 }
@@ -74,7 +72,7 @@ pub async fn add(
     id: HostId,
     added: HostEvent,
     first_only: bool,
-    actor: Actor<'_>,
+    actor: Actor,
 ) -> Result<HostId, HostLogError> {
     let HostEvent::HostAdded { email, .. } = &added else {
         unreachable!("add takes a HostAdded");
@@ -101,7 +99,7 @@ pub async fn append(
     pool: &PgPool,
     id: HostId,
     event: HostEvent,
-    actor: Actor<'_>,
+    actor: Actor,
 ) -> Result<(), HostLogError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -242,7 +240,7 @@ async fn insert<'e, E: sqlx::PgExecutor<'e>>(
     id: HostId,
     sequence: u64,
     event: &HostEvent,
-    actor: &Actor<'_>,
+    actor: &Actor,
 ) -> Result<(), HostLogError> {
     let metadata = HashMap::from([
         (META_ACTOR, actor.name()),

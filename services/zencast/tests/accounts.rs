@@ -51,10 +51,46 @@ fn cookie_value(set_cookie: &str) -> String {
     first.strip_prefix("zencast_host=").unwrap().to_string()
 }
 
-fn accounts_env() -> TestEnv {
+/// An api with accounts (`configure` may set more), and a client for it.
+async fn studio(configure: impl FnOnce(&mut TestEnv)) -> (TestEnv, zencast::Running, Api) {
     let mut env = TestEnv::new();
     env.config.auth = "accounts".into();
-    env
+    configure(&mut env);
+    let running = env.start(support::NO_RENDER).await;
+    let api = Api::new(running.http_addr.unwrap());
+    (env, running, api)
+}
+
+/// `DELETE /api/recordings/{room}` as `who`.
+async fn delete_room(api: &Api, who: &As, room: &str) -> (u16, Value) {
+    let path = format!("/api/recordings/{room}");
+    let (status, v, _) = call(api, reqwest::Method::DELETE, &path, who, None).await;
+    (status, v)
+}
+
+/// The room's host (from `POST /api/recordings`'s answer) starts or stops it.
+async fn host_control(api: &Api, room: &Value, action: &str) -> u16 {
+    let path = format!("/api/recordings/{}/{action}", s(&room["roomId"]));
+    api.post(&path, Some(s(&room["hostToken"])), json!({}))
+        .await
+        .0
+}
+
+/// The room's host uploads chunk `index` of `bytes` bytes.
+async fn host_chunk(api: &Api, room: &Value, index: u32, bytes: usize) -> reqwest::Response {
+    let url = format!(
+        "{}/api/recordings/{}/participants/{}/chunks/{index}",
+        api.base,
+        s(&room["roomId"]),
+        s(&room["hostParticipantId"])
+    );
+    api.http
+        .put(url)
+        .bearer_auth(s(&room["hostToken"]))
+        .body(vec![7u8; bytes])
+        .send()
+        .await
+        .unwrap()
 }
 
 fn setup_token(env: &TestEnv) -> String {
@@ -108,9 +144,7 @@ async fn create_as(api: &Api, who: &As, title: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_first_host_sets_up_signs_in_and_out_and_strangers_create_nothing() {
-    let env = accounts_env();
-    let running = env.start(support::NO_RENDER).await;
-    let api = Api::new(running.http_addr.unwrap());
+    let (env, running, api) = studio(|_| {}).await;
     let post = reqwest::Method::POST;
     let get = reqwest::Method::GET;
 
@@ -262,9 +296,7 @@ async fn the_first_host_sets_up_signs_in_and_out_and_strangers_create_nothing() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_host_sees_and_touches_nothing_of_the_first_and_removed_hosts_are_locked_out() {
-    let env = accounts_env();
-    let running = env.start(support::NO_RENDER).await;
-    let api = Api::new(running.http_addr.unwrap());
+    let (env, running, api) = studio(|_| {}).await;
     let (_, first_key) = first_host(&api, &env, "ada@example.org").await;
     let (status, room) = create_as(&api, &As::Key(first_key.clone()), "Ada's").await;
     assert_eq!(status, 201);
@@ -338,64 +370,28 @@ async fn a_second_host_sees_and_touches_nothing_of_the_first_and_removed_hosts_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deleting_a_recording_empties_its_storage_keeps_its_log_and_refuses_what_follows() {
-    let env = accounts_env();
-    let running = env.start(support::NO_RENDER).await;
-    let api = Api::new(running.http_addr.unwrap());
+    let (env, running, api) = studio(|_| {}).await;
     let (cookie, _) = first_host(&api, &env, "ada@example.org").await;
     let host = As::Cookie(cookie);
     let (_, room) = create_as(&api, &host, "To delete").await;
     let (_, kept) = create_as(&api, &host, "To keep").await;
     let id = s(&room["roomId"]);
     let token = s(&room["hostToken"]);
-    let me = s(&room["hostParticipantId"]);
     for r in [&room, &kept] {
-        let path = format!("/api/recordings/{}/start", s(&r["roomId"]));
-        assert_eq!(
-            api.post(&path, Some(s(&r["hostToken"])), json!({})).await.0,
-            200
-        );
-        let chunk = format!(
-            "/api/recordings/{}/participants/{}/chunks/0",
-            s(&r["roomId"]),
-            s(&r["hostParticipantId"])
-        );
-        let put = api
-            .http
-            .put(format!("{}{chunk}", api.base))
-            .bearer_auth(s(&r["hostToken"]))
-            .body(vec![7u8; 1000]);
-        assert_eq!(put.send().await.unwrap().status(), 201);
+        assert_eq!(host_control(&api, r, "start").await, 200);
+        assert_eq!(host_chunk(&api, r, 0, 1000).await.status(), 201);
     }
 
-    let (status, v, _) = call(
-        &api,
-        reqwest::Method::DELETE,
-        &format!("/api/recordings/{id}"),
-        &host,
-        None,
-    )
-    .await;
+    let (status, v) = delete_room(&api, &host, id).await;
     assert_eq!(
         (status, &v["error"]["code"]),
         (409, &json!("still_recording")),
         "{v}"
     );
-    api.post(
-        &format!("/api/recordings/{id}/stop"),
-        Some(token),
-        json!({}),
-    )
-    .await;
+    host_control(&api, &room, "stop").await;
     // The host participant's token may delete too; twice is once.
     for who in [As::Participant(token.to_string()), host.clone()] {
-        let (status, v, _) = call(
-            &api,
-            reqwest::Method::DELETE,
-            &format!("/api/recordings/{id}"),
-            &who,
-            None,
-        )
-        .await;
+        let (status, v) = delete_room(&api, &who, id).await;
         assert_eq!(status, 204, "{v}");
     }
 
@@ -456,19 +452,7 @@ async fn deleting_a_recording_empties_its_storage_keeps_its_log_and_refuses_what
 
     // What follows: a chunk is refused before its body (410), so is a render;
     // the room shows as deleted, and the dashboard no longer lists it.
-    let chunk = format!(
-        "{}/api/recordings/{id}/participants/{me}/chunks/1",
-        api.base
-    );
-    let put = api
-        .http
-        .put(chunk)
-        .bearer_auth(token)
-        .body(vec![7u8; 1000])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 410);
+    assert_eq!(host_chunk(&api, &room, 1, 1000).await.status(), 410);
     let (status, view) = api.get(&format!("/api/recordings/{id}"), Some(token)).await;
     assert_eq!(
         (status, &view["status"]),
@@ -488,11 +472,11 @@ async fn deleting_a_recording_empties_its_storage_keeps_its_log_and_refuses_what
 
 #[tokio::test(flavor = "multi_thread")]
 async fn quotas_refuse_with_a_clear_error_and_deleting_makes_room() {
-    let mut env = accounts_env();
-    env.config.quota_rooms = Some(2);
-    env.config.quota_storage_mb = Some(1);
-    let running = env.start(support::NO_RENDER).await;
-    let api = Api::new(running.http_addr.unwrap());
+    let (env, running, api) = studio(|env| {
+        env.config.quota_rooms = Some(2);
+        env.config.quota_storage_mb = Some(1);
+    })
+    .await;
     let (_, key) = first_host(&api, &env, "ada@example.org").await;
     let host = As::Key(key);
     let (_, room) = create_as(&api, &host, "One").await;
@@ -510,49 +494,16 @@ async fn quotas_refuse_with_a_clear_error_and_deleting_makes_room() {
     );
 
     // Storage: the chunk that crosses the limit is stored; the next is refused.
-    let (id, token, me) = (
-        s(&room["roomId"]),
-        s(&room["hostToken"]),
-        s(&room["hostParticipantId"]),
-    );
-    api.post(
-        &format!("/api/recordings/{id}/start"),
-        Some(token),
-        json!({}),
-    )
-    .await;
-    let put = |index: u32| {
-        let url = format!(
-            "{}/api/recordings/{id}/participants/{me}/chunks/{index}",
-            api.base
-        );
-        api.http
-            .put(url)
-            .bearer_auth(token)
-            .body(vec![1u8; 600_000])
-            .send()
-    };
-    assert_eq!(put(0).await.unwrap().status(), 201);
-    assert_eq!(put(1).await.unwrap().status(), 201);
-    let refused = put(2).await.unwrap();
+    host_control(&api, &room, "start").await;
+    assert_eq!(host_chunk(&api, &room, 0, 600_000).await.status(), 201);
+    assert_eq!(host_chunk(&api, &room, 1, 600_000).await.status(), 201);
+    let refused = host_chunk(&api, &room, 2, 600_000).await;
     assert_eq!(refused.status(), 403);
     let v: Value = refused.json().await.unwrap();
     assert_eq!(v["error"]["code"], "quota_storage", "{v}");
 
-    api.post(
-        &format!("/api/recordings/{id}/stop"),
-        Some(token),
-        json!({}),
-    )
-    .await;
-    let (status, _, _) = call(
-        &api,
-        reqwest::Method::DELETE,
-        &format!("/api/recordings/{id}"),
-        &host,
-        None,
-    )
-    .await;
+    host_control(&api, &room, "stop").await;
+    let (status, _) = delete_room(&api, &host, s(&room["roomId"])).await;
     assert_eq!(status, 204);
     let (status, v) = create_as(&api, &host, "Three, after a delete").await;
     assert_eq!(status, 201, "{v}");

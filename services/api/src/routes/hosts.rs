@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use zencast_eventlog::hosts::{self, Actor};
-use zencast_events::host::{check_password, normalize_email, HostEvent};
+use zencast_events::host::{normalize_email, HostEvent};
 use zencast_events::protocol::{
     Dashboard, ErrorBody, HostView, Me, RoomStatus, SetupRequest, SignInRequest, SignedIn,
 };
@@ -16,7 +16,7 @@ use zencast_projections::fresh::read_fresh;
 use zencast_projections::RoomState;
 
 use crate::accounts::{
-    cleared_cookie, hash_password, new_api_key, session_cookie, signed_in, verify_password,
+    add_account, cleared_cookie, hash_password, session_cookie, signed_in, verify_password,
     SignedInHost,
 };
 use crate::auth::token_error;
@@ -58,28 +58,6 @@ async fn setup(
             api_key: Some(api_key),
         }),
     ))
-}
-
-/// Adds an account (`first_only`: only while none is active); returns its id
-/// and API key. Shared with `zencast hosts add`.
-pub async fn add_account(
-    pool: &sqlx::PgPool,
-    email: String,
-    password: &str,
-    first_only: bool,
-    actor: Actor<'_>,
-) -> Result<(zencast_events::HostId, String), ApiError> {
-    check_password(password).map_err(hosts::HostLogError::from)?;
-    // The key names its host, so the id is chosen before the account exists.
-    let id = zencast_events::HostId::new();
-    let (api_key, api_key_hash) = new_api_key(id);
-    let added = HostEvent::HostAdded {
-        email,
-        password_hash: hash_password(password),
-        api_key_hash,
-    };
-    hosts::add(pool, id, added, first_only, actor).await?;
-    Ok((id, api_key))
 }
 
 #[utoipa::path(post, path = "/api/signin", tag = "hosts", request_body = SignInRequest,

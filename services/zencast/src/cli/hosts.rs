@@ -1,7 +1,7 @@
 //! `zencast hosts add|list|remove`: host accounts, from the operator's console.
 
 use sqlx::PgPool;
-use zencast_api::routes::hosts::add_account;
+use zencast_api::accounts::add_account;
 use zencast_eventlog::hosts::{self, Actor};
 use zencast_events::host::{normalize_email, HostEvent};
 
