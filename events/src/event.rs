@@ -178,8 +178,8 @@ pub enum RecordingEvent {
         recorder_started_at: Option<DateTime<Utc>>,
         /// Where the recorder's media time zero lies, in server time, as the
         /// browser measured it: each slice's hand-over time less the media
-        /// timecode the next slice starts at (the least of these, so a slice
-        /// handed over late does not count). Better evidence than
+        /// time of the newest video frame in it (the least of these, so a
+        /// slice handed over late does not count). Better evidence than
         /// `recorder_started_at`, which is when the browser said recording
         /// started, not when its media begins.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -433,24 +433,47 @@ async function late(roomId, inviteUrl) {
 /**
  * Three people with the default chunk length and clock cameras: the host
  * and a guest from the start, a second guest joining 6 s into the recording,
- * the first guest reloading its page at 14 s; stop at RECORD_SECONDS, then
- * wait until everyone's uploads are done. The test reads the tracks.
+ * the first guest reloading its page at 14 s, the host changing microphone
+ * at 20 s (a second recorder), the late guest offline from 22 s to 30 s;
+ * stop at RECORD_SECONDS, then wait until everyone's uploads are done. The
+ * test reads the tracks.
  */
 async function align(roomId, inviteUrl) {
   const result = { roomId, scenario };
   const third = await newPage('late guest');
   await clockCamera(third.context);
   const recordingFrom = await guestInAndRecording(inviteUrl);
-  await sleep(6000);
+  const at = (ms) => sleep(Math.max(0, ms - (Date.now() - recordingFrom)));
+  await at(6000);
   await openInvite(third.page, inviteUrl, 'Lea Late');
   await third.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 30000 });
   result.lateJoinAtMs = Date.now() - recordingFrom;
-  await sleep(Math.max(0, 14000 - (Date.now() - recordingFrom)));
+  await at(14000);
   result.reloadAtMs = Date.now() - recordingFrom;
   await guest.page.reload();
   await guest.page.waitForSelector('section.studio[data-recording="true"]', { timeout: 20000 });
   log(`late join at ${result.lateJoinAtMs} ms, reload at ${result.reloadAtMs} ms`);
-  await sleep(Math.max(0, recordMs - (Date.now() - recordingFrom)));
+  await at(20000);
+  const ownMic = () => document.querySelector('.tile[data-me="true"] video')?.srcObject?.getAudioTracks()[0]?.label;
+  const other = await host.page.$eval('#switch-microphone', (s, current) => {
+    const o = [...s.options].find((o) => o.textContent !== current);
+    s.value = o.value;
+    s.dispatchEvent(new Event('change', { bubbles: true }));
+    return o.textContent;
+  }, await host.page.evaluate(ownMic));
+  result.switchedAtMs = Date.now() - recordingFrom;
+  await host.page.waitForFunction((label) => {
+    const track = document.querySelector('.tile[data-me="true"] video')?.srcObject?.getAudioTracks()[0];
+    return track?.label === label && track.readyState === 'live';
+  }, other, { timeout: 10000 });
+  await at(22000);
+  result.offlineAtMs = Date.now() - recordingFrom;
+  await third.context.setOffline(true);
+  await at(30000);
+  await third.context.setOffline(false);
+  result.onlineAtMs = Date.now() - recordingFrom;
+  log(`microphone changed at ${result.switchedAtMs} ms, late guest offline ${result.offlineAtMs}-${result.onlineAtMs} ms`);
+  await at(recordMs);
   // Every page runs on this machine's clock, as the server does: the clock
   // sync's offsets should be 0, and what they are is their error.
   result.clockOffsetsMs = {};

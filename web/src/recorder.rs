@@ -23,7 +23,8 @@ pub enum RecorderEvent {
     /// The recorder started; local wall-clock time.
     Started { local_ms: f64 },
     /// About [`SLICE_MS`] of recording (the continuation of one byte stream).
-    /// What the recorder handed over, when (local wall-clock time), and the
+    /// What the recorder handed over, when (local wall-clock time, when the
+    /// browser made the event: a busy page runs the handler later), and the
     /// media time it starts at (`BlobEvent.timecode`, ms after the first
     /// slice's start), where the browser says.
     Slice {
@@ -49,6 +50,25 @@ const KEYFRAME_MS: f64 = 2000.0;
 /// How often the recorder hands over what it has: at most this much of the
 /// recording exists only in the browser's memory.
 pub const SLICE_MS: u32 = 500;
+
+/// When the browser made event `e`, in local wall-clock time (ms since the
+/// epoch): `Event.timeStamp` is on the page's monotonic clock.
+fn made_at(e: &JsValue) -> f64 {
+    let now = js_sys::Date::now();
+    let made = e.unchecked_ref::<web_sys::Event>().time_stamp();
+    let ago = web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| (p.now() - made).max(0.0));
+    now - ago
+}
+
+/// A slice's bytes (none if the browser cannot read them back).
+pub async fn slice_bytes(blob: &Blob) -> Option<Vec<u8>> {
+    let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer())
+        .await
+        .ok()?;
+    Some(js_sys::Uint8Array::new(&buffer).to_vec())
+}
 
 pub fn best_mime_type() -> &'static str {
     CODECS
@@ -81,7 +101,7 @@ impl Recorder {
         });
         let tx = events.clone();
         let on_data = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            let local_ms = js_sys::Date::now();
+            let local_ms = made_at(&e);
             // Not in web-sys's BlobEvent; Chromium and Firefox set it.
             let timecode = js_sys::Reflect::get(&e, &"timecode".into())
                 .ok()

@@ -29,6 +29,8 @@ pub enum SocketEvent {
 /// What the page asks of its socket.
 enum Outgoing {
     Frame(String),
+    /// A clock-sync ping, stamped as it leaves.
+    Ping,
     Close,
 }
 
@@ -42,11 +44,13 @@ pub struct Socket {
 impl Socket {
     /// Connects to the room's socket; what happens to it arrives on `events`,
     /// each event tagged with `generation` so a replaced socket's late events can be told apart.
+    /// Pongs also go straight to `clock`.
     pub fn connect(
         room: RoomId,
         token: &str,
         generation: u32,
         events: UnboundedSender<(u32, SocketEvent)>,
+        clock: ClockSync,
     ) -> Result<Self, JsValue> {
         let location = window().location();
         let scheme = if location.protocol()? == "https:" {
@@ -60,7 +64,7 @@ impl Socket {
         );
         let ws = WebSocket::open(&url).map_err(|e| JsValue::from_str(&e.to_string()))?;
         let (out, outgoing) = mpsc::unbounded();
-        wasm_bindgen_futures::spawn_local(pump(ws, outgoing, move |event| {
+        wasm_bindgen_futures::spawn_local(pump(ws, outgoing, clock, move |event| {
             let _ = events.unbounded_send((generation, event));
         }));
         Ok(Self { out })
@@ -71,9 +75,7 @@ impl Socket {
     }
 
     pub fn ping(&self) {
-        self.send(&ClientFrame::Ping {
-            client_time: now_ms(),
-        });
+        let _ = self.out.unbounded_send(Outgoing::Ping);
     }
 
     pub fn close(&self) {
@@ -83,9 +85,15 @@ impl Socket {
 
 /// Runs one socket: reports its opening, every frame and its end, and sends
 /// what the page asks, until the page closes it (then no `Closed`).
+///
+/// The clock sync's times are taken here, as a ping leaves and as its pong
+/// arrives, not where the page asks or reads: a page busy with its session
+/// (uploads, a reload's recovery) would add its own delays to the round
+/// trip, and to one side of it, which moves the offset.
 async fn pump(
     mut ws: WebSocket,
     mut outgoing: mpsc::UnboundedReceiver<Outgoing>,
+    clock: ClockSync,
     report: impl Fn(SocketEvent),
 ) {
     // The sink is ready once the socket left "connecting": open, or failed.
@@ -105,7 +113,15 @@ async fn pump(
             // A frame this client does not know is ignored, as the protocol
             // lets a newer server add frames.
             Either::Left(Some(Ok(Message::Text(text)))) => {
+                let arrived = now_ms();
                 if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
+                    if let ServerFrame::Pong {
+                        client_time,
+                        server_time,
+                    } = frame
+                    {
+                        clock.on_pong(client_time, server_time, arrived);
+                    }
                     report(SocketEvent::Frame(frame));
                 }
             }
@@ -118,6 +134,12 @@ async fn pump(
             }
             Either::Right(Some(Outgoing::Frame(text))) => {
                 let _ = ws.send(Message::Text(text)).await;
+            }
+            Either::Right(Some(Outgoing::Ping)) => {
+                let ping = ClientFrame::Ping {
+                    client_time: now_ms(),
+                };
+                let _ = ws.send(Message::Text(ping.to_text())).await;
             }
             Either::Right(Some(Outgoing::Close) | None) => {
                 let _ = ws.close(None, None);
@@ -138,9 +160,9 @@ pub struct ClockSync {
 }
 
 impl ClockSync {
-    /// A `pong`: `t0` is the ping's `clientTime`, `server` the server's time.
-    pub fn on_pong(&self, t0: f64, server: f64) {
-        let t3 = now_ms();
+    /// A `pong`: `t0` is the ping's `clientTime`, `server` the server's
+    /// time, `t3` when it arrived.
+    pub fn on_pong(&self, t0: f64, server: f64, t3: f64) {
         let round_trip = t3 - t0;
         if self.best.get().is_none_or(|(best, _)| round_trip < best) {
             self.best.set(Some((round_trip, server - (t0 + t3) / 2.0)));

@@ -37,7 +37,6 @@ pub mod plan;
 pub mod progress;
 pub mod speaker;
 pub mod wav;
-pub mod webm;
 pub mod window;
 pub mod windows;
 pub mod worker;

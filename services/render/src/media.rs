@@ -17,7 +17,8 @@ use zencast_storage::ChunkStore;
 use zencast_events::Container;
 
 use crate::plan::{ChunkRef, Piece};
-use crate::{webm, RenderError};
+use crate::RenderError;
+use zencast_webm as webm;
 
 /// The Matroska/WebM Cluster element id: everything before the first one is
 /// the header a continuation needs in front of it.
@@ -45,7 +46,7 @@ pub fn header_end(bytes: &[u8], container: Container) -> Option<usize> {
 }
 
 /// Where a demuxer given `header` and the bytes from there decodes on: a
-/// WebM cluster that opens with a video keyframe ([`webm`]), or an MP4 movie
+/// WebM cluster that opens with a video keyframe ([`zencast_webm::resync`]), or an MP4 movie
 /// fragment.
 pub fn resync_offset(header: &[u8], bytes: &[u8], container: Container) -> Option<usize> {
     match container {

@@ -409,7 +409,7 @@ pub fn plan(events: &[Envelope], mode: Mode) -> Result<Plan, PlanError> {
 /// Where a segment's time zero lies on the timeline, by the browser's
 /// measure of its media (`ChunkUploaded.media_zero_at`, see there) rather
 /// than the moment it said the recorder started, which after a reload or a
-/// late join was measured 0.3 s off (`browser_three_people_late_join_and_reload_are_aligned`).
+/// late join was measured 0.3 s off (`browser_three_people_joining_late_reloading_changing_microphone_and_offline_are_aligned`).
 /// The first chunk's alone, so the answer never changes once windows are
 /// rendered by it.
 fn segment_zero(first: &ChunkRef, seconds: impl Fn(DateTime<Utc>) -> f64) -> Option<f64> {

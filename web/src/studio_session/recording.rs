@@ -17,7 +17,7 @@ use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::StreamExt;
 use zencast_events::{ParticipantId, RoomId};
 
-use crate::recorder::{Recorder, RecorderEvent, SLICE_MS};
+use crate::recorder::{slice_bytes, Recorder, RecorderEvent, SLICE_MS};
 use crate::socket::ClockSync;
 
 impl Session {
@@ -165,7 +165,8 @@ struct Keeper {
 
 /// Keeps one recorder's slices in IndexedDB as they arrive and seals each
 /// chunk once it has the room's chunk length (or the recorder stopped). A
-/// task of its own: a slice waits for nothing but its write, not for what
+/// task of its own: a slice waits for nothing but its reading (for the media
+/// zero) and its write, not for what
 /// the session is doing (an HTTP call, a socket frame), so what a crash
 /// loses stays at about one slice.
 async fn keep(
@@ -192,13 +193,14 @@ async fn keep(
                 local_ms,
                 timecode,
             } => {
+                let bytes = slice_bytes(&blob).await.unwrap_or_default();
                 let offset = k.clock.offset_ms();
                 let slice = chunk_store::Slice {
                     blob: &blob,
                     recording_start_ms: start.unwrap_or(local_ms + offset),
                     // Measured on the local clock, moved to the server's by
                     // the best offset so far.
-                    media_zero_ms: zero.next(local_ms, timecode).map(|z| z + offset),
+                    media_zero_ms: zero.next(local_ms, timecode, &bytes).map(|z| z + offset),
                 };
                 if let Err(e) = chunk_store::put_slice(k.room, k.me, index, count, slice).await {
                     tell(Kept::Refused(e));
@@ -221,31 +223,52 @@ async fn keep(
     }
 }
 
-/// Where the recorder's media time zero lies, on the local clock, measured
-/// from its slices: slice k, handed over at `h(k)`, holds the media up to where
-/// slice k+1 starts (its timecode `c(k+1)`), so zero is at most
-/// `h(k) − c(k+1)`; the least of these is the slice handed over soonest
-/// after its media. (Measured in headless Chromium: within ±3 ms from one
-/// slice to the next.) This, not the moment the browser said the recorder
-/// started, places the recording: after a reload or a late join that moment
-/// was 0.3 s off.
+/// Where the recorder's media time zero lies, on the local clock.
+///
+/// From the video frames (see `zencast_webm::clock`): a slice handed over at
+/// h whose newest video frame is at media time t puts zero at most at h − t;
+/// the least of these over the slices so far. A slice counts once the next
+/// one arrives: the last one, handed over by `stop()`, comes sooner after its
+/// media than the others and would move the estimate of a short recording by
+/// some 50 ms.
+///
+/// Without video frames (audio only, or a container other than WebM), from
+/// `BlobEvent.timecode`: slice k, handed over at h(k), holds what came before
+/// slice k+1's timecode c(k+1), so zero is at most h(k) − c(k+1). Chromium's
+/// timecode says when its muxer wrote, not when the media was filmed: on a
+/// loaded machine that put recorders up to 670 ms off, the frames 72–77 ms
+/// (the same for every recorder, so it cancels out).
 #[derive(Default)]
 struct MediaZero {
+    frames: zencast_webm::FrameClock,
+    /// The bound from the slice before, counted once another follows it.
+    waiting: Option<f64>,
+    by_frames: Option<f64>,
     previous: Option<f64>,
-    zero: Option<f64>,
+    by_timecode: Option<f64>,
+}
+
+fn least(a: Option<f64>, b: f64) -> Option<f64> {
+    Some(a.map_or(b, |a| a.min(b)))
 }
 
 impl MediaZero {
-    /// Takes the slice handed over at `handed_over` starting at `timecode`;
-    /// returns the estimate so far.
-    fn next(&mut self, handed_over: f64, timecode: Option<f64>) -> Option<f64> {
+    /// Takes the slice `bytes` handed over at `handed_over`, starting at
+    /// `timecode`; returns the estimate so far.
+    fn next(&mut self, handed_over: f64, timecode: Option<f64>, bytes: &[u8]) -> Option<f64> {
+        if let Some(bound) = self.waiting.take() {
+            self.by_frames = least(self.by_frames, bound);
+        }
+        self.waiting = self
+            .frames
+            .push(bytes)
+            .map(|newest| handed_over - newest as f64);
         if let (Some(previous), Some(timecode)) = (self.previous, timecode) {
             if timecode > 0.0 {
-                let bound = previous - timecode;
-                self.zero = Some(self.zero.map_or(bound, |z| z.min(bound)));
+                self.by_timecode = least(self.by_timecode, previous - timecode);
             }
         }
         self.previous = Some(handed_over);
-        self.zero
+        self.by_frames.or(self.by_timecode)
     }
 }

@@ -19,6 +19,7 @@ impl Session {
             &self.creds.token,
             self.socket_generation,
             self.socket_events.clone(),
+            self.clock.clone(),
         ) {
             Ok(socket) => self.socket = Some(socket),
             Err(_) => self.socket_lost(),
@@ -69,11 +70,8 @@ impl Session {
 
     async fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
-            ServerFrame::Pong {
-                client_time,
-                server_time,
-            } => {
-                self.clock.on_pong(client_time, server_time);
+            // The socket's pump has given it to the clock sync.
+            ServerFrame::Pong { .. } => {
                 self.synced = true;
                 self.view.write().clock_offset_ms = self.clock.offset_ms();
                 self.reconcile().await;

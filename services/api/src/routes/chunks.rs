@@ -52,7 +52,7 @@ pub fn router() -> Router<AppState> {
     params(("roomId" = String, Path, format = Uuid), ("participantId" = String, Path, format = Uuid),
         ("chunkIndex" = u32, Path, maximum = 100000),
         ("Zencast-Recording-Start" = Option<f64>, Header, description = "When the recorder that made this chunk started: ms since the Unix epoch in server time. Believed from 2 s before the recording started until 2 s after it stopped, and not after the upload itself (+2 s)"),
-        ("Zencast-Media-Zero" = Option<f64>, Header, description = "Where the recorder's media time zero lies: ms since the Unix epoch in server time, as the browser measured it (slice hand-over times less their media timecodes). Kept within the same bounds (otherwise ignored); it places the recording on the timeline")),
+        ("Zencast-Media-Zero" = Option<f64>, Header, description = "Where the recorder's media time zero lies: ms since the Unix epoch in server time, as the browser measured it (slice hand-over times less the media time of their newest video frame). Kept within the same bounds (otherwise ignored); it places the recording on the timeline")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The chunk's bytes, whatever its content type (browsers send `video/webm` or `video/mp4`)"),
     security(("participant_token" = [])),
     responses((status = 201, body = ChunkStored, description = "Stored"), (status = 200, body = ChunkStored, description = "Already stored (same bytes)"),
@@ -224,8 +224,8 @@ pub const RECORDING_START_HEADER: &str = "zencast-recording-start";
 
 /// The request header with where the recorder's media time zero lies, in
 /// server time like [`RECORDING_START_HEADER`] (the browser's measure: when
-/// slices were handed over, less their media timecodes). It places the
-/// recording on the timeline.
+/// slices were handed over, less the media time of their newest video
+/// frame). It places the recording on the timeline.
 pub const MEDIA_ZERO_HEADER: &str = "zencast-media-zero";
 
 fn recording_start(headers: &HeaderMap) -> Result<Option<DateTime<Utc>>, ApiError> {

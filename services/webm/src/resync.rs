@@ -10,72 +10,7 @@
 //! Hand-written because the demuxer crates read a file from its EBML header;
 //! these are bytes from the middle of a stream, cut anywhere.
 
-/// Element ids (Matroska).
-const CLUSTER: u32 = 0x1F43_B675;
-const SEGMENT: u32 = 0x1853_8067;
-const TRACKS: u32 = 0x1654_AE6B;
-const TRACK_ENTRY: u32 = 0xAE;
-const TRACK_NUMBER: u32 = 0xD7;
-const TRACK_TYPE: u32 = 0x83;
-const TIMECODE: u32 = 0xE7;
-const CRC32: u32 = 0xBF;
-const SIMPLE_BLOCK: u32 = 0xA3;
-const BLOCK_GROUP: u32 = 0xA0;
-const BLOCK: u32 = 0xA1;
-const REFERENCE_BLOCK: u32 = 0xFB;
-const VIDEO: u64 = 1;
-
-/// An element's header: id, body size (`None`: unknown, as live muxers
-/// write for the segment and clusters), and where its body begins.
-struct Head {
-    id: u32,
-    size: Option<u64>,
-    body: usize,
-}
-
-/// A variable-length integer at `at`: its value with the length marker kept
-/// (ids) or removed (sizes), and its length.
-fn vint(bytes: &[u8], at: usize, keep_marker: bool) -> Option<(u64, usize)> {
-    let first = *bytes.get(at)?;
-    let len = first.leading_zeros() as usize + 1;
-    if len > 8 {
-        return None;
-    }
-    let mut value = if keep_marker {
-        u64::from(first)
-    } else {
-        u64::from(first) & (0xFF >> len)
-    };
-    for k in 1..len {
-        value = (value << 8) | u64::from(*bytes.get(at + k)?);
-    }
-    Some((value, len))
-}
-
-fn head(bytes: &[u8], at: usize) -> Option<Head> {
-    let (id, id_len) = vint(bytes, at, true)?;
-    if id_len > 4 {
-        return None;
-    }
-    let (size, size_len) = vint(bytes, at + id_len, false)?;
-    let unknown = size == (1u64 << (7 * size_len)) - 1;
-    Some(Head {
-        id: id as u32,
-        size: (!unknown).then_some(size),
-        body: at + id_len + size_len,
-    })
-}
-
-fn uint(bytes: &[u8], h: &Head) -> Option<u64> {
-    let len = usize::try_from(h.size?).ok().filter(|l| *l <= 8)?;
-    let body = bytes.get(h.body..h.body + len)?;
-    Some(body.iter().fold(0, |v, b| (v << 8) | u64::from(*b)))
-}
-
-/// The end of an element with a known size.
-fn end(h: &Head) -> Option<usize> {
-    usize::try_from(h.size?).ok().map(|s| h.body + s)
-}
+use crate::element::*;
 
 /// The video track's number, from a recording's header (`None`: no video).
 pub fn video_track(header: &[u8]) -> Option<u64> {
@@ -174,52 +109,7 @@ pub fn keyframe_cluster(bytes: &[u8], video: Option<u64>) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn element(id: u32, body: &[u8]) -> Vec<u8> {
-        let mut out: Vec<u8> = id
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | body.len() as u8);
-        out.extend_from_slice(body);
-        out
-    }
-
-    fn unknown_size(id: u32) -> Vec<u8> {
-        let mut out = id.to_be_bytes().to_vec();
-        out.extend_from_slice(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
-        out
-    }
-
-    fn block(track: u8, key: bool) -> Vec<u8> {
-        element(
-            SIMPLE_BLOCK,
-            &[0x80 | track, 0, 0, if key { 0x80 } else { 0 }, 9, 9],
-        )
-    }
-
-    fn cluster(blocks: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = unknown_size(CLUSTER);
-        out.extend(element(TIMECODE, &[0]));
-        out.extend(blocks.concat());
-        out
-    }
-
-    /// A header as Chromium writes it: audio is track 1, video track 2.
-    fn header() -> Vec<u8> {
-        let track = |n: u8, t: u8| {
-            element(
-                TRACK_ENTRY,
-                &[element(TRACK_NUMBER, &[n]), element(TRACK_TYPE, &[t])].concat(),
-            )
-        };
-        let mut out = element(0x1A45_DFA3, &[]);
-        out.extend(unknown_size(SEGMENT));
-        out.extend(element(0x1549_A966, &[1, 2, 3]));
-        out.extend(element(TRACKS, &[track(1, 2), track(2, 1)].concat()));
-        out
-    }
+    use crate::testing::{block, cluster, element, header};
 
     #[test]
     fn the_video_track_is_read_from_the_header() {
