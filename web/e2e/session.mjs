@@ -67,8 +67,13 @@ async function clockCamera(context) {
         });
       };
       draw();
-      setInterval(draw, 5);
+      const timer = setInterval(draw, 5);
       const video = canvas.captureStream(30).getVideoTracks()[0];
+      // A camera let go of (a device change) stops drawing too.
+      video.stop = () => {
+        clearInterval(timer);
+        MediaStreamTrack.prototype.stop.call(video);
+      };
       for (const t of stream.getVideoTracks()) t.stop();
       return new MediaStream([video, ...stream.getAudioTracks()]);
     };
