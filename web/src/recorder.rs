@@ -24,9 +24,9 @@ pub enum RecorderEvent {
     Started { local_ms: f64 },
     /// About [`SLICE_MS`] of recording (the continuation of one byte stream).
     /// What the recorder handed over, when (local wall-clock time, when the
-    /// browser made the event: a busy page runs the handler later), and the
-    /// media time it starts at (`BlobEvent.timecode`, ms after the first
-    /// slice's start), where the browser says.
+    /// browser made the event: a busy page runs the handler later), and its
+    /// `BlobEvent.timecode` where the browser gives one (ms after the first
+    /// slice; in Chromium when its muxer wrote, not when the media was filmed).
     Slice {
         blob: Blob,
         local_ms: f64,

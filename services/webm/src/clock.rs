@@ -18,7 +18,7 @@
 //! Chromium and Firefox write.
 
 use crate::element::{
-    head, uint, Head, BLOCK, BLOCK_GROUP, CLUSTER, SEGMENT, SIMPLE_BLOCK, TIMECODE, TRACKS,
+    head, uint, vint, Head, BLOCK, BLOCK_GROUP, CLUSTER, SEGMENT, SIMPLE_BLOCK, TIMECODE, TRACKS,
     TRACK_ENTRY, TRACK_NUMBER, TRACK_TYPE, VIDEO,
 };
 
@@ -116,7 +116,7 @@ impl FrameClock {
             }
             SIMPLE_BLOCK | BLOCK => {
                 // The track number (at most 8 bytes) and the 16-bit time.
-                let Some((track, n)) = crate::element::vint(bytes, h.body, false) else {
+                let Some((track, n)) = vint(bytes, h.body, false) else {
                     return Step::Wait;
                 };
                 let Some(time) = bytes.get(h.body + n..h.body + n + 2) else {

@@ -840,9 +840,12 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
         .find(|(t, _)| t == "RecordingStarted")
         .map(|(_, p)| p["at"].as_str().unwrap().to_string())
         .unwrap();
-    let origin_ms = chrono::DateTime::parse_from_rfc3339(&started)
-        .unwrap()
-        .timestamp_millis();
+    let epoch_ms = |at: &str| {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let origin_ms = epoch_ms(&started);
     let people: Vec<(String, String)> = log
         .iter()
         .filter(|(t, _)| t == "ParticipantJoined")
@@ -856,15 +859,9 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
         .into_iter()
         .collect();
     assert_eq!(people.len(), 3, "{people:?}");
-    let at_ms = |v: &serde_json::Value| {
-        v.as_str().map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .unwrap()
-                .timestamp_millis()
-                - origin_ms
-        })
-    };
-    let stored = |key: &str| {
+    // A time of the log, in ms after the recording started.
+    let at_ms = |v: &serde_json::Value| v.as_str().map(|at| epoch_ms(at) - origin_ms);
+    let object = |key: &str| {
         env.data_dir
             .join("s3")
             .join(&env.config.s3_bucket)
@@ -883,7 +880,7 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
                 && (e["index"] == 0 || e["starts_segment"] == true)
         });
         for (k, (_, e)) in firsts.enumerate() {
-            let frames = clock_frames(&stored(e["key"].as_str().unwrap()));
+            let frames = clock_frames(&object(e["key"].as_str().unwrap()));
             let truth = median(
                 offsets(&frames, origin_ms)
                     .iter()
@@ -909,7 +906,7 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
     // when it was filmed; each segment's median against the host's first.
     let mut lags = BTreeMap::new();
     for (p, name) in &people {
-        let track = stored(&format!("processed/{room}/tracks/{p}.mp4"));
+        let track = object(&format!("processed/{room}/tracks/{p}.mp4"));
         let frames = clock_frames(&track);
         assert!(frames.len() > 100, "{name}: {} clock frames", frames.len());
         lags.insert(name.clone(), offsets(&frames, origin_ms));
