@@ -166,11 +166,22 @@ fn audio_track(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Sp
     let n = span.samples();
     let mut labels = Vec::new();
     for (k, (i, input)) in pieces.iter().enumerate() {
+        // A recorder that succeeds another (a device change) starts before
+        // the other's last slice: from its start only it is heard, not both.
+        let cut = pieces.get(k + 1).map(|(_, next)| {
+            let at = ((next.offset + PRE_ROLL) * f64::from(SAMPLE_RATE)).round();
+            at.max(0.0) as u64
+        });
+        let until = match cut {
+            Some(0) => continue,
+            Some(sample) => format!(",atrim=end_sample={sample}"),
+            None => String::new(),
+        };
         let label = format!("a{t}p{k}");
         let _ = writeln!(
             graph,
             "[{i}:a]asetpts=PTS+{}/TB,aresample={SAMPLE_RATE}:async=1:first_pts=0,\
-             aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo[{label}];",
+             aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo{until}[{label}];",
             secs(input.offset + PRE_ROLL)
         );
         labels.push(label);
@@ -580,7 +591,8 @@ mod tests {
         ]
     }
 
-    /// Golden: the audio of a participant with two recorders in a window.
+    /// Golden: the audio of a participant with two recorders in a window;
+    /// the first is heard until the second starts.
     #[test]
     fn the_audio_pass_places_each_recorder_on_the_span() {
         let span = Span { length: 8.0 };
@@ -596,7 +608,8 @@ mod tests {
              aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0p0];\
              [a0p0]atrim=end_sample=674048,apad=whole_len=674048[a0];\
              [1:a]asetpts=PTS+-24.000000/TB,aresample=48000:async=1:first_pts=0,\
-             aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a1p0];\
+             aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo,\
+             atrim=end_sample=432000[a1p0];\
              [2:a]asetpts=PTS+9.000000/TB,aresample=48000:async=1:first_pts=0,\
              aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a1p1];\
              [a1p0][a1p1]amix=inputs=2:normalize=0:duration=longest,\

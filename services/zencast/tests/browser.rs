@@ -180,6 +180,7 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
     let room = result["roomId"].as_str().unwrap();
     let s = stored(&server, room).await;
     assert_every_chunk_stored(&s, 8);
+    assert_chunks_hold_the_room_length(&events(&server, room).await, 2_000);
     // While recording, the host saw how far the final video was rendered:
     // at least the first window.
     let until = result["renderedUntil"].as_str().unwrap_or_default();
@@ -227,13 +228,16 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
 /// A recording that one participant made in two segments (a reload, a
 /// device change) and the other in one, read from the log (server ms).
 struct SplitRecording {
-    /// When the first recorder started, and the second.
+    /// When the first recorder started.
     first_start: i64,
-    second_start: i64,
     /// The first segment's last chunk, and how far its media reaches then
     /// (ms after the first start, as the ingest worker probed it).
     last_of_first: u64,
     media_end: i64,
+    /// Where each recorder's media time zero lay, as its browser measured it
+    /// (its first chunk's `media_zero_at`).
+    first_zero: i64,
+    second_zero: i64,
 }
 
 /// Finds the participant with two segments; `why` says who should have them.
@@ -276,11 +280,79 @@ fn split_recording(log: &[(String, Value)], why: &str) -> SplitRecording {
         .filter_map(|(_, p)| p["media_end_ms"].as_i64())
         .max()
         .expect("the first segment's last chunk was probed");
+    let zero_of = |index: u64| {
+        log.iter()
+            .find(|(kind, p)| {
+                kind == "ChunkUploaded"
+                    && p["participant"].as_str() == Some(who.as_str())
+                    && p["index"].as_u64() == Some(index)
+            })
+            .and_then(|(_, p)| p["media_zero_at"].as_str())
+            .map(|at| {
+                chrono::DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .timestamp_millis()
+            })
+            .expect("every chunk says where its media zero lay")
+    };
     SplitRecording {
         first_start,
-        second_start: *chunks.values().max().unwrap(),
         last_of_first,
         media_end,
+        first_zero: zero_of(*chunks.keys().min().unwrap()),
+        second_zero: zero_of(last_of_first + 1),
+    }
+}
+
+/// How much media each chunk adds to its recorder, in ms, for every recorder
+/// in the log (participant and recorder start), chunks in order.
+fn chunk_lengths(log: &[(String, Value)]) -> BTreeMap<(String, String), Vec<i64>> {
+    let mut recorder_of = HashMap::new();
+    let mut ends: BTreeMap<(String, String), BTreeMap<u64, i64>> = BTreeMap::new();
+    for (kind, p) in log {
+        let who = p["participant"].as_str().unwrap_or_default().to_string();
+        let index = p["index"].as_u64().unwrap_or_default();
+        match kind.as_str() {
+            "ChunkUploaded" => {
+                let start = p["recorder_started_at"].as_str().unwrap().to_string();
+                recorder_of.insert((who, index), start);
+            }
+            // The last probe of a chunk counts (a re-sent one is probed again).
+            "ChunkProbed" => {
+                let recorder = recorder_of[&(who.clone(), index)].clone();
+                let end = p["media_end_ms"].as_i64().unwrap();
+                ends.entry((who, recorder)).or_default().insert(index, end);
+            }
+            _ => {}
+        }
+    }
+    ends.into_iter()
+        .map(|(recorder, ends)| {
+            let lengths = ends
+                .into_values()
+                .scan(0, |before, end| Some(end - std::mem::replace(before, end)))
+                .collect();
+            (recorder, lengths)
+        })
+        .collect()
+}
+
+/// Every chunk but a recorder's first and last holds the room's chunk length
+/// of media, within a second: the page cuts chunks by time, however few
+/// slices a busy page gets (counting twenty half-second slices once made
+/// 15 s chunks that left more on a device going offline).
+fn assert_chunks_hold_the_room_length(log: &[(String, Value)], chunk_ms: i64) {
+    for ((who, recorder), lengths) in chunk_lengths(log) {
+        eprintln!("{who}'s recorder of {recorder}: chunks of {lengths:?} ms");
+        let inner = lengths
+            .get(1..lengths.len().saturating_sub(1))
+            .unwrap_or_default();
+        for length in inner {
+            assert!(
+                (length - chunk_ms).abs() <= 1_000,
+                "{who}'s recorder of {recorder}: a chunk of {length} ms in {lengths:?}"
+            );
+        }
     }
 }
 
@@ -328,11 +400,13 @@ async fn browser_guest_reload_mid_recording_loses_no_chunk() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn browser_host_changes_microphone_while_recording_and_loses_under_a_second() {
+async fn browser_host_changes_microphone_while_recording_and_nothing_is_lost() {
     // The studio's device picker, mid-recording: the studio opens the new
     // microphone, the guest's connection stays up, and the recording goes
-    // on in a second segment of the host's, whose start is within a second
-    // of where the first one's media ends.
+    // on in a second segment of the host's, started before the first one
+    // stops (so nothing between them is lost, however busy the page: with
+    // the second started after the first one's stop, a loaded machine lost
+    // 2129 ms here).
     let env = TestEnv::new();
     let server = spawn(&env);
     let result = run_browser(&server, "devices", &[("EXPECT_RENDER", "1")]).await;
@@ -343,21 +417,22 @@ async fn browser_host_changes_microphone_while_recording_and_loses_under_a_secon
     assert_every_chunk_stored(&s, 5);
     let log = events(&server, room).await;
     let SplitRecording {
-        first_start,
-        second_start,
         media_end,
+        first_zero,
+        second_zero,
         ..
     } = split_recording(
         &log,
         "the host's change made a second segment, the guest has one",
     );
-    let gap_ms = second_start - (first_start + media_end);
+    // Negative: the two recorders overlap.
+    let gap_ms = second_zero - (first_zero + media_end);
     eprintln!(
-        "devices: the second recorder started {gap_ms} ms after the first one's media ends \
+        "devices: the second recorder's media begins {gap_ms} ms after the first one's ends \
          (switched {} ms into the recording)",
         result["switchedAtMs"]
     );
-    assert!(gap_ms <= 1_000, "the change lost {gap_ms} ms of recording");
+    assert!(gap_ms <= 50, "the change lost {gap_ms} ms of recording");
     assert_final_mp4(&env, &server, &result).await;
 }
 
@@ -743,6 +818,7 @@ async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_r
         },
     )
     .await;
+    assert_chunks_hold_the_room_length(&log, 10_000);
     let types: Vec<&str> = log.iter().map(|(t, _)| t.as_str()).collect();
     let at = |t: &str| types.iter().position(|x| *x == t).unwrap();
     let completed = &log[at("SessionCompleted")].1;
@@ -846,6 +922,7 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
             .timestamp_millis()
     };
     let origin_ms = epoch_ms(&started);
+    assert_chunks_hold_the_room_length(&log, 10_000);
     let people: Vec<(String, String)> = log
         .iter()
         .filter(|(t, _)| t == "ParticipantJoined")
@@ -938,7 +1015,8 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
     );
     // The worst of each kind: (placed, rendered), each (ms, which segment).
     // A microphone change is kept apart: see below.
-    let mut worst: BTreeMap<bool, [(f64, String); 2]> = BTreeMap::new();
+    // The worst segment, placed and rendered.
+    let mut worst: [(f64, String); 2] = Default::default();
     for (name, list) in &lags {
         let mut segments: BTreeMap<(&str, usize), Vec<(f64, f64)>> = BTreeMap::new();
         for (at, d) in list {
@@ -956,8 +1034,7 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
                  rendered {rendered:+.0} ms",
                 frames.len()
             );
-            let kind = worst.entry(segment.contains("microphone")).or_default();
-            for (w, off) in kind.iter_mut().zip([by_browser, rendered]) {
+            for (w, off) in worst.iter_mut().zip([by_browser, rendered]) {
                 if off.abs() >= w.0.abs() {
                     *w = (off, format!("{name}, {segment}"));
                 }
@@ -969,38 +1046,21 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
          the pages' clock offsets at the stop (their error: they share the server's clock): {}",
         result["clockOffsetsMs"]
     );
-    // The goal is 20 ms. Measured on this 2-core machine, the first
-    // recorders, the late join (before, while and after offline) and the
-    // reload: worst placement 8, 12, 18, 14, 17, 7, 9 and 15 ms in eight runs
-    // by hand, 13, 26 and 48 ms in three CI runs (slower there: the reloaded
-    // recorder's frames came late); rendered up to 32 ms by hand, 54 in CI
-    // (the rendered video adds the 30 fps frame grid: a segment's frames
-    // land on the output's nearest frame, up to half a frame, 17 ms, off).
-    // Before the frames placed recorders, BlobEvent timecodes did: 23 to 185
-    // ms; before that, the recorder's start: 366 ms. The bounds leave room
-    // for CI; they catch the recorder's start and the worst of the timecodes.
-    let [placed_worst, rendered_worst] = &worst[&false];
-    assert!(
-        placed_worst.0.abs() <= 100.0,
-        "worst placement {placed_worst:?}"
-    );
-    assert!(
-        rendered_worst.0.abs() <= 120.0,
-        "worst rendered {rendered_worst:?}"
-    );
-    // The host's second recorder, after the microphone change, is not there
-    // yet: placed 16, 3, 0, 43, 93, 33, 6 and 62 ms off by hand, 100, 237 and
-    // 211 ms in CI (its frames were handed over late all through its first
-    // chunk; a second recorder, or another fake microphone, on a page without
-    // a studio, in a separate check, lagged as a first one does, so it is
-    // something the studio page does then). Only a gross error fails here.
-    let [placed_worst, rendered_worst] = &worst[&true];
-    assert!(
-        placed_worst.0.abs() <= 500.0,
-        "after the microphone change: {placed_worst:?}"
-    );
-    assert!(
-        rendered_worst.0.abs() <= 500.0,
-        "after the microphone change: {rendered_worst:?}"
-    );
+    // The goal is 20 ms. Measured on this 2-core machine, worst placement of
+    // all segments (the first recorders, the late join before, while and
+    // after offline, the reload and the host's microphone change) 10, 4, 9
+    // and 19 ms in four runs by hand; rendered 17, 17, 35 and 17 ms (the rendered
+    // video adds the 30 fps frame grid: a segment's frames land on the
+    // output's nearest frame, up to half a frame, 17 ms, off). Without the
+    // microphone change: 7-18 ms in eight earlier runs by hand, 13, 26 and
+    // 48 ms in three CI runs (the reloaded recorder's frames came late on
+    // the loaded machine). The host's recorder after a microphone
+    // change was placed up to 237 ms off while it started only after the old
+    // one's stop, on a busy page; started beside the old one, 1-5 ms. Before
+    // the frames placed recorders, BlobEvent timecodes did: 23 to 185 ms;
+    // before that, the recorder's start: 366 ms. The bounds leave room for
+    // CI; they catch the recorder's start and the worst of the timecodes.
+    let [placed, rendered] = &worst;
+    assert!(placed.0.abs() <= 100.0, "worst placement {placed:?}");
+    assert!(rendered.0.abs() <= 120.0, "worst rendered {rendered:?}");
 }

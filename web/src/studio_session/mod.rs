@@ -16,7 +16,7 @@ mod signaling;
 mod view;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use dioxus::core::spawn_forever;
 use dioxus::prelude::*;
@@ -36,7 +36,7 @@ use crate::peers::{Peer, PeerEvent};
 use crate::recorder::Recorder;
 use crate::socket::{ClockSync, Socket, SocketEvent};
 use crate::uploader::{self, UploadProgress, UploadQueue};
-use recording::Kept;
+use recording::{Kept, Retiring};
 
 pub use view::{Connection, StudioView, Tile};
 
@@ -118,9 +118,9 @@ struct Session {
     peer_generation: u32,
     peer_events: UnboundedSender<(ParticipantId, u32, PeerEvent)>,
     local: Option<MediaStream>,
-    /// The devices before a change, kept open until the recorder that
-    /// records them has delivered its last slice.
-    retired: Option<MediaStream>,
+    /// Recorders stopped by a device change, oldest first, until each has
+    /// delivered its last slice.
+    retiring: VecDeque<Retiring>,
     recorder: Option<Recorder>,
     recorder_events: UnboundedSender<Kept>,
     next_index: Option<u32>,
@@ -195,7 +195,7 @@ async fn run(
         peer_generation: 0,
         peer_events: peer_tx,
         local: None,
-        retired: None,
+        retiring: VecDeque::new(),
         recorder: None,
         recorder_events: recorder_tx,
         next_index: None,
@@ -209,7 +209,7 @@ async fn run(
             Input::Socket(g, e) if g == s.socket_generation => s.on_socket(e).await,
             Input::Socket(..) => {}
             Input::Peer(peer, g, e) => s.on_peer(peer, g, e),
-            Input::Recorder(e) => s.on_recorder(e).await,
+            Input::Recorder(e) => s.on_recorder(e),
             Input::Command(c) => s.on_command(c).await,
             Input::Tick => s.on_tick().await,
         }
@@ -276,10 +276,8 @@ impl Session {
         for (_, peer) in self.peers.drain() {
             peer.close();
         }
-        for stream in [self.local.take(), self.retired.take()]
-            .into_iter()
-            .flatten()
-        {
+        let retiring = self.retiring.drain(..).map(|r| r.stream);
+        for stream in self.local.take().into_iter().chain(retiring) {
             media::stop(&stream);
         }
         if let Some(socket) = self.socket.take() {
@@ -304,9 +302,9 @@ impl Session {
 
     /// Opens the newly chosen devices and sends them to every peer. A
     /// MediaRecorder cannot change its tracks, so a running one ends its
-    /// segment and the next starts on the new devices as soon as its last
-    /// slice is sealed: a new segment, placed on the timeline by its own
-    /// recorder start, as after a reload.
+    /// segment and the next starts on the new devices at once (see
+    /// [`Session::hand_over`]): a new segment, placed on the timeline by its
+    /// own recorder start, as after a reload.
     async fn switch_devices(&mut self, camera: Option<String>, microphone: Option<String>) {
         let stream = match media::open(camera.as_deref(), microphone.as_deref()).await {
             Ok(stream) => stream,
@@ -328,13 +326,8 @@ impl Session {
         self.creds.microphone_id = microphone;
         self.creds.save();
         self.view.write().creds = Some(self.creds.clone());
-        match (self.local.replace(stream), &self.recorder) {
-            (Some(old), Some(recorder)) => {
-                recorder.stop();
-                self.retired = Some(old);
-            }
-            (Some(old), None) => media::stop(&old),
-            (None, _) => {}
+        if let Some(old) = self.local.replace(stream) {
+            self.hand_over(old);
         }
     }
 

@@ -1,9 +1,9 @@
 //! The session's recorder: started while the room records (a new segment after
-//! a reload, numbered on from every chunk stored or waiting), stopped when the
-//! host stops. Each half-second slice is kept in IndexedDB as it arrives (by a task of
-//! its own, [`keep`]); once a
-//! chunk's slices make the room's chunk length (or the recorder stops) they
-//! are sealed into the numbered chunk the upload queue sends.
+//! a reload, numbered on from every chunk stored or waiting, or after a device
+//! change, on from the recorder it succeeds), stopped when the host stops.
+//! Each half-second slice is kept in IndexedDB as it arrives (by a task of its
+//! own, [`keep`]); once the room's chunk length has passed (or the recorder
+//! stops) the slices are sealed into the numbered chunk the upload queue sends.
 
 use dioxus::prelude::*;
 
@@ -14,7 +14,9 @@ use crate::api;
 use crate::chunk_store;
 use crate::media;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures::channel::oneshot;
 use futures::StreamExt;
+use web_sys::MediaStream;
 use zencast_events::{ParticipantId, RoomId};
 
 use crate::recorder::{slice_bytes, Recorder, RecorderEvent, SLICE_MS};
@@ -42,9 +44,9 @@ impl Session {
     }
 
     async fn start_recorder(&mut self) {
-        let Some(local) = self.local.clone() else {
+        if self.local.is_none() {
             return;
-        };
+        }
         if self.next_index.is_none() {
             // After a reload, carry on numbering after everything stored or waiting.
             let (room, me, token) = (
@@ -65,13 +67,22 @@ impl Session {
                 .max();
             self.next_index = Some(highest.map_or(0, |h| h + 1));
         }
+        self.launch_recorder(FirstIndex::Known(self.next_index.unwrap_or(0)));
+    }
+
+    /// Starts a recorder on the current devices whose chunks are numbered
+    /// from `first`.
+    fn launch_recorder(&mut self, first: FirstIndex) {
+        let Some(local) = self.local.clone() else {
+            return;
+        };
         let (slices_tx, slices) = unbounded();
         match Recorder::start(&local, slices_tx) {
             Ok(recorder) => {
                 let keeper = Keeper {
                     room: self.creds.room_id,
                     me: self.creds.participant_id,
-                    first_index: self.next_index.unwrap_or(0),
+                    first_index: first,
                     chunk_ms: self.room.as_ref().map_or(10, |r| r.chunk_seconds.max(1)) * 1_000,
                     clock: self.clock.clone(),
                 };
@@ -88,6 +99,29 @@ impl Session {
                     Some("This browser cannot record video (MediaRecorder failed to start).".into())
             }
         }
+    }
+
+    /// The devices changed while recording: a MediaRecorder cannot change its
+    /// tracks, so a new one starts on `old`'s successor and the running one
+    /// stops (a segment ends), at once, not after the old one's last slice: on a
+    /// busy page that hand-over took over 2 s, all of it unrecorded. The new
+    /// recorder's chunks are numbered on from the old one's last, so its
+    /// keeper holds its slices in memory until the old one has sealed that.
+    pub(super) fn hand_over(&mut self, old: MediaStream) {
+        let Some(recorder) = self.recorder.take() else {
+            media::stop(&old);
+            return;
+        };
+        let (successor, first) = oneshot::channel();
+        // Started first, stopped second: the two overlap a little rather
+        // than leave a frame unrecorded between them.
+        self.launch_recorder(FirstIndex::After(first));
+        recorder.stop();
+        self.retiring.push_back(Retiring {
+            _recorder: recorder,
+            stream: old,
+            successor,
+        });
     }
 
     pub(super) fn recording_stopped(&mut self) {
@@ -109,7 +143,7 @@ impl Session {
         self.view.write().stopped = true;
     }
 
-    pub(super) async fn on_recorder(&mut self, event: Kept) {
+    pub(super) fn on_recorder(&mut self, event: Kept) {
         match event {
             Kept::Sealed(index) => {
                 self.next_index = Some(index + 1);
@@ -117,20 +151,27 @@ impl Session {
                 self.queue.wake();
             }
             Kept::Refused(e) => self.refused(e),
-            Kept::Stopped => {
-                self.recorder = None;
-                self.view.write().recording = false;
-                let switched = self.retired.take().inspect(media::stop).is_some();
-                if self.stopped {
-                    self.queue.recording_over.set(true);
-                    self.leave_studio();
-                } else if switched {
-                    // A device change ended the segment: the next one starts
-                    // now (any other stop waits for the next reconcile).
-                    self.reconcile().await;
+            // Recorders stop in the order they started, and one that
+            // succeeds another seals nothing before it learns its first
+            // index: the first stop while a hand-over waits is the old one's.
+            Kept::Stopped => match self.retiring.pop_front() {
+                Some(Retiring {
+                    stream, successor, ..
+                }) => {
+                    media::stop(&stream);
+                    let _ = successor.send(self.next_index.unwrap_or(0));
                 }
-                self.queue.wake();
-            }
+                None => {
+                    self.recorder = None;
+                    self.view.write().recording = false;
+                    if self.stopped {
+                        self.queue.recording_over.set(true);
+                        self.leave_studio();
+                    }
+                    // Any other stop waits for the next reconcile.
+                    self.queue.wake();
+                }
+            },
         }
     }
 
@@ -151,24 +192,55 @@ pub(super) enum Kept {
     Stopped,
 }
 
+/// A recorder stopped by a device change, until it has delivered its last
+/// slice.
+pub(super) struct Retiring {
+    /// Kept until then: its callbacks go with it.
+    _recorder: Recorder,
+    /// The devices it records, kept open until then.
+    pub stream: MediaStream,
+    /// Tells the recorder that succeeds it where its chunks are numbered from.
+    pub successor: oneshot::Sender<u32>,
+}
+
+/// The index a recorder's first chunk gets: numbered on from everything
+/// stored or waiting, or from the last chunk of the recorder it succeeds,
+/// once that is sealed.
+enum FirstIndex {
+    Known(u32),
+    After(oneshot::Receiver<u32>),
+}
+
+impl FirstIndex {
+    /// None if the session went away before the predecessor stopped.
+    async fn get(self) -> Option<u32> {
+        match self {
+            Self::Known(index) => Some(index),
+            Self::After(first) => first.await.ok(),
+        }
+    }
+}
+
 /// Where one recorder's slices go.
 struct Keeper {
     room: RoomId,
     me: ParticipantId,
-    /// The index its first chunk gets (numbered on from everything stored
-    /// or waiting).
-    first_index: u32,
+    first_index: FirstIndex,
     chunk_ms: u32,
     /// Server time minus local time, when the recorder started.
     clock: ClockSync,
 }
 
 /// Keeps one recorder's slices in IndexedDB as they arrive and seals each
-/// chunk once it has the room's chunk length (or the recorder stopped). A
-/// task of its own: a slice waits for nothing but its reading (for the media
-/// zero) and its write, not for what
-/// the session is doing (an HTTP call, a socket frame), so what a crash
-/// loses stays at about one slice.
+/// chunk once the room's chunk length has passed since the last (or the
+/// recorder stopped). A task of its own: a slice waits for nothing but its
+/// reading (for the media zero) and its write, not for what the session is
+/// doing (an HTTP call, a socket frame), so what a crash loses stays at
+/// about one slice.
+///
+/// Chunks are cut by time, not by counting slices: a busy page gets fewer,
+/// longer slices than it asked for (twenty of them once took 15 s), which
+/// made chunks longer than the room's and kept more on the device.
 async fn keep(
     k: Keeper,
     mut slices: UnboundedReceiver<RecorderEvent>,
@@ -183,16 +255,28 @@ async fn keep(
             Err(e) => Kept::Refused(e),
         }
     };
-    let (mut index, mut count, mut start) = (k.first_index, 0u32, None);
+    let chunk_ms = f64::from(k.chunk_ms);
+    // Until the first index is known (after a device change) the slices wait
+    // in the channel, in memory.
+    let Some(mut index) = k.first_index.get().await else {
+        return;
+    };
+    let (mut count, mut start) = (0u32, None);
+    // When the current chunk is full, on the local clock.
+    let mut chunk_ends: Option<f64> = None;
     let mut zero = MediaZero::default();
     while let Some(event) = slices.next().await {
         match event {
-            RecorderEvent::Started { local_ms } => start = Some(local_ms + k.clock.offset_ms()),
+            RecorderEvent::Started { local_ms } => {
+                start = Some(local_ms + k.clock.offset_ms());
+                chunk_ends = Some(local_ms + chunk_ms);
+            }
             RecorderEvent::Slice {
                 blob,
                 local_ms,
                 timecode,
             } => {
+                let ends = *chunk_ends.get_or_insert(local_ms + chunk_ms);
                 let bytes = slice_bytes(&blob).await.unwrap_or_default();
                 let offset = k.clock.offset_ms();
                 let slice = chunk_store::Slice {
@@ -206,9 +290,11 @@ async fn keep(
                     tell(Kept::Refused(e));
                 }
                 count += 1;
-                if count * SLICE_MS >= k.chunk_ms {
+                // The slice nearest the chunk's end closes it.
+                if local_ms + f64::from(SLICE_MS) / 2.0 >= ends {
                     tell(seal(index).await);
                     (index, count) = (index + 1, 0);
+                    chunk_ends = Some(next_end(ends, local_ms, chunk_ms));
                 }
             }
             RecorderEvent::Stopped => {
@@ -221,6 +307,17 @@ async fn keep(
             }
         }
     }
+}
+
+/// The end of the chunk after the one that ended at `ended`, past `now`
+/// (a page that stalled for longer than a chunk skips the ends it missed
+/// rather than sealing tiny chunks one after another).
+fn next_end(ended: f64, now: f64, chunk_ms: f64) -> f64 {
+    let mut end = ended + chunk_ms;
+    while end <= now {
+        end += chunk_ms;
+    }
+    end
 }
 
 /// Where the recorder's media time zero lies, on the local clock.
