@@ -5,9 +5,12 @@
 //! What is left after the last chunk grows with the session's bytes, so the
 //! assembly touches each byte as few times as it can: the WAVs go to the
 //! store straight from the windows' files (a header, then each window's PCM:
-//! `wav::joined`), and only final.mp4, which is played in browsers, is
-//! rewritten to put its index first (`+faststart`); the participants' MP4s
-//! are for editing software, which reads the index wherever it is.
+//! `wav::joined`), and final.mp4, which is played in browsers and needs its
+//! index first, gets it without a second pass: room for the index is
+//! reserved at the front (`-moov_size`, from an upper bound on its size);
+//! `+faststart`, which rewrites the whole file once more, is only the
+//! fallback. The participants' MP4s are for editing software, which reads
+//! the index wherever it is.
 //!
 //! A participant absent from a window (joined later) gets a black, silent
 //! filler of the window's length in their own files.
@@ -104,7 +107,8 @@ pub async fn assemble(
         }
     }
     // Stream copies wait on the disk more than on a core: side by side.
-    let final_mp4 = final_file(renderer, room, &local, dir);
+    let duration = specs.last().map_or(0.0, |(spec, _)| spec.to);
+    let final_mp4 = final_file(renderer, room, &local, duration, dir);
     let tracks = (0..plan.tracks.len())
         .map(|ti| track_file(renderer, room, plan, ti, specs, &local, &fillers, dir));
     let (final_output, tracks) =
@@ -120,6 +124,7 @@ async fn final_file(
     renderer: &WindowRenderer,
     room: RoomId,
     local: &[PathBuf],
+    duration: f64,
     dir: &Path,
 ) -> Result<RenderOutput, RenderError> {
     let video_list = dir.join("final.txt");
@@ -128,12 +133,18 @@ async fn final_file(
     concat_bytes(&mix, local.iter().map(|d| d.join(MIX))).await?;
     let final_path = dir.join("final.mp4");
     let t0 = std::time::Instant::now();
-    run(
-        &renderer.settings.ffmpeg,
-        mux(&video_list, &mix, &final_path, true),
-        None,
-    )
-    .await?;
+    let ffmpeg = &renderer.settings.ffmpeg;
+    let reserved = Index::Reserved(index_bound(duration));
+    if let Err(e) = run(ffmpeg, mux(&video_list, &mix, &final_path, reserved), None).await {
+        // The bound held in every test; should it not, the index still goes first.
+        tracing::warn!(%room, error = %e, "final.mp4's reserved index space did not do; rewriting instead");
+        run(
+            ffmpeg,
+            mux(&video_list, &mix, &final_path, Index::Rewritten),
+            None,
+        )
+        .await?;
+    }
     let muxed = t0.elapsed();
     let key = final_key(room);
     let size = renderer
@@ -201,7 +212,7 @@ async fn track_file(
     let mp4_key = track_key(room, p, "mp4");
     let video = async {
         let t0 = std::time::Instant::now();
-        run(ffmpeg, mux(&list, &aac, &mp4, false), None).await?;
+        run(ffmpeg, mux(&list, &aac, &mp4, Index::AtTheEnd), None).await?;
         let muxed = t0.elapsed();
         let size = renderer
             .store
@@ -306,13 +317,35 @@ async fn filler(
     Ok(f)
 }
 
-/// Joins the windows' pictures and puts the AAC beside them; with
-/// `index_first`, rewrites the file once more to put its index at the front.
-fn mux(video_list: &Path, aac: &Path, out: &Path, index_first: bool) -> Vec<String> {
-    let faststart: &[&str] = if index_first {
-        &["-movflags", "+faststart"]
-    } else {
-        &[]
+/// Where a joined MP4's index (`moov`) goes.
+#[derive(Debug, Clone, Copy)]
+enum Index {
+    /// After the samples, where the muxer writes it last.
+    AtTheEnd,
+    /// First, in this many bytes reserved before the samples (ffmpeg fails
+    /// if it needs more).
+    Reserved(u64),
+    /// First, by rewriting the whole file once more (`+faststart`).
+    Rewritten,
+}
+
+/// More than the index of `seconds` of final.mp4 needs: per sample of its
+/// 30 fps video and its AAC (1024 samples at 48 kHz), at most 4 bytes of
+/// size, 8 of composition offset, 4 of keyframe entry and 8 of chunk offset
+/// (24; 32 leaves room), and a fixed part. Measured: 15 bytes a sample for a
+/// 20 s file (22.9 KB). A 20-minute session reserves 3 MB of a ~480 MB file.
+fn index_bound(seconds: f64) -> u64 {
+    let samples = seconds.max(0.0) * (30.0 + 48_000.0 / 1024.0);
+    64 * 1024 + 32 * samples.ceil() as u64
+}
+
+/// Joins the windows' pictures and puts the AAC beside them, the index
+/// where `index` says.
+fn mux(video_list: &Path, aac: &Path, out: &Path, index: Index) -> Vec<String> {
+    let placed: Vec<String> = match index {
+        Index::AtTheEnd => vec![],
+        Index::Reserved(bytes) => vec!["-moov_size".into(), bytes.to_string()],
+        Index::Rewritten => vec!["-movflags".into(), "+faststart".into()],
     };
     ["-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i"]
         .into_iter()
@@ -321,7 +354,7 @@ fn mux(video_list: &Path, aac: &Path, out: &Path, index_first: bool) -> Vec<Stri
         .chain(["-f", "aac", "-i"].map(String::from))
         .chain([aac.display().to_string()])
         .chain(["-map", "0:v", "-map", "1:a", "-c", "copy"].map(String::from))
-        .chain(faststart.iter().map(|s| s.to_string()))
+        .chain(placed)
         .chain([out.display().to_string()])
         .collect()
 }

@@ -8,7 +8,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::media::{codec_fixture, codec_fixture_manifest, safari_like_mp4, split_bytes};
+use support::media::{
+    codec_fixture, codec_fixture_manifest, safari_like_mp4, split_bytes, top_level_boxes,
+};
 use support::probe::{probe, video_packets};
 
 const EBML_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
@@ -196,24 +198,6 @@ async fn a_slice_without_a_decodable_frame_is_probed_as_such() {
     assert!(inter_only.audio_codec.is_some());
     let from_key = probed("key.webm", &chunk[key..]).await;
     assert!(from_key.video_decodes);
-}
-
-/// (offset, type, size) of each top-level MP4 box.
-fn top_level_boxes(mp4: &[u8]) -> Vec<(usize, String, usize)> {
-    let mut boxes = Vec::new();
-    let mut at = 0;
-    while at + 8 <= mp4.len() {
-        let size = u32::from_be_bytes(mp4[at..at + 4].try_into().unwrap()) as usize;
-        assert!(size >= 8, "box at {at}: size {size}");
-        boxes.push((
-            at,
-            String::from_utf8_lossy(&mp4[at + 4..at + 8]).into_owned(),
-            size,
-        ));
-        at += size;
-    }
-    assert_eq!(at, mp4.len(), "boxes fill the file exactly");
-    boxes
 }
 
 /// The index of the first decoded audio sample (48 kHz mono) above −26 dBFS.

@@ -387,6 +387,12 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     let p = probe(&final_mp4);
     assert_eq!(p.video(), Some((1280, 720, "h264".into())), "{p:?}");
     assert_eq!(p.audio(), Some(("aac".into(), 48_000)), "{p:?}");
+    // Its index comes first (a browser plays it while it downloads), in the
+    // room reserved for it: no rewrite of the file.
+    let boxes = support::media::top_level_boxes(&std::fs::read(&final_mp4).unwrap());
+    let kinds: Vec<&str> = boxes.iter().map(|(_, kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds[..3], ["ftyp", "moov", "free"], "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"mdat"), "{kinds:?}");
     // The guest's recorder ran from 1.3 s to 7.3 s.
     assert!(near(p.duration(), 7.3, 0.5), "duration {}", p.duration());
     assert!(near(

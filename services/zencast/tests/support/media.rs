@@ -107,3 +107,21 @@ fn codec_dir(name: &str) -> PathBuf {
         .join("tests/fixtures/codecs")
         .join(name)
 }
+
+/// (offset, type, size) of each top-level MP4 box.
+pub fn top_level_boxes(mp4: &[u8]) -> Vec<(usize, String, usize)> {
+    let mut boxes = Vec::new();
+    let mut at = 0;
+    while at + 8 <= mp4.len() {
+        let size = u32::from_be_bytes(mp4[at..at + 4].try_into().unwrap()) as usize;
+        assert!(size >= 8, "box at {at}: size {size}");
+        boxes.push((
+            at,
+            String::from_utf8_lossy(&mp4[at + 4..at + 8]).into_owned(),
+            size,
+        ));
+        at += size;
+    }
+    assert_eq!(at, mp4.len(), "boxes fill the file exactly");
+    boxes
+}
