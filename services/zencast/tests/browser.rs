@@ -425,14 +425,18 @@ async fn browser_host_changes_microphone_while_recording_and_nothing_is_lost() {
         &log,
         "the host's change made a second segment, the guest has one",
     );
-    // Negative: the two recorders overlap.
+    // Negative: the two recorders overlap (−12 ms by hand). Each media zero
+    // is the browser's estimate, off by up to some 50 ms on a loaded machine
+    // (a CI run measured +62 ms), and the first recorder's last frame may lie
+    // a frame before its stop: the bound leaves room for that and catches a
+    // hand-over that waits for the old recorder (2129 ms under load).
     let gap_ms = second_zero - (first_zero + media_end);
     eprintln!(
         "devices: the second recorder's media begins {gap_ms} ms after the first one's ends \
          (switched {} ms into the recording)",
         result["switchedAtMs"]
     );
-    assert!(gap_ms <= 50, "the change lost {gap_ms} ms of recording");
+    assert!(gap_ms <= 200, "the change lost {gap_ms} ms of recording");
     assert_final_mp4(&env, &server, &result).await;
 }
 
