@@ -243,8 +243,9 @@ async function record(roomId, inviteUrl) {
   const left = recordMs - (Date.now() - recordingFrom);
   if (left > 0) await sleep(left);
 
-  await host.page.click('#stop-recording');
+  // Timed before the click: the click returns later on a busy machine.
   result.recordedMs = Date.now() - recordingFrom;
+  await host.page.click('#stop-recording');
   await host.page.waitForURL(/\/finish\//);
   await guest.page.waitForURL(/\/finish\//, { timeout: 20000 });
   for (const p of [host.page, guest.page]) {
@@ -403,8 +404,9 @@ async function late(roomId, inviteUrl) {
   log(`guest offline ${result.offlineAtMs} ms into the recording`);
   const left = recordMs - (Date.now() - recordingFrom);
   if (left > 0) await sleep(left);
-  await host.page.click('#stop-recording');
+  // Timed before the click: the click returns later on a busy machine.
   result.recordedMs = Date.now() - recordingFrom;
+  await host.page.click('#stop-recording');
   await host.page.waitForURL(/\/finish\//);
   result.pendingAtClose = await pendingUploads(guest.page);
   await guest.page.close();
@@ -485,8 +487,9 @@ async function align(roomId, inviteUrl) {
   for (const [name, p] of [['Hana Host', host.page], ['Gus Guest', guest.page], ['Lea Late', third.page]]) {
     result.clockOffsetsMs[name] = Number(await p.$eval('section.studio', (e) => e.dataset.clockOffset));
   }
-  await host.page.click('#stop-recording');
+  // Timed before the click: the click returns later on a busy machine.
   result.recordedMs = Date.now() - recordingFrom;
+  await host.page.click('#stop-recording');
   for (const p of [host.page, guest.page, third.page]) {
     await p.waitForURL(/\/finish\//, { timeout: 20000 });
     await p.waitForSelector('[data-uploads-done="true"]', { timeout: 60000 });
