@@ -385,8 +385,8 @@ async function guestInAndRecording(inviteUrl) {
 }
 
 /**
- * A guest's tab closes before its uploads finish: the guest is offline for
- * the second half of the recording, and its page closes after the host stops.
+ * A guest's tab closes before its uploads finish: the guest is offline from
+ * its first stored chunk on, and its page closes after the host stops.
  * The session completes when the grace period runs out and renders without
  * what the guest kept on its device. Then the guest comes back (same browser,
  * online) with the invite link: its page finds the recording, uploads it and

@@ -240,6 +240,13 @@ struct SplitRecording {
     second_zero: i64,
 }
 
+/// An event's RFC 3339 time, in milliseconds since 1970.
+fn epoch_ms(at: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .timestamp_millis()
+}
+
 /// Finds the participant with two segments; `why` says who should have them.
 /// (Counting chunks that begin with the WebM header is not enough: Chromium
 /// may hand over the header's first byte as a chunk of its own; each chunk's
@@ -251,12 +258,7 @@ fn split_recording(log: &[(String, Value)], why: &str) -> SplitRecording {
         starts
             .entry(p["participant"].as_str().unwrap().to_string())
             .or_default()
-            .insert(
-                p["index"].as_u64().unwrap(),
-                chrono::DateTime::parse_from_rfc3339(at)
-                    .unwrap()
-                    .timestamp_millis(),
-            );
+            .insert(p["index"].as_u64().unwrap(), epoch_ms(at));
     }
     let segments = |c: &BTreeMap<u64, i64>| c.values().collect::<HashSet<_>>().len();
     let mut counts: Vec<usize> = starts.values().map(segments).collect();
@@ -288,11 +290,7 @@ fn split_recording(log: &[(String, Value)], why: &str) -> SplitRecording {
                     && p["index"].as_u64() == Some(index)
             })
             .and_then(|(_, p)| p["media_zero_at"].as_str())
-            .map(|at| {
-                chrono::DateTime::parse_from_rfc3339(at)
-                    .unwrap()
-                    .timestamp_millis()
-            })
+            .map(epoch_ms)
             .expect("every chunk says where its media zero lay")
     };
     SplitRecording {
@@ -781,10 +779,10 @@ fn mean_volume(wav: &Path, from: f64, to: f64) -> f64 {
         .unwrap_or_else(|| panic!("no mean volume for {}:\n{said}", wav.display()))
 }
 
-/// A guest's tab closes with chunks still on its device (offline for the
-/// second half of a 24 s recording with the default 10 s chunks); the
-/// session completes when the grace period runs out and renders without
-/// them. The guest comes back with the invite link: its page uploads what
+/// A guest's tab closes with chunks still on its device (offline once its
+/// first chunk is stored, for the rest of a 34 s recording with the default
+/// 10 s chunks, and closed in the middle of a chunk); the session completes
+/// when the grace period runs out and renders without them. The guest comes back with the invite link: its page uploads what
 /// the device kept and finishes late (`UploadsArrivedLate`), the room renders
 /// again by itself, and its audio track now holds what was silence before.
 #[tokio::test(flavor = "multi_thread")]
@@ -798,7 +796,7 @@ async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_r
         "late",
         &[
             ("CHUNK_SECONDS", "10"),
-            ("RECORD_SECONDS", "24"),
+            ("RECORD_SECONDS", "34"),
             ("OUT_DIR", out.to_str().unwrap()),
         ],
     )
@@ -844,11 +842,11 @@ async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_r
     let late = &log[at("UploadsArrivedLate")].1;
     assert_eq!(late["participant"], guest.as_str());
     let count = late["chunk_count"].as_u64().unwrap() as u32;
-    assert_eq!(
-        completed["expected_chunks"][&guest], 1,
-        "only chunk 0 before"
-    );
-    assert!(count >= 2, "{late}");
+    // The guest goes offline once its first chunk is stored; on a loaded
+    // machine the switch can come after the second chunk went up too.
+    let stored_before = completed["expected_chunks"][&guest].as_u64().unwrap() as u32;
+    assert!(stored_before >= 1, "{completed}");
+    assert!(count > stored_before, "chunks arrived late: {late}");
     let mut indexes: Vec<u32> = log
         .iter()
         .filter(|(t, p)| t == "ChunkUploaded" && p["participant"] == guest.as_str())
@@ -861,8 +859,13 @@ async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_r
         "every chunk, late ones too"
     );
 
-    // Offline from about 10 s on: silence in the first render, sound now.
-    let (from, to) = (12.0, 20.0);
+    // Offline after those chunks: silence in the first render, sound now
+    // (a chunk holds 10 s within 1 s, checked above; 2 s of margin).
+    let (from, to) = (10.0 * f64::from(stored_before) + 2.0, 32.0);
+    assert!(
+        to - from >= 4.0,
+        "no gap to listen to: {stored_before} chunks before"
+    );
     let before = mean_volume(&out.join("first-guest.wav"), from, to);
     let now = env
         .data_dir
@@ -920,11 +923,6 @@ async fn browser_three_people_joining_late_reloading_changing_microphone_and_off
         .find(|(t, _)| t == "RecordingStarted")
         .map(|(_, p)| p["at"].as_str().unwrap().to_string())
         .unwrap();
-    let epoch_ms = |at: &str| {
-        chrono::DateTime::parse_from_rfc3339(at)
-            .unwrap()
-            .timestamp_millis()
-    };
     let origin_ms = epoch_ms(&started);
     assert_chunks_hold_the_room_length(&log, 10_000);
     let people: Vec<(String, String)> = log

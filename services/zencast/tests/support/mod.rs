@@ -563,13 +563,13 @@ pub struct MotoServer {
 impl MotoServer {
     pub fn start() -> Self {
         let port = servers::free_port();
-        let child = Command::new("moto_server")
+        let mut child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server (pip install 'moto[server]'; scripts/test.sh does)");
-        servers::wait_listening(port, "moto_server");
+        servers::wait_listening(port, "moto_server", &mut child);
         Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),

@@ -6,19 +6,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A port nobody listens on now.
+/// A port nobody listens on now, chosen below the kernel's range for the
+/// local ports of outgoing connections (`ip_local_port_range`): a port from
+/// that range (what binding port 0 gives) can be taken by any process's next
+/// outgoing connection before our server binds it, and a loaded CI run lost a
+/// nats-server and an api node that way. Ports below it are only ever taken
+/// on purpose, and a random one collides with another test's rarely.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let below = ephemeral_low().max(20_000);
+    loop {
+        let port = 10_000 + (uuid::Uuid::new_v4().as_u128() % u128::from(below - 10_000)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
-/// Waits until something listens on `port` (up to 30 s).
-pub fn wait_listening(port: u16, what: &str) {
+/// The first port of the kernel's range for outgoing connections.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+/// Waits until something listens on `port` (up to 30 s); fails at once with
+/// its status if `child`, which should, exits instead.
+pub fn wait_listening(port: u16, what: &str, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited before listening on {port}: {status}");
+        }
         assert!(Instant::now() < deadline, "{what} did not start on {port}");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -45,13 +64,13 @@ impl RedisServer {
     }
 
     fn spawn(port: u16) -> Child {
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (scripts/setup.sh installs it)");
-        wait_listening(port, "redis-server");
+        wait_listening(port, "redis-server", &mut child);
         child
     }
 
@@ -135,7 +154,7 @@ impl NatsNode {
     }
 
     fn start(&mut self) {
-        let child = Command::new("nats-server")
+        let mut child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-n", &self.name, "-sd"])
             .arg(&self.store)
@@ -144,8 +163,8 @@ impl NatsNode {
             .stderr(Stdio::null())
             .spawn()
             .expect("nats-server (scripts/setup.sh installs it)");
+        wait_listening(self.port, "nats-server", &mut child);
         self.child = Some(child);
-        wait_listening(self.port, "nats-server");
     }
 
     /// SIGKILL: the node is gone until `start`.
