@@ -21,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::{s3, ChunkStore, StorageError};
 
 /// S3's largest object stored with one PUT.
-pub const ONE_PUT: u64 = 5 << 30;
+const ONE_PUT: u64 = 5 << 30;
 /// Bytes read from a file at a time.
 const READ: usize = 1 << 20;
 
