@@ -1,25 +1,22 @@
 //! The assembly of a completed session: every window rendered (most of them
-//! already were, during the session), then joined by stream copies into
-//! `final.mp4` and each participant's MP4 and WAV. Nothing is encoded again.
-//!
-//! What is left after the last chunk grows with the session's bytes, so the
-//! assembly touches each byte as few times as it can: the WAVs go to the
-//! store straight from the windows' files (a header, then each window's PCM:
-//! `wav::joined`), and final.mp4, which is played in browsers and needs its
-//! index first, gets it without a second pass: room for the index is
-//! reserved at the front (`-moov_size`, from an upper bound on its size);
-//! `+faststart`, which rewrites the whole file once more, is only the
-//! fallback. The participants' MP4s are for editing software, which reads
-//! the index wherever it is.
+//! already were, during the session), then `final.mp4` and each
+//! participant's MP4 and WAV stored as composites of the windows' stored
+//! files (`zencast_storage::Span`): an index or a header of their own, the
+//! windows' bytes where they already lie. Nothing is encoded or copied
+//! again, so what is left after the last chunk does not grow with the
+//! session: reading the windows' indexes and AAC frame headers, and writing
+//! a few small objects.
 //!
 //! A participant absent from a window (joined later) gets a black, silent
-//! filler of the window's length in their own files.
+//! filler of the window's length in their own files, stored once per
+//! length beside them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use zencast_events::{Envelope, Layout, OutputKind, RecordingEvent, RenderOutput, RoomId};
 
+use crate::composite::{self, WindowMedia};
 use crate::plan::Plan;
 use crate::window::{run, track_files, WindowRenderer, FINAL_VIDEO, MIX};
 use crate::windows::{self, WindowSpec};
@@ -79,6 +76,29 @@ pub fn key_of(plan: &Plan, layout: Layout, spec: &WindowSpec) -> String {
     zencast_events::aggregate::window_key(layout, spec.index, spec.to_ms(), &spec.people(plan))
 }
 
+/// Files on this machine that are also stored, under `prefix`.
+#[derive(Debug, Clone)]
+struct Stored {
+    dir: PathBuf,
+    prefix: String,
+}
+
+impl Stored {
+    fn file(&self, name: &str) -> (PathBuf, String) {
+        (self.dir.join(name), format!("{}/{name}", self.prefix))
+    }
+
+    fn media(&self, video: &str, aac: &str) -> WindowMedia {
+        let ((video, video_key), (aac, aac_key)) = (self.file(video), self.file(aac));
+        WindowMedia {
+            video,
+            video_key,
+            aac,
+            aac_key,
+        }
+    }
+}
+
 /// Joins the windows into the session's files and stores them.
 pub async fn assemble(
     renderer: &WindowRenderer,
@@ -88,29 +108,31 @@ pub async fn assemble(
     dir: &Path,
 ) -> Result<(Vec<RenderOutput>, u64), RenderError> {
     // Each window's files, here.
-    let mut local = Vec::new();
+    let mut windows = Vec::new();
     for (spec, prefix) in specs {
         let mut names = vec![FINAL_VIDEO.to_string(), MIX.to_string()];
         for t in 0..spec.tracks.len() {
             names.extend(track_files(t));
         }
-        local.push(renderer.local(prefix, &names).await?);
+        let dir = renderer.local(prefix, &names).await?;
+        windows.push(Stored {
+            dir,
+            prefix: prefix.clone(),
+        });
     }
 
-    // Fillers first: the tracks below are joined side by side and share them.
+    // Fillers first: the tracks below share them.
     let mut fillers = HashMap::new();
     for (spec, _) in specs {
         if spec.tracks.len() < plan.tracks.len() {
             let length = spec.to - spec.from;
-            let f = filler(renderer, dir, length).await?;
+            let f = filler(renderer, room, dir, length).await?;
             fillers.insert(spec.index, f);
         }
     }
-    // Stream copies wait on the disk more than on a core: side by side.
-    let duration = specs.last().map_or(0.0, |(spec, _)| spec.to);
-    let final_mp4 = final_file(renderer, room, &local, duration, dir);
+    let final_mp4 = final_file(renderer, room, &windows, dir);
     let tracks = (0..plan.tracks.len())
-        .map(|ti| track_file(renderer, room, plan, ti, specs, &local, &fillers, dir));
+        .map(|ti| track_file(renderer, room, plan, ti, specs, &windows, &fillers, dir));
     let (final_output, tracks) =
         futures::future::try_join(final_mp4, futures::future::try_join_all(tracks)).await?;
     let final_size = final_output.size;
@@ -123,42 +145,45 @@ pub async fn assemble(
 async fn final_file(
     renderer: &WindowRenderer,
     room: RoomId,
-    local: &[PathBuf],
-    duration: f64,
+    windows: &[Stored],
     dir: &Path,
 ) -> Result<RenderOutput, RenderError> {
-    let video_list = dir.join("final.txt");
-    write_list(&video_list, local.iter().map(|d| d.join(FINAL_VIDEO))).await?;
-    let mix = dir.join("mix.aac");
-    concat_bytes(&mix, local.iter().map(|d| d.join(MIX))).await?;
-    let final_path = dir.join("final.mp4");
     let t0 = std::time::Instant::now();
-    let ffmpeg = &renderer.settings.ffmpeg;
-    let reserved = Index::Reserved(index_bound(duration));
-    if let Err(e) = run(ffmpeg, mux(&video_list, &mix, &final_path, reserved), None).await {
-        // The bound held in every test; should it not, the index still goes first.
-        tracing::warn!(%room, error = %e, "final.mp4's reserved index space did not do; rewriting instead");
-        run(
-            ffmpeg,
-            mux(&video_list, &mix, &final_path, Index::Rewritten),
-            None,
-        )
-        .await?;
-    }
-    let muxed = t0.elapsed();
+    let media = windows.iter().map(|w| w.media(FINAL_VIDEO, MIX)).collect();
     let key = final_key(room);
-    let size = renderer
-        .store
-        .put_output(&key, &final_path, "video/mp4")
-        .await?;
-    tracing::info!(%room, size, mux_ms = muxed.as_millis() as u64,
-        upload_ms = (t0.elapsed() - muxed).as_millis() as u64, "final.mp4 assembled");
+    let size = store_mp4(renderer, &key, media, dir.join("final-audio.mp4")).await?;
+    tracing::info!(%room, size, ms = t0.elapsed().as_millis() as u64, "final.mp4 stored");
     Ok(RenderOutput {
         kind: OutputKind::Final,
         participant: None,
         key,
         size,
     })
+}
+
+/// Stores the MP4 joining `media` under `key`; returns its size.
+async fn store_mp4(
+    renderer: &WindowRenderer,
+    key: &str,
+    media: Vec<WindowMedia>,
+    audio_template: PathBuf,
+) -> Result<u64, RenderError> {
+    let first = media
+        .first()
+        .ok_or_else(|| RenderError::Media(format!("{key}: no window")))?;
+    run(
+        &renderer.settings.ffmpeg,
+        audio_mp4(&first.aac, &audio_template),
+        None,
+    )
+    .await?;
+    let spans = tokio::task::spawn_blocking(move || composite::mp4(&audio_template, &media))
+        .await
+        .map_err(|e| RenderError::Media(format!("joining {key}: {e}")))??;
+    Ok(renderer
+        .store
+        .put_composite(key, "video/mp4", spans)
+        .await?)
 }
 
 /// Participant `ti`'s own MP4 and WAV, with fillers where they were not there.
@@ -169,62 +194,37 @@ async fn track_file(
     plan: &Plan,
     ti: usize,
     specs: &[(WindowSpec, String)],
-    local: &[PathBuf],
-    fillers: &HashMap<u32, PathBuf>,
+    windows: &[Stored],
+    fillers: &HashMap<u32, Stored>,
     dir: &Path,
 ) -> Result<Vec<RenderOutput>, RenderError> {
-    let ffmpeg = &renderer.settings.ffmpeg;
-    let (mut videos, mut wavs, mut aacs) = (vec![], vec![], vec![]);
-    for ((spec, _), d) in specs.iter().zip(local) {
+    let t0 = std::time::Instant::now();
+    let (mut media, mut wavs) = (vec![], vec![]);
+    for ((spec, _), w) in specs.iter().zip(windows) {
         match spec.tracks.iter().position(|t| *t == ti) {
             Some(t) => {
-                let [v, w, a] = track_files(t);
-                videos.push(d.join(v));
-                wavs.push(d.join(w));
-                aacs.push(d.join(a));
+                let [v, w_, a] = track_files(t);
+                media.push(w.media(&v, &a));
+                wavs.push(w.file(&w_));
             }
             None => {
                 let f = &fillers[&spec.index];
-                videos.push(f.join("black.mp4"));
-                wavs.push(f.join("silence.wav"));
-                aacs.push(f.join("silence.aac"));
+                media.push(f.media("black.mp4", "silence.aac"));
+                wavs.push(f.file("silence.wav"));
             }
         }
     }
     let p = plan.tracks[ti].participant;
-    let list = dir.join(format!("t{ti}.txt"));
-    write_list(&list, videos.into_iter()).await?;
-    let aac = dir.join(format!("t{ti}.aac"));
-    concat_bytes(&aac, aacs.into_iter()).await?;
-    let mp4 = dir.join(format!("t{ti}.mp4"));
-    // The WAV goes up while the MP4 is joined: one waits on the store, the
-    // other on the disk.
     let wav_key = track_key(room, p, "wav");
-    let wav = async {
-        let t0 = std::time::Instant::now();
-        let pieces = crate::wav::joined(wavs).await?;
-        let size = renderer
-            .store
-            .put_concat(&wav_key, "audio/wav", &pieces)
-            .await?;
-        Ok::<_, RenderError>((size, t0.elapsed()))
-    };
+    let wav_size = renderer
+        .store
+        .put_composite(&wav_key, "audio/wav", crate::wav::joined(wavs).await?)
+        .await?;
     let mp4_key = track_key(room, p, "mp4");
-    let video = async {
-        let t0 = std::time::Instant::now();
-        run(ffmpeg, mux(&list, &aac, &mp4, Index::AtTheEnd), None).await?;
-        let muxed = t0.elapsed();
-        let size = renderer
-            .store
-            .put_output(&mp4_key, &mp4, "video/mp4")
-            .await?;
-        Ok::<_, RenderError>((size, muxed, t0.elapsed() - muxed))
-    };
-    let ((wav_size, wav_took), (mp4_size, muxed, uploaded)) =
-        futures::future::try_join(wav, video).await?;
-    tracing::info!(%room, track = ti, mp4_size, wav_size, mux_ms = muxed.as_millis() as u64,
-        mp4_upload_ms = uploaded.as_millis() as u64, wav_ms = wav_took.as_millis() as u64,
-        "track assembled");
+    let template = dir.join(format!("t{ti}-audio.mp4"));
+    let mp4_size = store_mp4(renderer, &mp4_key, media, template).await?;
+    tracing::info!(%room, track = ti, mp4_size, wav_size,
+        ms = t0.elapsed().as_millis() as u64, "track stored");
     Ok(vec![
         RenderOutput {
             kind: OutputKind::TrackAudio,
@@ -242,20 +242,29 @@ async fn track_file(
 }
 
 /// A black, silent window of `length` seconds for someone not in it (made
-/// once per length).
+/// and stored once per length).
 async fn filler(
     renderer: &WindowRenderer,
+    room: RoomId,
     dir: &Path,
     length: f64,
-) -> Result<PathBuf, RenderError> {
-    let f = dir.join(format!("filler-{}", (length * 1000.0).round() as u64));
-    if tokio::fs::try_exists(f.join("silence.aac")).await? {
+) -> Result<Stored, RenderError> {
+    let ms = (length * 1000.0).round() as u64;
+    let f = Stored {
+        dir: dir.join(format!("filler-{ms}")),
+        prefix: format!("processed/{room}/fillers/{ms}"),
+    };
+    if tokio::fs::try_exists(f.dir.join("silence.aac")).await? {
         return Ok(f);
     }
-    tokio::fs::create_dir_all(&f).await?;
+    tokio::fs::create_dir_all(&f.dir).await?;
     let samples = (length * 48_000.0).round() as u64;
     let edged = samples + 2 * crate::graph::EDGE_SAMPLES;
     let d = format!("{length:.6}");
+    // Encoded as the participants' own windows are, so the joined MP4 has
+    // one sample description (`composite`).
+    let encoding = &renderer.settings.encoding;
+    let crf = encoding.crf.to_string();
     let args: Vec<String> = [
         "-y",
         "-hide_banner",
@@ -269,10 +278,14 @@ async fn filler(
         "anullsrc=r=48000:cl=stereo",
         "-map",
         "0:v",
+        "-vf",
+        crate::graph::COLOUR,
         "-c:v",
         "libx264",
         "-preset",
-        "ultrafast",
+        &encoding.track_preset,
+        "-crf",
+        &crf,
         "-pix_fmt",
         "yuv420p",
         "-r",
@@ -280,7 +293,7 @@ async fn filler(
     ]
     .into_iter()
     .map(String::from)
-    .chain([f.join("black.mp4").display().to_string()])
+    .chain([f.dir.join("black.mp4").display().to_string()])
     .chain(
         [
             "-map",
@@ -292,7 +305,7 @@ async fn filler(
         ]
         .map(String::from),
     )
-    .chain([f.join("silence.wav").display().to_string()])
+    .chain([f.dir.join("silence.wav").display().to_string()])
     .chain(
         [
             "-map",
@@ -308,96 +321,34 @@ async fn filler(
         ]
         .map(String::from),
     )
-    .chain([f.join("edged.aac").display().to_string()])
+    .chain([f.dir.join("edged.aac").display().to_string()])
     .collect();
     run(&renderer.settings.ffmpeg, args, None).await?;
-    let bytes = tokio::fs::read(f.join("edged.aac")).await?;
+    let bytes = tokio::fs::read(f.dir.join("edged.aac")).await?;
     let kept = crate::aac::keep_window(&bytes, samples).map_err(RenderError::Media)?;
-    tokio::fs::write(f.join("silence.aac"), kept).await?;
+    tokio::fs::write(f.dir.join("silence.aac"), kept).await?;
+    for (name, kind) in [
+        ("black.mp4", "video/mp4"),
+        ("silence.wav", "audio/wav"),
+        ("silence.aac", "audio/aac"),
+    ] {
+        let (path, key) = f.file(name);
+        renderer.store.put_output(&key, &path, kind).await?;
+    }
     Ok(f)
 }
 
-/// Where a joined MP4's index (`moov`) goes.
-#[derive(Debug, Clone, Copy)]
-enum Index {
-    /// After the samples, where the muxer writes it last.
-    AtTheEnd,
-    /// First, in this many bytes reserved before the samples (ffmpeg fails
-    /// if it needs more).
-    Reserved(u64),
-    /// First, by rewriting the whole file once more (`+faststart`).
-    Rewritten,
-}
-
-/// More than the index of `seconds` of final.mp4 needs: per sample of its
-/// 30 fps video and its AAC (1024 samples at 48 kHz), at most 4 bytes of
-/// size, 8 of composition offset, 4 of keyframe entry and 8 of chunk offset
-/// (24; 32 leaves room), and a fixed part. Measured: 15 bytes a sample for a
-/// 20 s file (22.9 KB). A 20-minute session reserves 3 MB of a ~480 MB file.
-fn index_bound(seconds: f64) -> u64 {
-    let samples = seconds.max(0.0) * (30.0 + 48_000.0 / 1024.0);
-    64 * 1024 + 32 * samples.ceil() as u64
-}
-
-/// Joins the windows' pictures and puts the AAC beside them, the index
-/// where `index` says.
-fn mux(video_list: &Path, aac: &Path, out: &Path, index: Index) -> Vec<String> {
-    let placed: Vec<String> = match index {
-        Index::AtTheEnd => vec![],
-        Index::Reserved(bytes) => vec!["-moov_size".into(), bytes.to_string()],
-        Index::Rewritten => vec!["-movflags".into(), "+faststart".into()],
-    };
-    ["-y", "-hide_banner", "-f", "concat", "-safe", "0", "-i"]
+/// ffmpeg's MP4 of one window's AAC: what the joined file's audio track is.
+fn audio_mp4(aac: &Path, out: &Path) -> Vec<String> {
+    ["-y", "-hide_banner", "-f", "aac", "-i"]
         .into_iter()
         .map(String::from)
-        .chain([video_list.display().to_string()])
-        .chain(["-f", "aac", "-i"].map(String::from))
         .chain([aac.display().to_string()])
-        .chain(["-map", "0:v", "-map", "1:a", "-c", "copy"].map(String::from))
-        .chain(placed)
-        .chain([out.display().to_string()])
+        .chain(["-c".into(), "copy".into(), out.display().to_string()])
         .collect()
-}
-
-/// The concat-demuxer list that joins files in order.
-pub fn concat_list(files: impl Iterator<Item = PathBuf>) -> String {
-    files
-        .map(|f| {
-            format!(
-                "file '{}'\n",
-                f.display().to_string().replace('\'', "'\\''")
-            )
-        })
-        .collect()
-}
-
-async fn write_list(list: &Path, files: impl Iterator<Item = PathBuf>) -> Result<(), RenderError> {
-    tokio::fs::write(list, concat_list(files)).await?;
-    Ok(())
-}
-
-/// ADTS frames join by concatenation.
-async fn concat_bytes(out: &Path, files: impl Iterator<Item = PathBuf>) -> Result<(), RenderError> {
-    use tokio::io::AsyncWriteExt;
-    let mut o = tokio::fs::File::create(out).await?;
-    for f in files {
-        let mut i = tokio::fs::File::open(&f).await?;
-        tokio::io::copy(&mut i, &mut o).await?;
-    }
-    o.flush().await?;
-    Ok(())
 }
 
 /// All windows of the completed session, in order.
 pub fn final_windows(plan: &Plan) -> Vec<WindowSpec> {
     windows::all(plan, plan.duration())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_join_list_names_every_file_in_order_and_quotes_paths() {
-        let list = super::concat_list(["/w/0.mp4", "/w/it's.mp4"].into_iter().map(Into::into));
-        assert_eq!(list, "file '/w/0.mp4'\nfile '/w/it'\\''s.mp4'\n");
-    }
 }

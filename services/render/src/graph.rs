@@ -290,6 +290,15 @@ pub fn video_pass(
 
 /// Participant `t`'s picture on the window as `copies` labels `[t{t}c{c}]`;
 /// the last copy is its own video, `[t{t}m]`.
+/// The colours every rendered picture is said to have. x264 writes a
+/// picture's colour tags into the stream's parameters, and a window joins
+/// the others only with the same parameters (`composite`): a participant's
+/// frames carried their camera's tags (Chromium's VP9: BT.601, limited
+/// range) and the black behind someone not yet there none. Webcam video in
+/// browsers is BT.601; the pixels are not converted, only said to be that.
+pub const COLOUR: &str =
+    "setparams=range=tv:color_primaries=smpte170m:color_trc=smpte170m:colorspace=smpte170m";
+
 fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, copies: usize) {
     let (w, h, d, frames) = (WIDTH, HEIGHT, secs(span.length), span.frames());
     let mut outs: String = (0..copies - 1).map(|c| format!("[t{t}c{c}]")).collect();
@@ -301,7 +310,7 @@ fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, 
             let _ = writeln!(
                 graph,
                 "[{i}:v]setpts=PTS+{}/TB,fps=30:start_time=0,scale={w}:{h}:force_original_aspect_ratio=decrease,\
-                 pad={w}:{h}:-1:-1:color=black,setsar=1,trim=end_frame={frames},format=yuv420p,split={copies}{outs};",
+                 pad={w}:{h}:-1:-1:color=black,setsar=1,trim=end_frame={frames},format=yuv420p,{COLOUR},split={copies}{outs};",
                 secs(input.offset)
             );
             return;
@@ -323,7 +332,7 @@ fn picture(graph: &mut String, t: usize, pieces: &[(usize, Input)], span: Span, 
     }
     let _ = writeln!(
         graph,
-        "[{last}]trim=end_frame={frames},format=yuv420p,split={copies}{outs};"
+        "[{last}]trim=end_frame={frames},format=yuv420p,{COLOUR},split={copies}{outs};"
     );
 }
 
@@ -462,7 +471,7 @@ fn compose(
     }
     let _ = writeln!(
         graph,
-        "[{canvas}]fps=30,trim=end_frame={},format=yuv420p[final];",
+        "[{canvas}]fps=30,trim=end_frame={},format=yuv420p,{COLOUR}[final];",
         span.frames()
     );
 }
@@ -657,7 +666,7 @@ mod tests {
             "[0:v]setpts=PTS+-12.500000/TB,fps=30:start_time=0,\
              scale=1280:720:force_original_aspect_ratio=decrease,\
              pad=1280:720:-1:-1:color=black,setsar=1,trim=end_frame=240,format=yuv420p,\
-             split=2[t0c0][t0m]"
+             setparams=range=tv:color_primaries=smpte170m:color_trc=smpte170m:colorspace=smpte170m,split=2[t0c0][t0m]"
         );
     }
 
@@ -677,7 +686,8 @@ mod tests {
              pad=1280:720:-1:-1:color=black,setsar=1[t1p0];[t1b0][t1p0]overlay=eof_action=repeat[t1b1];\
              [2:v]setpts=PTS+3.000000/TB,fps=30,scale=1280:720:force_original_aspect_ratio=decrease,\
              pad=1280:720:-1:-1:color=black,setsar=1[t1p1];[t1b1][t1p1]overlay=eof_action=pass[t1b2];\
-             [t1b2]trim=end_frame=240,format=yuv420p,split=2[t1c0][t1m]"
+             [t1b2]trim=end_frame=240,format=yuv420p,\
+             setparams=range=tv:color_primaries=smpte170m:color_trc=smpte170m:colorspace=smpte170m,split=2[t1c0][t1m]"
         );
     }
 
@@ -708,7 +718,8 @@ mod tests {
              [k0][t0r0]overlay=x=0:y=0:enable='between(t,0.000000,8.000000)'[k1];\
              [t1c0]scale=640:720:force_original_aspect_ratio=increase,crop=640:720[t1r0];\
              [k1][t1r0]overlay=x=640:y=0:enable='between(t,0.000000,8.000000)'[k2];\
-             [k2]fps=30,trim=end_frame=240,format=yuv420p[final]"
+             [k2]fps=30,trim=end_frame=240,format=yuv420p,\
+             setparams=range=tv:color_primaries=smpte170m:color_trc=smpte170m:colorspace=smpte170m[final]"
         );
     }
 
@@ -744,7 +755,8 @@ mod tests {
              [t1c0]scale=640:720:force_original_aspect_ratio=increase,crop=640:720[t1u0];\
              [t1u0][6:v]overlay=x=0:y=628[t1r0];\
              [k1][t1r0]overlay=x=640:y=0:enable='between(t,0.000000,8.000000)'[k2];\
-             [k2]fps=30,trim=end_frame=240,format=yuv420p[final]"
+             [k2]fps=30,trim=end_frame=240,format=yuv420p,\
+             setparams=range=tv:color_primaries=smpte170m:color_trc=smpte170m:colorspace=smpte170m[final]"
         );
         let args = label_args(
             Path::new("/f.ttf"),

@@ -27,6 +27,7 @@
 
 pub mod aac;
 pub mod assemble;
+pub mod composite;
 mod consume;
 pub mod graph;
 pub mod ingest;

@@ -1,11 +1,11 @@
-//! A participant's WAV track joined from the windows' WAVs without a second
-//! copy on disk: one header for the whole length, then each window's PCM
-//! read straight from its file (see `zencast_storage::Piece`).
+//! A participant's WAV track joined from the windows' WAVs without copying
+//! them: one header for the whole length, then each window's PCM where it
+//! lies in the store (see `zencast_storage::Span`).
 
 use std::io::Seek;
 use std::path::{Path, PathBuf};
 
-use zencast_storage::Piece;
+use zencast_storage::{Range, Span};
 
 use crate::RenderError;
 
@@ -59,33 +59,40 @@ pub fn header(spec: hound::WavSpec, data: u64) -> Result<Vec<u8>, RenderError> {
     Ok(h)
 }
 
-/// The pieces of one WAV joining `files` in order; all must share a format.
-pub async fn joined(files: Vec<PathBuf>) -> Result<Vec<Piece>, RenderError> {
-    let pcms: Vec<Pcm> =
-        tokio::task::spawn_blocking(move || files.iter().map(|f| pcm(f)).collect::<Result<_, _>>())
-            .await
-            .map_err(|e| RenderError::Media(format!("reading WAV headers: {e}")))??;
-    pieces(pcms)
+/// The spans of one WAV joining `files` (each on this machine, and stored
+/// under its key) in order; all must share a format.
+pub async fn joined(files: Vec<(PathBuf, String)>) -> Result<Vec<Span>, RenderError> {
+    let pcms: Vec<(Pcm, String)> = tokio::task::spawn_blocking(move || {
+        files
+            .into_iter()
+            .map(|(f, key)| Ok((pcm(&f)?, key)))
+            .collect::<Result<_, RenderError>>()
+    })
+    .await
+    .map_err(|e| RenderError::Media(format!("reading WAV headers: {e}")))??;
+    spans(pcms)
 }
 
-fn pieces(pcms: Vec<Pcm>) -> Result<Vec<Piece>, RenderError> {
-    let Some(first) = pcms.first() else {
+fn spans(pcms: Vec<(Pcm, String)>) -> Result<Vec<Span>, RenderError> {
+    let Some((first, _)) = pcms.first() else {
         return Err(RenderError::Media("a WAV track of no window".into()));
     };
     let spec = first.spec;
-    if let Some(other) = pcms.iter().find(|p| p.spec != spec) {
+    if let Some((other, _)) = pcms.iter().find(|(p, _)| p.spec != spec) {
         return Err(RenderError::Media(format!(
             "{} is {:?}, not {spec:?} like the windows before",
             other.path.display(),
             other.spec
         )));
     }
-    let data = pcms.iter().map(|p| p.len).sum();
-    let mut out = vec![Piece::Bytes(header(spec, data)?)];
-    out.extend(pcms.into_iter().map(|p| Piece::File {
-        path: p.path,
-        offset: p.offset,
-        len: p.len,
+    let data = pcms.iter().map(|(p, _)| p.len).sum();
+    let mut out = vec![Span::Bytes(header(spec, data)?)];
+    out.extend(pcms.into_iter().map(|(p, key)| {
+        Span::Stored(Range {
+            key,
+            offset: p.offset,
+            len: p.len,
+        })
     }));
     Ok(out)
 }
@@ -117,13 +124,14 @@ mod tests {
         let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
         write(&a, &[1, 2, 3, 4]);
         write(&b, &[5, 6]);
-        let pieces = pieces(vec![pcm(&a).unwrap(), pcm(&b).unwrap()]).unwrap();
+        let keyed = |p: &Path| (pcm(p).unwrap(), p.display().to_string());
+        let spans = spans(vec![keyed(&a), keyed(&b)]).unwrap();
         let mut bytes = Vec::new();
-        for p in pieces {
-            match p {
-                Piece::Bytes(b) => bytes.extend(b),
-                Piece::File { path, offset, len } => {
-                    let all = std::fs::read(path).unwrap();
+        for span in spans {
+            match span {
+                Span::Bytes(b) => bytes.extend(b),
+                Span::Stored(Range { key, offset, len }) => {
+                    let all = std::fs::read(key).unwrap();
                     bytes.extend(&all[offset as usize..(offset + len) as usize]);
                 }
             }
@@ -141,6 +149,7 @@ mod tests {
         write(&a, &[1, 2]);
         let mut other = pcm(&a).unwrap();
         other.spec.sample_rate = 44_100;
-        assert!(pieces(vec![pcm(&a).unwrap(), other]).is_err());
+        let key = String::new();
+        assert!(spans(vec![(pcm(&a).unwrap(), key.clone()), (other, key)]).is_err());
     }
 }

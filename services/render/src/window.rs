@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use zencast_events::{Layout, RoomId};
 use zencast_storage::ChunkStore;
 
+use crate::composite;
 use crate::graph::{self, Encoding, Input, Outputs, Span, TrackInput};
 use crate::layout;
 use crate::media;
@@ -333,7 +334,12 @@ impl WindowRenderer {
         Ok(())
     }
 
-    /// The window's files on this machine: the cache, or fetched from the store.
+    /// The window's files on this machine: the cache, or fetched from the
+    /// store when another machine rendered it. Of a fetched MP4 or WAV only
+    /// what the assembly reads is fetched (an MP4's box headers and index, a
+    /// WAV's header), into a sparse file of its length: the samples stay in
+    /// the store, where the session's files point (`composite`), so the
+    /// assembly does not download what other workers rendered.
     pub async fn local(&self, prefix: &str, names: &[String]) -> Result<PathBuf, RenderError> {
         let dir = self.cache_dir(prefix);
         tokio::fs::create_dir_all(&dir).await?;
@@ -343,14 +349,82 @@ impl WindowRenderer {
                 continue;
             }
             let part = dir.join(format!("{name}.part"));
-            let mut out = tokio::fs::File::create(&part).await?;
-            self.store
-                .append_to(&format!("{prefix}/{name}"), &mut out)
-                .await?;
+            let key = format!("{prefix}/{name}");
+            if name.ends_with(".mp4") {
+                self.fetch_mp4_index(&key, &part).await?;
+            } else if name.ends_with(".wav") {
+                self.fetch_head(&key, &part, WAV_HEAD).await?;
+            } else {
+                let mut out = tokio::fs::File::create(&part).await?;
+                self.store.append_to(&key, &mut out).await?;
+            }
             tokio::fs::rename(&part, &file).await?;
         }
         Ok(dir)
     }
+
+    async fn stored_size(&self, key: &str) -> Result<u64, RenderError> {
+        let head = self.store.head(key).await?;
+        Ok(head
+            .ok_or_else(|| zencast_storage::StorageError::Missing(key.into()))?
+            .size)
+    }
+
+    /// The first `len` bytes of `key`, in a file of its whole length.
+    async fn fetch_head(&self, key: &str, to: &Path, len: u64) -> Result<(), RenderError> {
+        let size = self.stored_size(key).await?;
+        let head = self.read(key, 0, len.min(size)).await?;
+        write_sparse(to, size, vec![(0, head)]).await
+    }
+
+    /// An MP4's top-level box headers and whole index, in a file of its
+    /// whole length: a box header at a time from the start.
+    async fn fetch_mp4_index(&self, key: &str, to: &Path) -> Result<(), RenderError> {
+        let size = self.stored_size(key).await?;
+        let mut parts = Vec::new();
+        let mut at = 0;
+        while at + 8 <= size {
+            let h = self.read(key, at, 16.min(size - at)).await?;
+            let b = composite::TopBox::parse(&h, at, size)?;
+            let bytes = if b.is_read() {
+                self.read(key, at, b.size).await?
+            } else {
+                h[..b.header as usize].to_vec()
+            };
+            parts.push((at, bytes));
+            at += b.size;
+        }
+        write_sparse(to, size, parts).await
+    }
+
+    async fn read(&self, key: &str, offset: u64, len: u64) -> Result<Vec<u8>, RenderError> {
+        let range = zencast_storage::Range {
+            key: key.to_string(),
+            offset,
+            len,
+        };
+        Ok(self.store.read_range(range).await?)
+    }
+}
+
+/// More than a WAV's header (ffmpeg's: RIFF, `fmt `, a LIST of tags, `data`).
+const WAV_HEAD: u64 = 4096;
+
+/// A file of `size` bytes holding `parts` (offset, bytes); the rest holes.
+async fn write_sparse(to: &Path, size: u64, parts: Vec<(u64, Vec<u8>)>) -> Result<(), RenderError> {
+    use std::os::unix::fs::FileExt;
+    let to = to.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::create(&to)?;
+        file.set_len(size)?;
+        for (offset, bytes) in parts {
+            file.write_all_at(&bytes, offset)?;
+        }
+        file.sync_all()
+    })
+    .await
+    .map_err(|e| RenderError::Media(format!("writing a window's index: {e}")))??;
+    Ok(())
 }
 
 /// How far a window's encoding is, 0–1.

@@ -7,9 +7,9 @@
 //! is sent with a SHA-256 checksum, so the store itself refuses a body that
 //! does not match.
 
-mod concat;
+mod composite;
 
-pub use concat::Piece;
+pub use composite::{Opened, Range, Span, MANIFEST_TYPE};
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -29,6 +29,8 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("no object `{0}` in the store")]
     Missing(String),
+    #[error("a composite file does not match the store: {0}")]
+    Corrupt(String),
 }
 
 fn s3<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
@@ -230,17 +232,6 @@ impl ChunkStore {
             .await
             .map_err(s3)?;
         Ok(size)
-    }
-
-    /// Streams the object under `key` into `out`, appending; returns its size.
-    /// Never holds the whole object in memory.
-    pub async fn append_to<W>(&self, key: &str, out: &mut W) -> Result<u64, StorageError>
-    where
-        W: tokio::io::AsyncWrite + Unpin,
-    {
-        let object = self.get(key).await?;
-        let mut body = object.body.into_async_read();
-        Ok(tokio::io::copy(&mut body, out).await?)
     }
 
     /// The object under `key` as a stream, with its length and content type.

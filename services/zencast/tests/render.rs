@@ -387,12 +387,11 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
     let p = probe(&final_mp4);
     assert_eq!(p.video(), Some((1280, 720, "h264".into())), "{p:?}");
     assert_eq!(p.audio(), Some(("aac".into(), 48_000)), "{p:?}");
-    // Its index comes first (a browser plays it while it downloads), in the
-    // room reserved for it: no rewrite of the file.
+    // Its index comes first (a browser plays it while it downloads), then
+    // the windows' samples, in one box.
     let boxes = support::media::top_level_boxes(&std::fs::read(&final_mp4).unwrap());
     let kinds: Vec<&str> = boxes.iter().map(|(_, kind, _)| kind.as_str()).collect();
-    assert_eq!(kinds[..3], ["ftyp", "moov", "free"], "{kinds:?}");
-    assert_eq!(kinds.last(), Some(&"mdat"), "{kinds:?}");
+    assert_eq!(kinds, ["ftyp", "moov", "mdat"], "{kinds:?}");
     // The guest's recorder ran from 1.3 s to 7.3 s.
     assert!(near(p.duration(), 7.3, 0.5), "duration {}", p.duration());
     assert!(near(
@@ -468,6 +467,38 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
         assert_eq!(p.audio(), Some(("aac".into(), 48_000)), "{layout}");
         assert!(near(p.duration(), 7.3, 0.5), "{layout}: {}", p.duration());
     }
+    // Windows another machine rendered: with this worker's cache gone, a
+    // render in the first layout again reuses the stored windows, fetching
+    // only their indexes and headers, and makes the same file byte for byte.
+    let cache = env.config.data_dir.join("render").join("cache");
+    std::fs::remove_dir_all(&cache).unwrap();
+    let (status, v) = session
+        .api
+        .post(
+            &format!("/api/recordings/{}/render", session.room_id()),
+            Some(s(&session.room["hostToken"])),
+            json!({"layout": "grid"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    let view = session
+        .rendered_after(attempt, Duration::from_secs(120))
+        .await;
+    assert_eq!(view["render"]["layout"], "grid");
+    let again = dir.join("grid-again.mp4");
+    session.download("final.mp4", &again).await;
+    assert!(
+        std::fs::read(&again).unwrap() == std::fs::read(&final_mp4).unwrap(),
+        "final.mp4 from fetched windows differs from the first"
+    );
+    let fetched = cache.join("processed").join(session.room_id());
+    let on_disk: u64 = walk_sizes(&fetched).into_iter().map(|(_, used)| used).sum();
+    let stated: u64 = walk_sizes(&fetched).into_iter().map(|(len, _)| len).sum();
+    assert!(
+        on_disk * 4 < stated,
+        "the fetched windows take {on_disk} bytes on disk of their {stated}"
+    );
+
     // A guest cannot ask for renders.
     let (status, _) = session
         .api
@@ -484,8 +515,24 @@ async fn a_session_renders_aligned_tracks_and_final_mp4_in_every_layout() {
         .into_iter()
         .filter(|e| matches!(e, RecordingEvent::RenderStarted { .. }))
         .count();
-    assert_eq!(started, 4);
+    assert_eq!(started, 5);
     running.stop().await;
+}
+
+/// (length, bytes on disk) of every file under `dir`.
+fn walk_sizes(dir: &Path) -> Vec<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            out.extend(walk_sizes(&entry.path()));
+        } else {
+            out.push((meta.len(), meta.blocks() * 512));
+        }
+    }
+    out
 }
 
 fn fixture(who: &str, from: usize, count: usize) -> Vec<Vec<u8>> {

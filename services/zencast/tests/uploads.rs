@@ -627,59 +627,84 @@ async fn after_stop_a_recorder_start_is_believed_until_2_s_after_it() {
     running.stop().await;
 }
 
-/// A render's joined file (`put_concat`): a header in memory and ranges of
-/// files (45 MiB, read 1 MiB at a time as it is sent), read back byte for byte.
-async fn joined_file_reads_back_whole(store: &ChunkStore, dir: &std::path::Path) {
-    use zencast_storage::Piece;
-    let mut pieces = vec![Piece::Bytes(b"HEADER".to_vec())];
+/// A render's file as a composite (`put_composite`): bytes of its own and
+/// ranges of stored objects (5 windows of 9 MiB, each entered after a 44-byte
+/// header), read back byte for byte; a range the store does not hold fails
+/// the read instead of ending the file short.
+async fn composite_file_reads_back_whole(store: &ChunkStore) {
+    use zencast_storage::{Range, Span, MANIFEST_TYPE};
+    let mut spans = vec![Span::Bytes(b"HEADER".to_vec())];
     let mut expected = b"HEADER".to_vec();
     for i in 0..5u8 {
-        // 9 MiB files, each entered after a 44-byte header of its own.
         let body: Vec<u8> = (0..9 * 1024 * 1024 + 44)
             .map(|k: usize| (k as u8).wrapping_mul(31).wrapping_add(i))
             .collect();
-        let path = dir.join(format!("w{i}"));
-        tokio::fs::write(&path, &body).await.unwrap();
+        let key = format!("processed/w{i}");
+        store
+            .client()
+            .put_object()
+            .bucket(store.bucket())
+            .key(&key)
+            .body(body.clone().into())
+            .send()
+            .await
+            .unwrap();
         expected.extend_from_slice(&body[44..]);
-        pieces.push(Piece::File {
-            path,
+        spans.push(Span::Stored(Range {
+            key,
             offset: 44,
             len: body.len() as u64 - 44,
-        });
+        }));
     }
+    spans.push(Span::Bytes(b"TAIL".to_vec()));
+    expected.extend_from_slice(b"TAIL");
     let size = store
-        .put_concat("processed/joined.wav", "audio/wav", &pieces)
+        .put_composite("processed/joined.wav", "audio/wav", spans)
         .await
         .unwrap();
     assert_eq!(size, expected.len() as u64);
-    let got = object(store, "processed/joined.wav").await.unwrap();
+    let opened = store.open("processed/joined.wav").await.unwrap();
+    assert_eq!(
+        (opened.content_type.as_str(), opened.size),
+        ("audio/wav", size)
+    );
+    let got = store.bytes("processed/joined.wav").await.unwrap();
     assert_eq!(got.len(), expected.len());
-    assert!(got == expected, "the joined object differs from its pieces");
-    let small = [Piece::Bytes(b"ab".to_vec()), Piece::Bytes(b"cd".to_vec())];
+    assert!(got == expected, "the composite differs from its ranges");
+    // What the store holds under the key is the manifest, not the bytes.
+    let manifest = object(store, "processed/joined.wav").await.unwrap();
+    assert!(manifest.len() < 4096, "{} bytes", manifest.len());
+    let raw = store.get("processed/joined.wav").await.unwrap();
+    assert_eq!(raw.content_type(), Some(MANIFEST_TYPE));
+
+    let past_the_end = vec![Span::Stored(Range {
+        key: "processed/w0".into(),
+        offset: 9 * 1024 * 1024,
+        len: 1000,
+    })];
     store
-        .put_concat("processed/small", "audio/wav", &small)
+        .put_composite("processed/short.mp4", "video/mp4", past_the_end)
         .await
         .unwrap();
-    assert_eq!(object(store, "processed/small").await.unwrap(), b"abcd");
+    let err = store.bytes("processed/short.mp4").await.unwrap_err();
+    assert!(err.to_string().contains("not all stored"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_joined_file_is_stored_whole_on_the_embedded_store() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_composite_file_reads_back_whole_from_the_embedded_store() {
     let env = TestEnv::new();
     let running = env.start(support::NO_RENDER).await;
-    joined_file_reads_back_whole(&store(&running, &env), dir.path()).await;
+    composite_file_reads_back_whole(&store(&running, &env)).await;
     running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_joined_file_is_stored_whole_on_another_s3_server() {
-    let dir = tempfile::tempdir().unwrap();
+async fn a_composite_file_reads_back_whole_from_another_s3_server() {
     let moto = MotoServer::start();
     let mut env = TestEnv::new();
     env.config.s3_endpoint = Some(moto.endpoint.clone());
     let running = env.start(support::NO_RENDER).await;
-    joined_file_reads_back_whole(&store(&running, &env), dir.path()).await;
+    composite_file_reads_back_whole(&store(&running, &env)).await;
     running.stop().await;
 }
 

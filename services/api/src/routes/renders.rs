@@ -136,17 +136,12 @@ async fn download(
         .into_iter()
         .find(|f| f.name == name)
         .ok_or_else(|| ApiError::NotFound(format!("no file `{name}` in this room's render")))?;
-    let object = app
-        .chunks
-        .get(&format!("processed/{room}/{}", file.name))
-        .await?;
-    let content_type = object
-        .content_type()
-        .unwrap_or("application/octet-stream")
-        .to_string();
-    let length = object.content_length().unwrap_or(0);
-    let stream = tokio_util::io::ReaderStream::new(object.body.into_async_read());
     let download_name = file.name.replace('/', "-");
+    let opened = app
+        .chunks
+        .open(&format!("processed/{room}/{}", file.name))
+        .await?;
+    let (content_type, length, stream) = (opened.content_type, opened.size, opened.body);
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -154,10 +149,7 @@ async fn download(
         HeaderValue::from_str(&content_type)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    headers.insert(
-        header::CONTENT_LENGTH,
-        HeaderValue::from(length.max(0) as u64),
-    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{download_name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }

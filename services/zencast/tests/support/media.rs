@@ -113,7 +113,11 @@ pub fn top_level_boxes(mp4: &[u8]) -> Vec<(usize, String, usize)> {
     let mut boxes = Vec::new();
     let mut at = 0;
     while at + 8 <= mp4.len() {
-        let size = u32::from_be_bytes(mp4[at..at + 4].try_into().unwrap()) as usize;
+        let mut size = u32::from_be_bytes(mp4[at..at + 4].try_into().unwrap()) as usize;
+        if size == 1 {
+            // A 64-bit size follows the type.
+            size = u64::from_be_bytes(mp4[at + 8..at + 16].try_into().unwrap()) as usize;
+        }
         assert!(size >= 8, "box at {at}: size {size}");
         boxes.push((
             at,
