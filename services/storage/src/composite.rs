@@ -4,7 +4,7 @@
 //! Writing them out again after the last chunk copied every byte of the
 //! session once more (and the embedded store hashes every byte it takes), a
 //! wait that grew with the session. Instead the file's own bytes (an MP4's
-//! index, a WAV's header) go in one small object beside it (`{key}.bytes`),
+//! index, a WAV's header) go in one small object beside it (`{key}.{digest}.bytes`),
 //! and the object under the file's key is a manifest: the file's type, its
 //! size and the ranges it is made of, in order. [`ChunkStore::open`] reads
 //! either kind, so a download cannot tell them apart.
@@ -13,6 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
 use crate::{s3, ChunkStore, StorageError};
@@ -82,6 +83,11 @@ fn ranges(spans: Vec<Span>, own_key: &str) -> (Vec<Range>, Vec<u8>) {
     (ranges, own)
 }
 
+/// The first 8 bytes of `digest`, in hex.
+fn hex16(digest: &[u8]) -> String {
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
 fn stream(body: ByteStream) -> impl Stream<Item = Result<Bytes, StorageError>> {
     tokio_util::io::ReaderStream::new(body.into_async_read()).map_err(StorageError::from)
 }
@@ -94,7 +100,19 @@ impl ChunkStore {
         content_type: &str,
         spans: Vec<Span>,
     ) -> Result<u64, StorageError> {
-        let own_key = format!("{key}.bytes");
+        // Named by their content: a download still reading an earlier
+        // render's manifest keeps reading that render's bytes.
+        let own: Vec<u8> = spans
+            .iter()
+            .filter_map(|s| match s {
+                Span::Bytes(b) => Some(b.as_slice()),
+                Span::Stored(_) => None,
+            })
+            .flatten()
+            .copied()
+            .collect();
+        let digest = sha2::Sha256::digest(&own);
+        let own_key = format!("{key}.{}.bytes", hex16(&digest));
         let (ranges, own) = ranges(spans, &own_key);
         let size = ranges.iter().map(|r| r.len).sum();
         self.put_bytes(&own_key, "application/octet-stream", own)
@@ -168,7 +186,10 @@ impl ChunkStore {
     async fn range(
         &self,
         r: Range,
-    ) -> Result<impl Stream<Item = Result<Bytes, StorageError>>, StorageError> {
+    ) -> Result<BoxStream<'static, Result<Bytes, StorageError>>, StorageError> {
+        if r.len == 0 {
+            return Ok(futures::stream::empty().boxed());
+        }
         let last = r.offset + r.len - 1;
         let object = self
             .client
@@ -189,12 +210,12 @@ impl ChunkStore {
                 r.key, r.len, r.offset
             )));
         }
-        Ok(stream(object.body))
+        Ok(stream(object.body).boxed())
     }
 
     /// The bytes of `range`, in memory (for small ranges: an index, a header).
     pub async fn read_range(&self, range: Range) -> Result<Vec<u8>, StorageError> {
-        let mut body = Box::pin(self.range(range).await?);
+        let mut body = self.range(range).await?;
         let mut out = Vec::new();
         while let Some(bytes) = body.try_next().await? {
             out.extend_from_slice(&bytes);
