@@ -342,10 +342,13 @@ fn chunk_lengths(log: &[(String, Value)]) -> BTreeMap<(String, String), Vec<i64>
 }
 
 /// Every chunk but a recorder's first and last holds the room's chunk length
-/// of media, within a second: the page cuts chunks by time, however few
-/// slices a busy page gets (counting twenty half-second slices once made
-/// 15 s chunks that left more on a device going offline).
+/// of media, within a fifth of it (at least a second): the page cuts chunks
+/// by time, however few slices a busy page gets (counting twenty half-second
+/// slices once made 15 s chunks that left more on a device going offline).
+/// Within a second was too tight for a page starved by a loaded CI run: it
+/// cut one chunk of 10.6 s of media and then one of 8.58 s.
 fn assert_chunks_hold_the_room_length(log: &[(String, Value)], chunk_ms: i64) {
+    let slack = (chunk_ms / 5).max(1_000);
     for ((who, recorder), lengths) in chunk_lengths(log) {
         eprintln!("{who}'s recorder of {recorder}: chunks of {lengths:?} ms");
         let inner = lengths
@@ -353,7 +356,7 @@ fn assert_chunks_hold_the_room_length(log: &[(String, Value)], chunk_ms: i64) {
             .unwrap_or_default();
         for length in inner {
             assert!(
-                (length - chunk_ms).abs() <= 1_000,
+                (length - chunk_ms).abs() <= slack,
                 "{who}'s recorder of {recorder}: a chunk of {length} ms in {lengths:?}"
             );
         }
@@ -895,8 +898,8 @@ async fn browser_guest_back_after_the_session_completed_uploads_late_and_it_is_r
     );
 
     // Offline after those chunks: silence in the first render, sound now
-    // (a chunk holds 10 s within 1 s, checked above; 2 s of margin).
-    let (from, to) = (10.0 * f64::from(stored_before) + 2.0, 32.0);
+    // (a chunk holds 10 s within 2 s, checked above; 3 s of margin).
+    let (from, to) = (10.0 * f64::from(stored_before) + 3.0, 32.0);
     assert!(
         to - from >= 4.0,
         "no gap to listen to: {stored_before} chunks before"
