@@ -128,22 +128,21 @@ pub async fn ensure_filtered_consumer(
     ack_wait: Duration,
     max_deliver: i64,
 ) -> Result<consumer::PullConsumer, StreamError> {
-    stream
-        .get_or_create_consumer(
-            name,
-            consumer::pull::Config {
-                durable_name: Some(name.to_string()),
-                filter_subject: filter,
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait,
-                deliver_policy: consumer::DeliverPolicy::All,
-                max_ack_pending: 10_000,
-                max_deliver,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| StreamError::Consumer(name.to_string(), e.to_string()))
+    get_or_create(
+        stream,
+        name,
+        consumer::pull::Config {
+            durable_name: Some(name.to_string()),
+            filter_subject: filter,
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait,
+            deliver_policy: consumer::DeliverPolicy::All,
+            max_ack_pending: 10_000,
+            max_deliver,
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// The work queue of render jobs (`{PREFIX}_JOBS`, subjects `{prefix}.jobs.>`):
@@ -176,17 +175,40 @@ pub async fn ensure_job_consumer(
     ack_wait: Duration,
     max_deliver: i64,
 ) -> Result<consumer::PullConsumer, StreamError> {
-    stream
-        .get_or_create_consumer(
-            name,
-            consumer::pull::Config {
-                durable_name: Some(name.to_string()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait,
-                max_deliver,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| StreamError::Consumer(name.to_string(), e.to_string()))
+    get_or_create(
+        stream,
+        name,
+        consumer::pull::Config {
+            durable_name: Some(name.to_string()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait,
+            max_deliver,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// How often creating a consumer is tried while the server times out.
+const CONSUMER_TRIES: u32 = 5;
+
+/// The durable consumer `name`, tried again while the server times out: a
+/// clustered stream answers only once its nodes agree on a leader, which on
+/// a loaded three-node test run took longer than a request's timeout (and
+/// the api, unable to start, exited).
+async fn get_or_create(
+    stream: &stream::Stream,
+    name: &str,
+    config: consumer::pull::Config,
+) -> Result<consumer::PullConsumer, StreamError> {
+    let mut tries = 1;
+    loop {
+        match stream.get_or_create_consumer(name, config.clone()).await {
+            Ok(c) => return Ok(c),
+            Err(e) if e.kind() == stream::ConsumerErrorKind::TimedOut && tries < CONSUMER_TRIES => {
+                tries += 1;
+            }
+            Err(e) => return Err(StreamError::Consumer(name.to_string(), e.to_string())),
+        }
+    }
 }
