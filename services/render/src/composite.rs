@@ -529,38 +529,19 @@ mod tests {
                 i * 32,
                 i * 32 + 32
             );
-            ffmpeg(&[
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=s=320x240:r=30",
-                "-vf",
-                &trim,
-                "-c:v",
-                "libx264",
-                "-preset",
-                preset,
-                "-pix_fmt",
-                "yuv420p",
-                &video,
-            ]);
-            ffmpeg(&[
-                "-f",
-                "lavfi",
-                "-i",
-                "sine=f=440:r=48000",
-                "-ac",
-                "2",
-                "-af",
-                "atrim=end_sample=51200",
-                "-c:a",
-                "aac",
-                "-b:a",
-                "192k",
-                "-f",
-                "adts",
-                &aac,
-            ]);
+            // Written as one line each: a fixture, not the render's arguments.
+            let mut video_args: Vec<&str> = "-f lavfi -i testsrc2=s=320x240:r=30 -vf"
+                .split(' ')
+                .collect();
+            video_args.extend([trim.as_str(), "-c:v", "libx264", "-preset", preset]);
+            video_args.extend(["-pix_fmt", "yuv420p", &video]);
+            ffmpeg(&video_args);
+            let mut audio_args: Vec<&str> =
+                "-f lavfi -i sine=f=440:r=48000 -ac 2 -af atrim=end_sample=51200 -c:a aac -b:a 192k -f adts"
+                    .split(' ')
+                    .collect();
+            audio_args.push(&aac);
+            ffmpeg(&audio_args);
             windows.push(WindowMedia {
                 video: video.clone().into(),
                 video_key: video,

@@ -52,16 +52,17 @@ pub struct Opened {
     pub body: BoxStream<'static, Result<Bytes, StorageError>>,
 }
 
-/// The manifest's ranges for `spans`, the file's own bytes going into the
-/// object `own_key`; ranges that follow on in one object are one.
-fn ranges(spans: Vec<Span>, own_key: &str) -> (Vec<Range>, Vec<u8>) {
+/// The manifest's ranges for `spans` and the file's own bytes, whose ranges
+/// carry the key [`OWN`] until the bytes are named; ranges that follow on in
+/// one object are one.
+fn ranges(spans: Vec<Span>) -> (Vec<Range>, Vec<u8>) {
     let mut own = Vec::new();
     let mut ranges: Vec<Range> = Vec::new();
     for span in spans {
         let range = match span {
             Span::Bytes(bytes) => {
                 let r = Range {
-                    key: own_key.to_string(),
+                    key: OWN.to_string(),
                     offset: own.len() as u64,
                     len: bytes.len() as u64,
                 };
@@ -83,6 +84,9 @@ fn ranges(spans: Vec<Span>, own_key: &str) -> (Vec<Range>, Vec<u8>) {
     (ranges, own)
 }
 
+/// The key of the file's own bytes before they are named (no object has it).
+const OWN: &str = "";
+
 /// The first 8 bytes of `digest`, in hex.
 fn hex16(digest: &[u8]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
@@ -102,18 +106,11 @@ impl ChunkStore {
     ) -> Result<u64, StorageError> {
         // Named by their content: a download still reading an earlier
         // render's manifest keeps reading that render's bytes.
-        let own: Vec<u8> = spans
-            .iter()
-            .filter_map(|s| match s {
-                Span::Bytes(b) => Some(b.as_slice()),
-                Span::Stored(_) => None,
-            })
-            .flatten()
-            .copied()
-            .collect();
-        let digest = sha2::Sha256::digest(&own);
-        let own_key = format!("{key}.{}.bytes", hex16(&digest));
-        let (ranges, own) = ranges(spans, &own_key);
+        let (mut ranges, own) = ranges(spans);
+        let own_key = format!("{key}.{}.bytes", hex16(&sha2::Sha256::digest(&own)));
+        for r in ranges.iter_mut().filter(|r| r.key == OWN) {
+            r.key.clone_from(&own_key);
+        }
         let size = ranges.iter().map(|r| r.len).sum();
         self.put_bytes(&own_key, "application/octet-stream", own)
             .await?;
@@ -262,7 +259,7 @@ mod tests {
             stored("w1", 0, 5),
             Span::Bytes(b"tail".to_vec()),
         ];
-        let (ranges, own) = ranges(spans, "f.bytes");
+        let (ranges, own) = ranges(spans);
         assert_eq!(own, b"headtail");
         let got: Vec<(&str, u64, u64)> = ranges
             .iter()
@@ -270,12 +267,7 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [
-                ("f.bytes", 0, 4),
-                ("w0", 8, 120),
-                ("w1", 0, 5),
-                ("f.bytes", 4, 4)
-            ]
+            [(OWN, 0, 4), ("w0", 8, 120), ("w1", 0, 5), (OWN, 4, 4)]
         );
     }
 }
