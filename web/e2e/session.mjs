@@ -232,11 +232,10 @@ async function record(roomId, inviteUrl) {
     await shot(host.page, 'studio');
     // The final video is rendered while recording: the host sees how far
     // (recording goes on until the page says it, if that takes longer: the
-    // first 24 s window is final after 24 s of recording, and with the two
+    // first 16 s window is final after 16 s of recording, and with the two
     // browsers encoding on the same two cores the window's ffmpeg gets a
-    // tenth of a core: a 16 s window's 15 s of work took two to three
-    // minutes, so a 24 s window's may take four).
-    const ready = await host.page.waitForSelector('#rendered-until', { timeout: recordMs + 300000 });
+    // tenth of a core: its 15 s of work then take two to three minutes).
+    const ready = await host.page.waitForSelector('#rendered-until', { timeout: recordMs + 200000 });
     result.renderedUntil = await ready.textContent();
     result.renderedUntilAfterMs = Date.now() - recordingFrom;
     log(`the host sees: ${result.renderedUntil}`);

