@@ -94,6 +94,11 @@ pub struct RenderState {
     /// about the render itself.
     #[serde(default)]
     pub request_workers_lost: u32,
+    /// Workers lost since a window was last rendered (or the request made):
+    /// a render that loses its workers but moves on between losses is on a
+    /// deployment whose workers die, not one the room itself takes down.
+    #[serde(default)]
+    pub workers_lost_in_a_row: u32,
     /// The layout asked for by the latest `RenderRequested`; else the room's.
     pub layout: Option<Layout>,
     /// The current request renders with what is stored, gaps filled.
@@ -264,6 +269,7 @@ impl Aggregate for Recording {
                 self.render.failed = false;
                 self.render.request_attempts = 0;
                 self.render.request_workers_lost = 0;
+                self.render.workers_lost_in_a_row = 0;
                 self.render.layout = Some(layout);
                 self.render.force = force;
             }
@@ -285,6 +291,7 @@ impl Aggregate for Recording {
                 self.render.running = None;
                 self.render.failed = last;
                 self.render.request_workers_lost += u32::from(worker_lost);
+                self.render.workers_lost_in_a_row += u32::from(worker_lost);
             }
             ChunkProbed {
                 participant,
@@ -307,6 +314,7 @@ impl Aggregate for Recording {
             } => {
                 self.windows
                     .insert(window_key(layout, index, to_ms, &tracks));
+                self.render.workers_lost_in_a_row = 0;
             }
             UploadsArrivedLate {
                 participant,

@@ -1241,7 +1241,7 @@ fn a_room_size_outside_one_to_sixteen_is_refused() {
 }
 
 #[test]
-fn lost_workers_are_counted_apart_from_failed_renders_until_the_next_request() {
+fn lost_workers_are_counted_apart_from_failed_renders_and_in_a_row_until_a_window() {
     use cqrs_es::Aggregate;
     let lost = |attempt| E::RenderFailed {
         attempt,
@@ -1266,11 +1266,29 @@ fn lost_workers_are_counted_apart_from_failed_renders_until_the_next_request() {
     }
     assert_eq!(state.render.request_attempts, 3);
     assert_eq!(state.render.request_workers_lost, 2);
+    assert_eq!(state.render.workers_lost_in_a_row, 2);
+    // A window rendered between losses: the render moves on, so the losses
+    // in a row start again (the request's own count does not).
+    state.apply(E::WindowRendered {
+        layout: Layout::Grid,
+        index: 0,
+        from_ms: 0,
+        to_ms: 16_000,
+        tracks: vec![],
+        prefix: "processed/w0".into(),
+        worker: "w2".into(),
+    });
+    assert_eq!(state.render.workers_lost_in_a_row, 0);
+    state.apply(render_started("w3", 4));
+    state.apply(lost(4));
+    assert_eq!(state.render.workers_lost_in_a_row, 1);
+    assert_eq!(state.render.request_workers_lost, 3);
     state.apply(E::RenderRequested {
         layout: Layout::Grid,
         force: false,
     });
     assert_eq!(state.render.request_workers_lost, 0);
+    assert_eq!(state.render.workers_lost_in_a_row, 0);
     // Events written before the field existed read as failed renders.
     let old: E = serde_json::from_value(serde_json::json!(
         {"RenderFailed": {"attempt": 1, "reason": "ffmpeg", "last": false}}

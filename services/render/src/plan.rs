@@ -811,13 +811,13 @@ mod tests {
         let plan = live(&log);
         assert_eq!(plan.finished_until(), 60.0, "the guest holds nothing now");
         let windows = crate::windows::live(&plan);
-        assert_eq!(windows.len(), (60.0 / crate::windows::WINDOW) as usize);
+        assert_eq!(windows.len(), 2, "0–16 s and 16–40 s");
         assert!(
             windows.iter().all(|w| w.tracks == [0]),
             "and is in no window"
         );
         // Should the guest record after all, their windows include them.
-        let from = crate::windows::WINDOW + 4.0;
+        let from = crate::windows::FIRST + 4.0;
         log.chunk(g, 0, Some(from));
         probe(&mut log, g, 0, 60.0 - from);
         let plan = live(&log);

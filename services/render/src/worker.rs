@@ -16,7 +16,7 @@
 //! A worker killed mid-render stops beating and acking: JetStream redelivers
 //! the job after the ack wait, the next worker sees a running attempt without
 //! a heartbeat, fails it ("stopped responding", `worker_lost`) and retries.
-//! Lost workers count towards `MAX_WORKERS_LOST`, not the render's own
+//! Lost workers in a row count towards `MAX_WORKERS_LOST`, not the render's own
 //! failures. The message is acknowledged only once the render completed or
 //! failed for good.
 //!
@@ -48,11 +48,12 @@ use crate::progress::{Beat, Progress};
 use crate::windows::WindowSpec;
 use crate::RenderError;
 
-/// Lost workers (killed, their machine gone) one render request survives
-/// before its failure is final: a room whose render takes its worker down
-/// every time (out of memory, say) must not do so for ever, but a deployment
-/// restarting its workers must not fail the room either. Counted apart from
-/// `max_attempts`, the render's own failures.
+/// Lost workers (killed, their machine gone) in a row, with no window
+/// rendered between them, one render request survives before its failure is
+/// final: a room whose render takes its worker down every time (out of
+/// memory, say) must not do so for ever, but a deployment whose workers die
+/// or restart must not fail a render that moves on between the losses.
+/// Counted apart from `max_attempts`, the render's own failures.
 pub const MAX_WORKERS_LOST: u32 = 10;
 
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ impl Worker {
             if self.progress.alive(room, running).await? {
                 return Ok(Next::RetryIn(ttl));
             }
-            let last = state.render.request_workers_lost + 1 >= MAX_WORKERS_LOST;
+            let last = state.render.workers_lost_in_a_row + 1 >= MAX_WORKERS_LOST;
             let fail = RecordingCommand::FailRender {
                 attempt: running,
                 reason: format!(

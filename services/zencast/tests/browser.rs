@@ -190,7 +190,7 @@ async fn browser_host_and_guest_record_every_chunk_is_stored_and_final_mp4_rende
         .and_then(|t| t.get(..5))
         .and_then(|mm_ss| mm_ss.split_once(':'))
         .and_then(|(m, s)| Some(m.parse::<u32>().ok()? * 60 + s.parse::<u32>().ok()?));
-    let window = zencast_render::windows::WINDOW as u32;
+    let window = zencast_render::windows::FIRST as u32;
     assert!(ready_up_to >= Some(window), "{result}");
     assert_final_mp4(&env, &server, &result).await;
     // Refusals are sentences in the page.

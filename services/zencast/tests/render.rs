@@ -1100,7 +1100,7 @@ async fn a_three_minute_session_is_rendered_while_it_records() {
         .iter()
         .filter(|e| e.event_type == "WindowRendered")
         .count();
-    let windows = (length / zencast_render::windows::WINDOW).ceil() as usize;
+    let windows = zencast_render::windows::count(length) as usize;
     println!("{during} of {windows} windows rendered during the session; final.mp4 {waited:?} after the last chunk");
     assert!(
         during >= windows - 4,

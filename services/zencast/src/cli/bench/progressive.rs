@@ -238,6 +238,7 @@ impl Bench {
             .map(|f| Ok(split(&std::fs::read(f)?, count)))
             .collect::<anyhow::Result<_>>()?;
         let session = BenchSession::open(&self.log, inputs.len()).await?;
+        let mut log = Tail::new(session.room);
         let first = Instant::now();
         for i in 0..count {
             if pace == Pace::RealTime {
@@ -250,33 +251,29 @@ impl Bench {
                     .await?;
             }
             if pace == Pace::CatchUp && i + 1 < count {
-                self.caught_up(session.room, (i + 1) * inputs.len()).await?;
+                self.caught_up(&mut log, (i + 1) * inputs.len()).await?;
             }
         }
         let fed = first.elapsed().as_secs_f64();
         let last = Instant::now();
         session.close(&self.log, seconds, count).await?;
         let room = session.room;
-        let final_mp4 = self.stored(room, &[final_key(room)], last).await?;
+        let final_mp4 = self.stored(&mut log, &[final_key(room)], last).await?;
         let tracks: Vec<String> = session
             .people
             .iter()
             .flat_map(|p| ["mp4", "wav"].map(|ext| track_key(session.room, p, ext)))
             .collect();
-        let tracks = self.stored(room, &tracks, last).await?;
+        let tracks = self.stored(&mut log, &tracks, last).await?;
         Ok((Waits { final_mp4, tracks }, fed, session.room))
     }
 
     /// Waits until `chunks` chunks have their verdict and neither the ingest
     /// nor the window queue holds work.
-    async fn caught_up(&self, room: RoomId, chunks: usize) -> anyhow::Result<()> {
+    async fn caught_up(&self, log: &mut Tail, chunks: usize) -> anyhow::Result<()> {
         loop {
-            let events = room_events(&self.pool, room, 0, None).await?;
-            let judged = events
-                .iter()
-                .filter(|e| matches!(e.event_type.as_str(), "ChunkProbed" | "ChunkRejected"))
-                .count();
-            if judged >= chunks && idle(&self.ingest).await? && idle(&self.windows).await? {
+            log.read(&self.pool).await?;
+            if log.judged >= chunks && idle(&self.ingest).await? && idle(&self.windows).await? {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -284,17 +281,55 @@ impl Bench {
     }
 
     /// Seconds from `since` until every key in `keys` is in the store.
-    async fn stored(&self, room: RoomId, keys: &[String], since: Instant) -> anyhow::Result<f64> {
+    async fn stored(&self, log: &mut Tail, keys: &[String], since: Instant) -> anyhow::Result<f64> {
         for key in keys {
             while self.store.head(key).await?.is_none() {
-                let events = room_events(&self.pool, room, 0, None).await?;
-                if let Some(failed) = events.iter().find(|e| e.event_type == "RenderFailed") {
+                if let Some(failed) = log
+                    .read(&self.pool)
+                    .await?
+                    .iter()
+                    .find(|e| e.event_type == "RenderFailed")
+                {
                     anyhow::bail!("the render failed: {}", failed.payload);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
         Ok(since.elapsed().as_secs_f64())
+    }
+}
+
+/// A room's log read as it grows, each event once. The waits above look ten
+/// times a second: reading the whole log each time made the bench's own
+/// work (and Postgres's) grow with the session's length times its events,
+/// alongside the render it measures.
+struct Tail {
+    room: RoomId,
+    after: u64,
+    /// Chunks with a verdict (`ChunkProbed` or `ChunkRejected`) so far.
+    judged: usize,
+}
+
+impl Tail {
+    fn new(room: RoomId) -> Self {
+        Tail {
+            room,
+            after: 0,
+            judged: 0,
+        }
+    }
+
+    /// The events appended since the last read.
+    async fn read(&mut self, pool: &sqlx::PgPool) -> anyhow::Result<Vec<zencast_events::Envelope>> {
+        let new = room_events(pool, self.room, self.after, None).await?;
+        if let Some(last) = new.last() {
+            self.after = last.sequence;
+        }
+        self.judged += new
+            .iter()
+            .filter(|e| matches!(e.event_type.as_str(), "ChunkProbed" | "ChunkRejected"))
+            .count();
+        Ok(new)
     }
 }
 
