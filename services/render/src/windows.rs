@@ -94,7 +94,8 @@ pub fn live(plan: &Plan) -> Vec<WindowSpec> {
 
 /// How many windows a timeline of `total` seconds has (at least one).
 pub fn count(total: f64) -> u32 {
-    (1..).find(|k| end(*k - 1) >= total - 1e-6).unwrap_or(1)
+    let after_first = ((total - FIRST) / WINDOW - 1e-6).ceil().max(0.0);
+    1 + after_first as u32
 }
 
 /// Every window of a completed session of `duration` seconds (rounded up to
